@@ -1,0 +1,69 @@
+//! `aigw-installer`: the command-line shell over the engine. Each subcommand lives in its own module with
+//! an `Args` struct and a `run` function; this file only parses, sets up logging and dispatches.
+
+mod detect;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit status when `--strict` finds a blocker (clap uses 2 for usage errors).
+pub const EXIT_BLOCKED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "aigw-installer",
+    version,
+    about = "Set up GitLab Duo Self-Hosted on your own GPU server: a vLLM model server and the GitLab AI Gateway",
+    long_about = "Set up GitLab Duo Self-Hosted on your own GPU server.\n\n\
+        aigw-installer checks this machine (NVIDIA GPUs, CPU architecture, memory, disk, the Docker engine, \
+        ports), recommends a Mistral model that fits, runs the model server and the GitLab AI Gateway as \
+        containers, and writes the GitLab-side configuration. Nothing is fetched from outside your network \
+        unless you ask for it.\n\n\
+        Start with:  aigw-installer detect",
+    after_help = "Logs: stderr (set RUST_LOG=info or debug for more) and a daily file under \
+        ~/.local/share/aigw-installer/logs.",
+    propagate_version = true
+)]
+struct Cli {
+    /// When to colour the output.
+    #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto)]
+    color: render::Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check this machine (or the Docker host it talks to) for everything the stack needs.
+    Detect(detect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    render::set_color(cli.color);
+    let _log = aigw_installer::logging::init("aigw-installer");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Detect(args) => runtime.block_on(detect::run(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            render::error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,498 @@
+//! Reaching the Docker engine: which endpoint, whether it answers, which API version to speak, and what
+//! it can run (NVIDIA runtime, CDI devices, rootless, its own OS and architecture).
+//!
+//! API version: bollard defaults to the newest API (1.53), which engines from Docker 20.10 (API 1.41)
+//! refuse with "client version 1.53 is too new", and bollard's `negotiate_version` asks for `/version`
+//! at that same too-new version. Engines from Docker 29 refuse anything below 1.44 instead. So we
+//! negotiate ourselves: ask at 1.41 (the oldest we support), follow the engine's "minimum supported"
+//! answer if it has one, then speak min(engine maximum, bollard's default).
+
+use bollard::{ClientVersion, Docker};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::labels;
+
+/// The oldest engine API we support: Docker 20.10.
+pub const MIN_API: ClientVersion = ClientVersion {
+    major_version: 1,
+    minor_version: 41,
+};
+
+const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
+
+/// Per-request time-out: a local engine answers in milliseconds, a hung one must not hang us.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "scheme", rename_all = "snake_case")]
+pub enum Endpoint {
+    Unix {
+        path: PathBuf,
+    },
+    Tcp {
+        addr: String,
+    },
+    /// Schemes this build cannot speak (ssh://, TLS); reported rather than guessed at.
+    Unsupported {
+        url: String,
+        reason: String,
+    },
+}
+
+impl Endpoint {
+    pub fn display(&self) -> String {
+        match self {
+            Endpoint::Unix { path } => format!("unix://{}", path.display()),
+            Endpoint::Tcp { addr } => format!("tcp://{addr}"),
+            Endpoint::Unsupported { url, .. } => url.clone(),
+        }
+    }
+
+    /// A Unix socket is this machine; a TCP endpoint may be another host.
+    pub fn is_local(&self) -> bool {
+        match self {
+            Endpoint::Unix { .. } => true,
+            Endpoint::Tcp { addr } => {
+                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
+                matches!(
+                    host.trim_matches(['[', ']']),
+                    "localhost" | "127.0.0.1" | "::1"
+                )
+            }
+            Endpoint::Unsupported { .. } => false,
+        }
+    }
+}
+
+/// Where the engine is, from `DOCKER_HOST` (as the docker CLI reads it), else the standard socket, else the
+/// rootless socket under `$XDG_RUNTIME_DIR`.
+pub fn resolve_endpoint(
+    docker_host: Option<&str>,
+    xdg_runtime_dir: Option<&str>,
+    tls_verify: bool,
+) -> Endpoint {
+    match docker_host.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => parse_docker_host(h, tls_verify),
+        None => {
+            let rootless = xdg_runtime_dir.map(|d| Path::new(d).join("docker.sock"));
+            match rootless {
+                Some(r) if !Path::new(DEFAULT_SOCKET).exists() && r.exists() => {
+                    Endpoint::Unix { path: r }
+                }
+                _ => Endpoint::Unix {
+                    path: PathBuf::from(DEFAULT_SOCKET),
+                },
+            }
+        }
+    }
+}
+
+fn parse_docker_host(h: &str, tls_verify: bool) -> Endpoint {
+    let unsupported = |reason: &str| Endpoint::Unsupported {
+        url: h.to_string(),
+        reason: reason.to_string(),
+    };
+    if let Some(p) = h.strip_prefix("unix://") {
+        return Endpoint::Unix {
+            path: PathBuf::from(p),
+        };
+    }
+    let rest = h
+        .strip_prefix("tcp://")
+        .or_else(|| h.strip_prefix("http://"));
+    match rest {
+        Some(_) if tls_verify => unsupported(
+            "TLS-protected engines (DOCKER_TLS_VERIFY) are not supported yet; run the installer on the \
+             Docker host itself, or forward its socket (ssh -L /tmp/docker.sock:/var/run/docker.sock host)",
+        ),
+        Some(addr) if !addr.is_empty() => Endpoint::Tcp {
+            addr: addr.trim_end_matches('/').to_string(),
+        },
+        _ if h.starts_with("ssh://") => unsupported(
+            "ssh:// endpoints are not supported; forward the socket instead: \
+             ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock user@host, then DOCKER_HOST=unix:///tmp/docker.sock",
+        ),
+        _ if h.starts_with("https://") => unsupported(
+            "https:// endpoints are not supported yet; run the installer on the Docker host itself",
+        ),
+        _ => unsupported(
+            "DOCKER_HOST must look like unix:///var/run/docker.sock or tcp://host:2375",
+        ),
+    }
+}
+
+/// Why the engine could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unreachable {
+    /// The socket file does not exist: the daemon is not running, or DOCKER_HOST names the wrong path.
+    SocketMissing,
+    /// The socket exists but this user may not open it.
+    PermissionDenied,
+    /// Nothing listens at the TCP address, or the socket refuses connections.
+    ConnectionRefused,
+    /// Something answered, but not the Docker Engine API.
+    NotDocker,
+    /// No answer within the time-out.
+    TimedOut,
+    /// The engine's API is older than 1.41 (Docker 20.10).
+    ApiTooOld,
+    /// The endpoint scheme is not supported by this build.
+    UnsupportedEndpoint,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum EngineStatus {
+    Reachable(EngineFacts),
+    Unreachable { reason: Unreachable, detail: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineReport {
+    pub endpoint: Endpoint,
+    /// Whether the endpoint is this machine (hardware facts describe the engine's host only then).
+    pub local: bool,
+    #[serde(flatten)]
+    pub status: EngineStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineFacts {
+    pub server_version: String,
+    /// The engine's newest API version.
+    pub api_version: String,
+    pub min_api_version: Option<String>,
+    /// The version this installer speaks with it.
+    pub negotiated_api_version: String,
+    pub os_type: String,
+    pub operating_system: Option<String>,
+    pub architecture: String,
+    pub docker_root_dir: Option<String>,
+    pub storage_driver: Option<String>,
+    pub runtimes: Vec<String>,
+    pub default_runtime: Option<String>,
+    pub nvidia_runtime: bool,
+    /// CDI devices the engine discovered (API 1.48+), e.g. "nvidia.com/gpu=0".
+    pub cdi_devices: Vec<String>,
+    pub cdi_spec_dirs: Vec<String>,
+    pub rootless: bool,
+    /// `nvidia-container-runtime-hook` or `nvidia-ctk` found on this host's PATH (`None`: remote engine).
+    /// With the toolkit's hook, `--gpus` works even when no "nvidia" runtime is registered.
+    pub nvidia_toolkit_on_host: Option<bool>,
+    pub ncpu: Option<i64>,
+    pub mem_total_mib: Option<u64>,
+    /// Host ports published by containers this installer created (label-filtered).
+    pub our_published_ports: HashMap<u16, String>,
+}
+
+/// Connects and negotiates; the returned client speaks an API version the engine accepts.
+pub async fn connect(
+    endpoint: &Endpoint,
+) -> Result<(Docker, ClientVersion), (Unreachable, String)> {
+    if let Endpoint::Unsupported { reason, .. } = endpoint {
+        return Err((Unreachable::UnsupportedEndpoint, reason.clone()));
+    }
+    precheck(endpoint)?;
+    let first = client(endpoint, &MIN_API)?;
+    let version = match first.version().await {
+        Ok(v) => v,
+        Err(e) => match min_version_from_error(&e) {
+            // Docker 29+ refuses API < 1.44 and says which minimum it wants: ask again at that.
+            Some(min) => client(endpoint, &min)?
+                .version()
+                .await
+                .map_err(|e| classify(endpoint, &e))?,
+            None => return Err(classify(endpoint, &e)),
+        },
+    };
+    let engine_max = version
+        .api_version
+        .as_deref()
+        .and_then(parse_api_version)
+        .ok_or_else(|| {
+            (
+                Unreachable::NotDocker,
+                "the endpoint answered /version without an ApiVersion".to_string(),
+            )
+        })?;
+    if engine_max < MIN_API {
+        return Err((
+            Unreachable::ApiTooOld,
+            format!(
+                "engine API {}.{} is older than 1.41",
+                engine_max.major_version, engine_max.minor_version
+            ),
+        ));
+    }
+    let newest = *bollard::API_DEFAULT_VERSION;
+    let speak = if engine_max < newest {
+        engine_max
+    } else {
+        newest
+    };
+    Ok((client(endpoint, &speak)?, speak))
+}
+
+fn client(endpoint: &Endpoint, v: &ClientVersion) -> Result<Docker, (Unreachable, String)> {
+    let secs = REQUEST_TIMEOUT.as_secs();
+    let r = match endpoint {
+        Endpoint::Unix { path } => Docker::connect_with_unix(&path.to_string_lossy(), secs, v),
+        Endpoint::Tcp { addr } => Docker::connect_with_http(&format!("http://{addr}"), secs, v),
+        Endpoint::Unsupported { reason, .. } => {
+            return Err((Unreachable::UnsupportedEndpoint, reason.clone()))
+        }
+    };
+    r.map_err(|e| classify(endpoint, &e))
+}
+
+/// For a Unix socket the file system already tells the precise reason.
+fn precheck(endpoint: &Endpoint) -> Result<(), (Unreachable, String)> {
+    let Endpoint::Unix { path } = endpoint else {
+        return Ok(());
+    };
+    if !path.exists() {
+        return Err((
+            Unreachable::SocketMissing,
+            format!("{} does not exist", path.display()),
+        ));
+    }
+    use rustix::fs::{access, Access};
+    if access(path, Access::READ_OK | Access::WRITE_OK).is_err() {
+        return Err((
+            Unreachable::PermissionDenied,
+            format!("permission denied opening {}", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+pub fn parse_api_version(s: &str) -> Option<ClientVersion> {
+    let (maj, min) = s.trim().split_once('.')?;
+    Some(ClientVersion {
+        major_version: maj.parse().ok()?,
+        minor_version: min.parse().ok()?,
+    })
+}
+
+/// "client version 1.41 is too old. Minimum supported API version is 1.44, please upgrade …"
+fn min_version_from_error(e: &bollard::errors::Error) -> Option<ClientVersion> {
+    let bollard::errors::Error::DockerResponseServerError { message, .. } = e else {
+        return None;
+    };
+    let tail = message.split("Minimum supported API version is ").nth(1)?;
+    let v: String = tail
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    parse_api_version(v.trim_end_matches('.'))
+}
+
+/// Maps a bollard error to a reason an admin can act on.
+pub fn classify(endpoint: &Endpoint, e: &bollard::errors::Error) -> (Unreachable, String) {
+    use bollard::errors::Error as E;
+    let detail = e.to_string();
+    let reason = match e {
+        E::SocketNotFoundError(_) => Unreachable::SocketMissing,
+        E::RequestTimeoutError => Unreachable::TimedOut,
+        E::DockerResponseServerError { message, .. }
+            if message.contains("is too new. Maximum supported API version is") =>
+        {
+            Unreachable::ApiTooOld
+        }
+        // An HTTP answer that is not the Engine API's JSON (a web server, a proxy login page…).
+        E::DockerResponseServerError { .. }
+        | E::JsonDataError { .. }
+        | E::JsonSerdeError { .. } => Unreachable::NotDocker,
+        _ => io_reason(e).unwrap_or(match endpoint {
+            // A non-HTTP speaker on a TCP port makes hyper fail to parse the response.
+            Endpoint::Tcp { .. } if detail.to_ascii_lowercase().contains("parse") => {
+                Unreachable::NotDocker
+            }
+            _ => Unreachable::Other,
+        }),
+    };
+    (reason, detail)
+}
+
+fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            return Some(match io.kind() {
+                K::PermissionDenied => Unreachable::PermissionDenied,
+                K::ConnectionRefused | K::NotFound => Unreachable::ConnectionRefused,
+                K::TimedOut => Unreachable::TimedOut,
+                K::ConnectionReset | K::UnexpectedEof | K::InvalidData => Unreachable::NotDocker,
+                _ => return None,
+            });
+        }
+        let s = err.to_string().to_ascii_lowercase();
+        if s.contains("connection closed before message completed") || s.contains("invalid http") {
+            return Some(Unreachable::NotDocker);
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// Probes the engine: never fails, never takes longer than `budget`.
+pub async fn probe(endpoint: Endpoint, budget: Duration) -> EngineReport {
+    let local = endpoint.is_local();
+    let status = match tokio::time::timeout(budget, probe_inner(&endpoint)).await {
+        Ok(Ok(facts)) => EngineStatus::Reachable(facts),
+        Ok(Err((reason, detail))) => EngineStatus::Unreachable { reason, detail },
+        Err(_) => EngineStatus::Unreachable {
+            reason: Unreachable::TimedOut,
+            detail: format!("no answer from {} within {:?}", endpoint.display(), budget),
+        },
+    };
+    EngineReport {
+        endpoint,
+        local,
+        status,
+    }
+}
+
+async fn probe_inner(endpoint: &Endpoint) -> Result<EngineFacts, (Unreachable, String)> {
+    let (docker, speak) = connect(endpoint).await?;
+    let (version, info, ours) =
+        tokio::join!(docker.version(), docker.info(), labels::list_ours(&docker));
+    let version = version.map_err(|e| classify(endpoint, &e))?;
+    let info = info.map_err(|e| classify(endpoint, &e))?;
+    let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
+    runtimes.sort();
+    let mut our_published_ports = HashMap::new();
+    for c in ours.unwrap_or_default() {
+        let name = c
+            .names
+            .as_ref()
+            .and_then(|n| n.first())
+            .map(|n| n.trim_start_matches('/').to_string())
+            .unwrap_or_default();
+        for p in c.ports.unwrap_or_default() {
+            if let Some(public) = p.public_port {
+                our_published_ports.insert(public, name.clone());
+            }
+        }
+    }
+    Ok(EngineFacts {
+        server_version: version.version.unwrap_or_default(),
+        api_version: version.api_version.unwrap_or_default(),
+        min_api_version: version.min_api_version,
+        negotiated_api_version: format!("{}.{}", speak.major_version, speak.minor_version),
+        os_type: info.os_type.or(version.os).unwrap_or_default(),
+        operating_system: info.operating_system,
+        architecture: info.architecture.or(version.arch).unwrap_or_default(),
+        docker_root_dir: info.docker_root_dir,
+        storage_driver: info.driver,
+        nvidia_runtime: runtimes.iter().any(|r| r == "nvidia"),
+        runtimes,
+        default_runtime: info.default_runtime,
+        cdi_devices: info
+            .discovered_devices
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| d.id)
+            .collect(),
+        cdi_spec_dirs: info.cdi_spec_dirs.unwrap_or_default(),
+        rootless: info
+            .security_options
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o.contains("name=rootless")),
+        nvidia_toolkit_on_host: endpoint.is_local().then(nvidia_toolkit_on_path),
+        ncpu: info.ncpu,
+        mem_total_mib: info
+            .mem_total
+            .and_then(|m| u64::try_from(m).ok())
+            .map(|m| m / (1024 * 1024)),
+        our_published_ports,
+    })
+}
+
+fn nvidia_toolkit_on_path() -> bool {
+    let Some(path) = std::env::var_os("PATH") else {
+        return false;
+    };
+    std::env::split_paths(&path).any(|dir| {
+        [
+            "nvidia-container-runtime-hook",
+            "nvidia-ctk",
+            "nvidia-container-cli",
+        ]
+        .iter()
+        .any(|b| dir.join(b).is_file())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn docker_host_forms() {
+        assert_eq!(
+            resolve_endpoint(Some("unix:///run/user/1000/docker.sock"), None, false),
+            Endpoint::Unix {
+                path: "/run/user/1000/docker.sock".into()
+            }
+        );
+        assert_eq!(
+            resolve_endpoint(Some("tcp://10.0.0.5:2375"), None, false),
+            Endpoint::Tcp {
+                addr: "10.0.0.5:2375".into()
+            }
+        );
+        assert!(matches!(
+            resolve_endpoint(Some("ssh://admin@gpu01"), None, false),
+            Endpoint::Unsupported { .. }
+        ));
+        assert!(matches!(
+            resolve_endpoint(Some("tcp://10.0.0.5:2376"), None, true),
+            Endpoint::Unsupported { .. }
+        ));
+        assert!(matches!(
+            resolve_endpoint(Some("bogus"), None, false),
+            Endpoint::Unsupported { .. }
+        ));
+        assert_eq!(
+            resolve_endpoint(Some("  "), None, false).display(),
+            resolve_endpoint(None, None, false).display()
+        );
+    }
+
+    #[test]
+    fn locality() {
+        assert!(Endpoint::Unix { path: "/x".into() }.is_local());
+        assert!(Endpoint::Tcp {
+            addr: "127.0.0.1:2375".into()
+        }
+        .is_local());
+        assert!(!Endpoint::Tcp {
+            addr: "gpu01:2375".into()
+        }
+        .is_local());
+    }
+
+    #[test]
+    fn api_versions_parse_and_order() {
+        let v = parse_api_version("1.41").expect("parse");
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        assert!(
+            parse_api_version("1.9").expect("parse") < parse_api_version("1.41").expect("parse")
+        );
+        assert!(parse_api_version("junk").is_none());
+        let e = bollard::errors::Error::DockerResponseServerError {
+            status_code: 400,
+            message: "client version 1.41 is too old. Minimum supported API version is 1.44, please upgrade your client to a newer version".into(),
+        };
+        let m = min_version_from_error(&e).expect("min");
+        assert_eq!((m.major_version, m.minor_version), (1, 44));
+    }
+}

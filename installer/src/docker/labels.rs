@@ -1,0 +1,26 @@
+//! The labels that mark what this installer created. Everything we list, change or remove is found by
+//! these labels, never by name alone, so nothing we did not create is ever touched.
+
+use bollard::models::ContainerSummary;
+use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::Docker;
+use std::collections::HashMap;
+
+/// Present, with value [`APP_ID`], on every object this installer creates.
+pub const APP: &str = "io.aigw-installer.app";
+pub const APP_ID: &str = "aigw-installer";
+/// `gateway` or `model`.
+pub const COMPONENT: &str = "io.aigw-installer.component";
+
+/// All containers (running or not) that carry our app label.
+pub async fn list_ours(docker: &Docker) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
+    let filters = HashMap::from([("label", vec![format!("{APP}={APP_ID}")])]);
+    docker
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
+        .await
+}

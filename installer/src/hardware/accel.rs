@@ -1,0 +1,188 @@
+//! Accelerators NVML cannot see: AMD GPUs (PCI vendor 0x1002 under `/sys/class/drm`), Apple silicon, and
+//! NVIDIA boards that are on the PCI bus while the driver is missing (so the "no driver" finding can say
+//! "a GPU is there, install its driver" rather than "no GPU").
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+use super::platform::{Arch, OsFamily};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vendor {
+    Nvidia,
+    Amd,
+    Apple,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accelerator {
+    pub vendor: Vendor,
+    pub name: String,
+    /// PCI slot ("0000:03:00.0") for PCI devices.
+    pub pci_slot: Option<String>,
+    /// VRAM as the kernel driver reports it (amdgpu's `mem_info_vram_total`), or unified memory on Apple.
+    pub memory_mib: Option<u64>,
+    /// What it means for serving, in one sentence.
+    pub serving_note: String,
+}
+
+const PCI_NVIDIA: &str = "0x10de";
+const PCI_AMD: &str = "0x1002";
+
+/// Scans `<sysfs>/class/drm/card*/device` for display-class PCI devices of NVIDIA and AMD.
+/// `sysfs` is `/sys` on a real host; tests point it at a fixture tree.
+pub fn scan_drm(sysfs: &Path) -> Vec<Accelerator> {
+    let Ok(rd) = std::fs::read_dir(sysfs.join("class/drm")) else {
+        return Vec::new();
+    };
+    let mut cards: Vec<_> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        // card0, card1… (not card0-DP-1 connectors, not renderD128)
+        .filter(|n| {
+            n.strip_prefix("card")
+                .is_some_and(|r| r.chars().all(|c| c.is_ascii_digit()))
+        })
+        .collect();
+    cards.sort();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut out = Vec::new();
+    for card in cards {
+        let dev = sysfs.join("class/drm").join(&card).join("device");
+        let read = |f: &str| {
+            std::fs::read_to_string(dev.join(f))
+                .ok()
+                .map(|s| s.trim().to_string())
+        };
+        let Some(vendor_id) = read("vendor") else {
+            continue;
+        };
+        let slot = std::fs::canonicalize(&dev)
+            .ok()
+            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .or_else(|| read("uevent").and_then(|u| pci_slot_from_uevent(&u)));
+        if let Some(s) = &slot {
+            if !seen.insert(s.clone()) {
+                continue;
+            }
+        }
+        let device_id = read("device").unwrap_or_default();
+        let accel = match vendor_id.as_str() {
+            PCI_AMD => Accelerator {
+                vendor: Vendor::Amd,
+                name: read("product_name")
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| format!("AMD GPU (device {device_id})")),
+                pci_slot: slot,
+                memory_mib: read("mem_info_vram_total")
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .map(|b| b / (1024 * 1024)),
+                serving_note:
+                    "AMD GPUs are not served by the NVIDIA vLLM image; use Ollama with ROCm \
+                               (or a ROCm build of vLLM) and point the gateway at it"
+                        .to_string(),
+            },
+            PCI_NVIDIA => Accelerator {
+                vendor: Vendor::Nvidia,
+                name: format!("NVIDIA GPU (device {device_id})"),
+                pci_slot: slot,
+                memory_mib: None,
+                serving_note:
+                    "seen on the PCI bus; NVML describes it once the NVIDIA driver is loaded"
+                        .to_string(),
+            },
+            _ => continue,
+        };
+        out.push(accel);
+    }
+    out
+}
+
+fn pci_slot_from_uevent(uevent: &str) -> Option<String> {
+    uevent
+        .lines()
+        .find_map(|l| l.strip_prefix("PCI_SLOT_NAME="))
+        .map(str::to_string)
+}
+
+/// Apple silicon's GPU is reached through Metal only; containers on macOS get no GPU.
+pub fn apple_silicon(
+    os: OsFamily,
+    arch: Arch,
+    cpu_model: &str,
+    ram_mib: u64,
+) -> Option<Accelerator> {
+    (os == OsFamily::Macos && arch == Arch::Aarch64).then(|| Accelerator {
+        vendor: Vendor::Apple,
+        name: format!("Apple silicon ({cpu_model})"),
+        pci_slot: None,
+        memory_mib: Some(ram_mib),
+        serving_note: "Docker containers on macOS get no GPU: run the model natively under Ollama \
+                       (Metal) and only the gateway in Docker, as linux/amd64 under emulation"
+            .to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn card(root: &Path, name: &str, vendor: &str, extra: &[(&str, &str)]) {
+        let dev = root.join("class/drm").join(name).join("device");
+        fs::create_dir_all(&dev).expect("mkdir");
+        fs::write(dev.join("vendor"), format!("{vendor}\n")).expect("write");
+        fs::write(dev.join("device"), "0x740f\n").expect("write");
+        fs::write(
+            dev.join("uevent"),
+            format!("DRIVER=x\nPCI_SLOT_NAME=0000:0{}:00.0\n", name.len()),
+        )
+        .expect("write");
+        for (f, v) in extra {
+            fs::write(dev.join(f), v).expect("write");
+        }
+    }
+
+    #[test]
+    fn amd_and_nvidia_cards_are_named_others_ignored() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        card(
+            root,
+            "card0",
+            "0x1002",
+            &[
+                ("mem_info_vram_total", "68702699520\n"),
+                ("product_name", "AMD Instinct MI210\n"),
+            ],
+        );
+        card(root, "card12", "0x10de", &[]);
+        card(root, "card2", "0x8086", &[]); // Intel iGPU: not an accelerator for serving
+        fs::create_dir_all(root.join("class/drm/card0-DP-1")).expect("mkdir");
+        fs::create_dir_all(root.join("class/drm/renderD128")).expect("mkdir");
+
+        let found = scan_drm(root);
+        assert_eq!(found.len(), 2, "{found:#?}");
+        let amd = found
+            .iter()
+            .find(|a| a.vendor == Vendor::Amd)
+            .expect("amd card");
+        assert_eq!(amd.name, "AMD Instinct MI210");
+        assert_eq!(amd.memory_mib, Some(65520));
+        assert!(amd.serving_note.contains("ROCm"));
+        assert!(found.iter().any(|a| a.vendor == Vendor::Nvidia));
+    }
+
+    #[test]
+    fn missing_sysfs_is_empty_not_an_error() {
+        assert!(scan_drm(Path::new("/nonexistent-sysfs")).is_empty());
+    }
+
+    #[test]
+    fn apple_silicon_only_on_arm_macs() {
+        assert!(apple_silicon(OsFamily::Macos, Arch::Aarch64, "Apple M2 Ultra", 196608).is_some());
+        assert!(apple_silicon(OsFamily::Macos, Arch::X86_64, "Intel", 16384).is_none());
+        assert!(apple_silicon(OsFamily::Linux, Arch::Aarch64, "Neoverse", 16384).is_none());
+    }
+}

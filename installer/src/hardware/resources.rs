@@ -1,0 +1,84 @@
+//! Host memory and the free space where images, model weights and gateway logs will live.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const MIB: u64 = 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Memory {
+    pub total_mib: u64,
+    pub available_mib: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskPurpose {
+    /// The Docker root directory: image layers (the vLLM image alone is several GiB).
+    Images,
+    /// Model weights (a bf16 checkpoint is 2 bytes per parameter).
+    Weights,
+    /// Gateway logs.
+    Logs,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskSpace {
+    pub purpose: DiskPurpose,
+    /// The directory asked about (it may not exist yet).
+    pub path: PathBuf,
+    /// The existing directory that was measured: `path` or its nearest existing parent.
+    pub measured_at: PathBuf,
+    pub total_mib: u64,
+    pub available_mib: u64,
+}
+
+pub fn probe_memory() -> Option<Memory> {
+    let mut sys = sysinfo::System::new().ok()?;
+    sys.refresh_memory();
+    Some(Memory {
+        total_mib: sys.total_memory() / MIB,
+        available_mib: sys.available_memory() / MIB,
+    })
+}
+
+/// Free space for `path`, measured at its nearest existing ancestor, since the installer creates the
+/// directories later. `None` if nothing on the way up can be measured.
+pub fn probe_disk(purpose: DiskPurpose, path: &Path) -> Option<DiskSpace> {
+    let measured_at = path.ancestors().find(|p| p.exists())?.to_path_buf();
+    let st = rustix::fs::statvfs(&measured_at).ok()?;
+    let frsize = if st.f_frsize > 0 {
+        st.f_frsize
+    } else {
+        st.f_bsize
+    };
+    Some(DiskSpace {
+        purpose,
+        path: path.to_path_buf(),
+        measured_at,
+        total_mib: st.f_blocks.saturating_mul(frsize) / MIB,
+        // f_bavail: what an unprivileged writer may use (root's reserve excluded).
+        available_mib: st.f_bavail.saturating_mul(frsize) / MIB,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_is_read() {
+        let m = probe_memory().expect("memory");
+        assert!(m.total_mib > 0 && m.available_mib <= m.total_mib);
+    }
+
+    #[test]
+    fn missing_directory_is_measured_at_its_parent() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("not/yet/created");
+        let d = probe_disk(DiskPurpose::Logs, &target).expect("measured");
+        assert_eq!(d.measured_at, dir.path());
+        assert_eq!(d.path, target);
+        assert!(d.total_mib > 0 && d.available_mib <= d.total_mib);
+    }
+}
