@@ -3,9 +3,11 @@
 //!
 //! API version: bollard defaults to the newest API (1.53), which engines from Docker 20.10 (API 1.41)
 //! refuse with "client version 1.53 is too new", and bollard's `negotiate_version` asks for `/version`
-//! at that same too-new version. Engines from Docker 29 refuse anything below 1.44 instead. So we
-//! negotiate ourselves: ask at 1.41 (the oldest we support), follow the engine's "minimum supported"
-//! answer if it has one, then speak min(engine maximum, bollard's default).
+//! at that same too-new version, so it fails on exactly the engines that need it. Engines from Docker 29
+//! refuse anything below 1.44 instead. So we negotiate as the docker CLI does: an unversioned
+//! `GET /_ping`, whose `Api-Version` header is the engine's newest API, then speak
+//! min(engine newest, bollard's newest). `/_ping` is also the cheapest call the engine has (`/version`
+//! and `/info` run `runc --version` and friends), which keeps `detect` fast.
 
 use bollard::{ClientVersion, Docker};
 use serde::{Deserialize, Serialize};
@@ -148,7 +150,7 @@ pub enum Unreachable {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum EngineStatus {
-    Reachable(EngineFacts),
+    Reachable(Box<EngineFacts>),
     Unreachable { reason: Unreachable, detail: String },
 }
 
@@ -164,9 +166,8 @@ pub struct EngineReport {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineFacts {
     pub server_version: String,
-    /// The engine's newest API version.
+    /// The engine's newest API version (`Api-Version` of `/_ping`).
     pub api_version: String,
-    pub min_api_version: Option<String>,
     /// The version this installer speaks with it.
     pub negotiated_api_version: String,
     pub os_type: String,
@@ -190,36 +191,22 @@ pub struct EngineFacts {
     pub our_published_ports: HashMap<u16, String>,
 }
 
-/// Connects and negotiates; the returned client speaks an API version the engine accepts.
-pub async fn connect(
-    endpoint: &Endpoint,
-) -> Result<(Docker, ClientVersion), (Unreachable, String)> {
+/// A client that speaks an API version the engine accepts.
+pub struct Connection {
+    pub docker: Docker,
+    /// The engine's newest API.
+    pub engine_api: ClientVersion,
+    /// The API we speak: min(engine's newest, bollard's newest).
+    pub speak: ClientVersion,
+}
+
+/// Connects and negotiates.
+pub async fn connect(endpoint: &Endpoint) -> Result<Connection, (Unreachable, String)> {
     if let Endpoint::Unsupported { reason, .. } = endpoint {
         return Err((Unreachable::UnsupportedEndpoint, reason.clone()));
     }
     precheck(endpoint)?;
-    let first = client(endpoint, &MIN_API)?;
-    let version = match first.version().await {
-        Ok(v) => v,
-        Err(e) => match min_version_from_error(&e) {
-            // Docker 29+ refuses API < 1.44 and says which minimum it wants: ask again at that.
-            Some(min) => client(endpoint, &min)?
-                .version()
-                .await
-                .map_err(|e| classify(endpoint, &e))?,
-            None => return Err(classify(endpoint, &e)),
-        },
-    };
-    let engine_max = version
-        .api_version
-        .as_deref()
-        .and_then(parse_api_version)
-        .ok_or_else(|| {
-            (
-                Unreachable::NotDocker,
-                "the endpoint answered /version without an ApiVersion".to_string(),
-            )
-        })?;
+    let engine_max = ping_api_version(endpoint).await?;
     if engine_max < MIN_API {
         return Err((
             Unreachable::ApiTooOld,
@@ -230,12 +217,62 @@ pub async fn connect(
         ));
     }
     let newest = *bollard::API_DEFAULT_VERSION;
-    let speak = if engine_max < newest {
-        engine_max
-    } else {
-        newest
-    };
-    Ok((client(endpoint, &speak)?, speak))
+    let speak = if engine_max < newest { engine_max } else { newest };
+    Ok(Connection {
+        docker: client(endpoint, &speak)?,
+        engine_api: engine_max,
+        speak,
+    })
+}
+
+/// `GET /_ping` without a version prefix, over a raw connection: bollard only sends versioned paths.
+async fn ping_api_version(endpoint: &Endpoint) -> Result<ClientVersion, (Unreachable, String)> {
+    use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+    async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(mut s: S) -> std::io::Result<Vec<u8>> {
+        s.write_all(b"GET /_ping HTTP/1.1\r\nHost: docker\r\nUser-Agent: aigw-installer\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut buf = Vec::new();
+        // The answer is a few hundred bytes; a chatty non-Docker peer must not fill memory.
+        s.take(64 * 1024).read_to_end(&mut buf).await?;
+        Ok(buf)
+    }
+    let at = endpoint.display();
+    let io = |e: std::io::Error| (io_kind_reason(&e).unwrap_or(Unreachable::Other), format!("{at}: {e}"));
+    let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
+        match endpoint {
+            Endpoint::Unix { path } => exchange(tokio::net::UnixStream::connect(path).await?).await,
+            Endpoint::Tcp { addr } => exchange(tokio::net::TcpStream::connect(addr).await?).await,
+            Endpoint::Unsupported { .. } => Err(std::io::Error::other("unsupported endpoint")),
+        }
+    })
+    .await
+    .map_err(|_| {
+        (
+            Unreachable::TimedOut,
+            format!("{at} accepted the connection but did not answer /_ping within {REQUEST_TIMEOUT:?}"),
+        )
+    })?
+    .map_err(io)?;
+    parse_ping(&answer).map_err(|why| (Unreachable::NotDocker, why))
+}
+
+/// Reads the engine's newest API version from a raw `/_ping` answer.
+pub fn parse_ping(answer: &[u8]) -> Result<ClientVersion, String> {
+    let text = String::from_utf8_lossy(answer);
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap_or_default();
+    if !status.starts_with("HTTP/1.") {
+        let shown: String = status.chars().take(60).collect();
+        return Err(format!("the answer is not HTTP (it began with {shown:?})"));
+    }
+    let api = lines
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case("api-version").then(|| v.trim().to_string())
+        })
+        .ok_or_else(|| format!("an HTTP server answered ({status}) without the Docker Api-Version header"))?;
+    parse_api_version(&api).ok_or_else(|| format!("unreadable Api-Version header {api:?}"))
 }
 
 fn client(endpoint: &Endpoint, v: &ClientVersion) -> Result<Docker, (Unreachable, String)> {
@@ -279,23 +316,10 @@ pub fn parse_api_version(s: &str) -> Option<ClientVersion> {
     })
 }
 
-/// "client version 1.41 is too old. Minimum supported API version is 1.44, please upgrade …"
-fn min_version_from_error(e: &bollard::errors::Error) -> Option<ClientVersion> {
-    let bollard::errors::Error::DockerResponseServerError { message, .. } = e else {
-        return None;
-    };
-    let tail = message.split("Minimum supported API version is ").nth(1)?;
-    let v: String = tail
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
-        .collect();
-    parse_api_version(v.trim_end_matches('.'))
-}
-
 /// Maps a bollard error to a reason an admin can act on.
 pub fn classify(endpoint: &Endpoint, e: &bollard::errors::Error) -> (Unreachable, String) {
     use bollard::errors::Error as E;
-    let detail = e.to_string();
+    let detail = error_chain(e);
     let reason = match e {
         E::SocketNotFoundError(_) => Unreachable::SocketMissing,
         E::RequestTimeoutError => Unreachable::TimedOut,
@@ -319,21 +343,43 @@ pub fn classify(endpoint: &Endpoint, e: &bollard::errors::Error) -> (Unreachable
     (reason, detail)
 }
 
+/// "client error (SendRequest): invalid HTTP version parsed": the top error alone rarely says what happened.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(err) = cur {
+        let s = err.to_string();
+        if !parts.iter().any(|p| p.contains(&s)) {
+            parts.push(s);
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+fn io_kind_reason(io: &std::io::Error) -> Option<Unreachable> {
+    use std::io::ErrorKind as K;
+    Some(match io.kind() {
+        K::PermissionDenied => Unreachable::PermissionDenied,
+        K::ConnectionRefused | K::NotFound => Unreachable::ConnectionRefused,
+        K::TimedOut => Unreachable::TimedOut,
+        K::ConnectionReset | K::UnexpectedEof | K::InvalidData => Unreachable::NotDocker,
+        _ => return None,
+    })
+}
+
 fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = cur {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind as K;
-            return Some(match io.kind() {
-                K::PermissionDenied => Unreachable::PermissionDenied,
-                K::ConnectionRefused | K::NotFound => Unreachable::ConnectionRefused,
-                K::TimedOut => Unreachable::TimedOut,
-                K::ConnectionReset | K::UnexpectedEof | K::InvalidData => Unreachable::NotDocker,
-                _ => return None,
-            });
+            return io_kind_reason(io);
         }
         let s = err.to_string().to_ascii_lowercase();
-        if s.contains("connection closed before message completed") || s.contains("invalid http") {
+        // hyper's words for a peer that does not speak HTTP (an SSH banner, a database port…).
+        if ["connection closed before message completed", "invalid http", "unexpected message"]
+            .iter()
+            .any(|m| s.contains(m))
+        {
             return Some(Unreachable::NotDocker);
         }
         cur = err.source();
@@ -345,7 +391,7 @@ fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
 pub async fn probe(endpoint: Endpoint, budget: Duration) -> EngineReport {
     let local = endpoint.is_local();
     let status = match tokio::time::timeout(budget, probe_inner(&endpoint)).await {
-        Ok(Ok(facts)) => EngineStatus::Reachable(facts),
+        Ok(Ok(facts)) => EngineStatus::Reachable(Box::new(facts)),
         Ok(Err((reason, detail))) => EngineStatus::Unreachable { reason, detail },
         Err(_) => EngineStatus::Unreachable {
             reason: Unreachable::TimedOut,
@@ -360,10 +406,12 @@ pub async fn probe(endpoint: Endpoint, budget: Duration) -> EngineReport {
 }
 
 async fn probe_inner(endpoint: &Endpoint) -> Result<EngineFacts, (Unreachable, String)> {
-    let (docker, speak) = connect(endpoint).await?;
-    let (version, info, ours) =
-        tokio::join!(docker.version(), docker.info(), labels::list_ours(&docker));
-    let version = version.map_err(|e| classify(endpoint, &e))?;
+    let Connection {
+        docker,
+        engine_api,
+        speak,
+    } = connect(endpoint).await?;
+    let (info, ours) = tokio::join!(docker.info(), labels::list_ours(&docker));
     let info = info.map_err(|e| classify(endpoint, &e))?;
     let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
     runtimes.sort();
@@ -382,13 +430,12 @@ async fn probe_inner(endpoint: &Endpoint) -> Result<EngineFacts, (Unreachable, S
         }
     }
     Ok(EngineFacts {
-        server_version: version.version.unwrap_or_default(),
-        api_version: version.api_version.unwrap_or_default(),
-        min_api_version: version.min_api_version,
+        server_version: info.server_version.unwrap_or_default(),
+        api_version: format!("{}.{}", engine_api.major_version, engine_api.minor_version),
         negotiated_api_version: format!("{}.{}", speak.major_version, speak.minor_version),
-        os_type: info.os_type.or(version.os).unwrap_or_default(),
+        os_type: info.os_type.unwrap_or_default(),
         operating_system: info.operating_system,
-        architecture: info.architecture.or(version.arch).unwrap_or_default(),
+        architecture: info.architecture.unwrap_or_default(),
         docker_root_dir: info.docker_root_dir,
         storage_driver: info.driver,
         nvidia_runtime: runtimes.iter().any(|r| r == "nvidia"),
@@ -488,11 +535,14 @@ mod tests {
             parse_api_version("1.9").expect("parse") < parse_api_version("1.41").expect("parse")
         );
         assert!(parse_api_version("junk").is_none());
-        let e = bollard::errors::Error::DockerResponseServerError {
-            status_code: 400,
-            message: "client version 1.41 is too old. Minimum supported API version is 1.44, please upgrade your client to a newer version".into(),
-        };
-        let m = min_version_from_error(&e).expect("min");
-        assert_eq!((m.major_version, m.minor_version), (1, 44));
+        let ok = b"HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nDocker-Experimental: false\r\nContent-Length: 2\r\n\r\nOK";
+        let v = parse_ping(ok).unwrap();
+        assert_eq!((v.major_version, v.minor_version), (1, 41));
+        let lower = b"HTTP/1.1 200 OK\r\napi-version: 1.52\r\n\r\nOK";
+        assert_eq!(parse_ping(lower).unwrap().minor_version, 52);
+        let web = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<html>";
+        assert!(parse_ping(web).unwrap_err().contains("without the Docker Api-Version header"));
+        assert!(parse_ping(b"SSH-2.0-OpenSSH_9.2p1\r\n").unwrap_err().contains("not HTTP"));
+        assert!(parse_ping(b"").is_err());
     }
 }

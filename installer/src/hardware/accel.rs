@@ -58,10 +58,15 @@ pub fn scan_drm(sysfs: &Path) -> Vec<Accelerator> {
         let Some(vendor_id) = read("vendor") else {
             continue;
         };
-        let slot = std::fs::canonicalize(&dev)
-            .ok()
-            .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .or_else(|| read("uevent").and_then(|u| pci_slot_from_uevent(&u)));
+        // `device` links to /sys/devices/pci…/0000:03:00.0; uevent names the slot too.
+        let slot = read("uevent")
+            .and_then(|u| pci_slot_from_uevent(&u))
+            .or_else(|| {
+                std::fs::canonicalize(&dev)
+                    .ok()
+                    .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                    .filter(|n| n.contains(':'))
+            });
         if let Some(s) = &slot {
             if !seen.insert(s.clone()) {
                 continue;
@@ -129,16 +134,17 @@ mod tests {
     use super::*;
     use std::fs;
 
+    /// Lays out a card as sysfs does: `class/drm/cardN/device` links to the PCI device directory.
     fn card(root: &Path, name: &str, vendor: &str, extra: &[(&str, &str)]) {
-        let dev = root.join("class/drm").join(name).join("device");
+        let slot = format!("0000:{:02x}:00.0", name.len() * 16 + name.as_bytes()[name.len() - 1] as usize);
+        let dev = root.join("devices/pci0000:00").join(&slot);
         fs::create_dir_all(&dev).expect("mkdir");
+        fs::create_dir_all(root.join("class/drm").join(name)).expect("mkdir");
+        std::os::unix::fs::symlink(&dev, root.join("class/drm").join(name).join("device"))
+            .expect("symlink");
         fs::write(dev.join("vendor"), format!("{vendor}\n")).expect("write");
         fs::write(dev.join("device"), "0x740f\n").expect("write");
-        fs::write(
-            dev.join("uevent"),
-            format!("DRIVER=x\nPCI_SLOT_NAME=0000:0{}:00.0\n", name.len()),
-        )
-        .expect("write");
+        fs::write(dev.join("uevent"), format!("DRIVER=x\nPCI_SLOT_NAME={slot}\n")).expect("write");
         for (f, v) in extra {
             fs::write(dev.join(f), v).expect("write");
         }

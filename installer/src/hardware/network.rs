@@ -26,6 +26,7 @@ pub const DEFAULT_PORTS: [(u16, PortPurpose); 3] = [
 pub struct PortCheck {
     pub port: u16,
     pub purpose: PortPurpose,
+    #[serde(flatten)]
     pub state: PortState,
 }
 

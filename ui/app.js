@@ -1,0 +1,80 @@
+// The wizard shell. Every fact comes from the engine through Tauri commands; nothing here decides.
+const invoke = window.__TAURI__?.core?.invoke;
+
+const $ = (sel) => document.querySelector(sel);
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  for (const c of children) node.append(c);
+  return node;
+}
+
+function showStep(name) {
+  for (const s of document.querySelectorAll(".step")) s.hidden = s.id !== `step-${name}`;
+  for (const b of document.querySelectorAll("[data-step]")) {
+    if (b.dataset.step === name) b.setAttribute("aria-current", "step");
+    else b.removeAttribute("aria-current");
+  }
+  $("#content").focus();
+  if (name === "check" && !state.report) runCheck();
+}
+
+const state = { report: null };
+
+function renderGpus(report) {
+  const box = $("#gpus");
+  box.replaceChildren();
+  for (const g of report.gpus.devices) {
+    const usedPct = Math.round(100 * (g.memory_total_mib - g.memory_free_mib) / g.memory_total_mib);
+    const bar = el("div", { class: "bar", role: "meter", "aria-valuemin": "0", "aria-valuemax": "100",
+      "aria-valuenow": String(usedPct), "aria-label": `GPU ${g.index} memory in use` }, el("span"));
+    bar.firstChild.style.width = `${usedPct}%`;
+    box.append(el("div", { class: "gpu" },
+      `GPU ${g.index}: ${g.name} — compute capability ${g.compute_capability.major}.${g.compute_capability.minor}, `
+      + `${(g.memory_free_mib / 1024).toFixed(1)} of ${(g.memory_total_mib / 1024).toFixed(1)} GiB free`, bar));
+  }
+}
+
+function renderFindings(report) {
+  const list = $("#findings");
+  list.replaceChildren();
+  for (const f of report.findings) {
+    const text = el("div", { class: "msg" }, f.message);
+    if (f.fix) text.append(el("p", { class: "fix" }, `Fix: ${f.fix}`));
+    list.append(el("li", { class: `finding ${f.severity}`, "data-code": f.code },
+      el("span", { class: "badge" }, f.severity), text, el("span", { class: "code" }, f.code)));
+  }
+}
+
+async function runCheck() {
+  const status = $("#check-status");
+  const button = $("#recheck");
+  if (!invoke) {
+    status.textContent = "This page must run inside the installer app.";
+    return;
+  }
+  button.disabled = true;
+  status.textContent = "Checking GPUs, Docker, disks and ports…";
+  try {
+    const report = await invoke("detect");
+    state.report = report;
+    $("#docker-endpoint").textContent = report.docker.endpoint.scheme === "unix"
+      ? `unix://${report.docker.endpoint.path}` : (report.docker.endpoint.addr ?? report.docker.endpoint.url);
+    const blockers = report.findings.filter((f) => f.severity === "blocker").length;
+    const warnings = report.findings.filter((f) => f.severity === "warning").length;
+    status.textContent = blockers
+      ? `${blockers} blocker(s) and ${warnings} warning(s): fix the blockers before installing.`
+      : warnings ? `Ready, with ${warnings} warning(s).` : "Ready.";
+    renderGpus(report);
+    renderFindings(report);
+  } catch (e) {
+    status.textContent = `The check failed: ${e?.message ?? e}`;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+for (const b of document.querySelectorAll("[data-step]")) b.addEventListener("click", () => showStep(b.dataset.step));
+$("#start").addEventListener("click", () => showStep("check"));
+$("#recheck").addEventListener("click", runCheck);
