@@ -40,7 +40,11 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 fn json_report(env: &[(&str, &str)]) -> Value {
     let out = run(&["detect", "--json"], env);
-    assert!(out.status.success(), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("detect --json prints JSON")
 }
 
@@ -78,7 +82,9 @@ fn require_docker() -> Option<String> {
 
 #[test]
 fn reports_the_real_engine_with_its_real_version() {
-    let Some(version) = require_docker() else { return };
+    let Some(version) = require_docker() else {
+        return;
+    };
     let r = json_report(&[]);
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["docker"]["status"], "reachable", "{:#}", r["docker"]);
@@ -88,20 +94,32 @@ fn reports_the_real_engine_with_its_real_version() {
     let api = r["docker"]["api_version"].as_str().unwrap();
     let spoken = r["docker"]["negotiated_api_version"].as_str().unwrap();
     let minor = |v: &str| v.split('.').nth(1).unwrap().parse::<u32>().unwrap();
-    assert!(minor(spoken) <= minor(api) && minor(spoken) >= 41, "api {api}, spoken {spoken}");
+    assert!(
+        minor(spoken) <= minor(api) && minor(spoken) >= 41,
+        "api {api}, spoken {spoken}"
+    );
     assert_eq!(finding(&r, "docker.reachable")["severity"], "ok");
-    assert!(r["disks"].as_array().unwrap().iter().any(|d| d["purpose"] == "images"));
+    assert!(r["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["purpose"] == "images"));
 }
 
 #[test]
 fn human_report_names_the_engine_and_has_no_colour_when_piped() {
-    let Some(version) = require_docker() else { return };
+    let Some(version) = require_docker() else {
+        return;
+    };
     let out = run(&["detect"], &[]);
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains(&version), "{text}");
     assert!(text.contains("Checks"));
-    assert!(!text.contains('\u{1b}'), "piped output must carry no ANSI escapes");
+    assert!(
+        !text.contains('\u{1b}'),
+        "piped output must carry no ANSI escapes"
+    );
     let coloured = run(&["detect", "--color", "always"], &[]);
     assert!(String::from_utf8_lossy(&coloured.stdout).contains('\u{1b}'));
 }
@@ -113,7 +131,10 @@ fn missing_socket_is_a_clear_finding() {
     assert_eq!(r["docker"]["reason"], "socket_missing");
     let f = finding(&r, "docker.not_running");
     assert_eq!(f["severity"], "blocker");
-    assert!(f["message"].as_str().unwrap().contains("/nonexistent/docker.sock"));
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/docker.sock"));
     assert!(f["fix"].as_str().unwrap().contains("systemctl"));
 }
 
@@ -144,7 +165,10 @@ fn a_web_server_is_not_mistaken_for_docker() {
     assert_eq!(r["docker"]["reason"], "not_docker", "{:#}", r["docker"]);
     let f = finding(&r, "docker.not_docker");
     assert_eq!(f["severity"], "blocker");
-    assert!(f["message"].as_str().unwrap().contains(&format!("127.0.0.1:{port}")));
+    assert!(f["message"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("127.0.0.1:{port}")));
 }
 
 #[test]
@@ -184,8 +208,15 @@ fn nothing_listening_is_connection_refused() {
         l.local_addr().unwrap().port()
     };
     let r = json_report(&[("DOCKER_HOST", &format!("tcp://127.0.0.1:{port}"))]);
-    assert_eq!(r["docker"]["reason"], "connection_refused", "{:#}", r["docker"]);
-    assert_eq!(finding(&r, "docker.connection_refused")["severity"], "blocker");
+    assert_eq!(
+        r["docker"]["reason"], "connection_refused",
+        "{:#}",
+        r["docker"]
+    );
+    assert_eq!(
+        finding(&r, "docker.connection_refused")["severity"],
+        "blocker"
+    );
 }
 
 #[test]
@@ -216,9 +247,17 @@ fn permission_denied_on_the_socket_says_how_to_fix_it() {
         .env("HOME", dir.path())
         .output()
         .expect("setpriv (util-linux)");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(r["docker"]["reason"], "permission_denied", "{:#}", r["docker"]);
+    assert_eq!(
+        r["docker"]["reason"], "permission_denied",
+        "{:#}",
+        r["docker"]
+    );
     assert!(finding(&r, "docker.permission_denied")["fix"]
         .as_str()
         .unwrap()
@@ -243,7 +282,10 @@ fn strict_exits_3_on_blockers_and_0_otherwise() {
 
 #[test]
 fn gpu_profile_replaces_nvml() {
-    let profile = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/gpus/h100-x1.json");
+    let profile = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/gpus/h100-x1.json"
+    );
     let r = json_report(&[("DOCKER_HOST", "unix:///nonexistent/docker.sock")]);
     assert_eq!(r["gpu_source"]["kind"], "nvml");
     let out = run(
@@ -260,10 +302,16 @@ fn gpu_profile_replaces_nvml() {
 
 #[test]
 fn bad_inputs_get_clear_errors() {
-    let out = run(&["detect", "--gpu-profile", "/nonexistent/profile.json"], &[]);
+    let out = run(
+        &["detect", "--gpu-profile", "/nonexistent/profile.json"],
+        &[],
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--gpu-profile") && err.contains("/nonexistent/profile.json"), "{err}");
+    assert!(
+        err.contains("--gpu-profile") && err.contains("/nonexistent/profile.json"),
+        "{err}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.json");

@@ -2,7 +2,7 @@
 //! (`docker info --format '{{json .}}'`): the same facts, read through the API at a negotiated version.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aigw_installer::docker::engine::{self, EngineStatus, Endpoint};
+use aigw_installer::docker::engine::{self, Endpoint, EngineStatus};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -29,10 +29,7 @@ async fn probe_agrees_with_the_docker_cli() {
     assert_eq!(f.server_version, cli["ServerVersion"].as_str().unwrap());
     assert_eq!(f.architecture, cli["Architecture"].as_str().unwrap());
     assert_eq!(f.os_type, cli["OSType"].as_str().unwrap());
-    assert_eq!(
-        f.docker_root_dir.as_deref(),
-        cli["DockerRootDir"].as_str()
-    );
+    assert_eq!(f.docker_root_dir.as_deref(), cli["DockerRootDir"].as_str());
     let mut cli_runtimes: Vec<String> = cli["Runtimes"]
         .as_object()
         .unwrap()
@@ -42,9 +39,10 @@ async fn probe_agrees_with_the_docker_cli() {
     cli_runtimes.sort();
     assert_eq!(f.runtimes, cli_runtimes);
     assert_eq!(f.nvidia_runtime, cli_runtimes.iter().any(|r| r == "nvidia"));
-    let cli_rootless = cli["SecurityOptions"]
-        .as_array()
-        .is_some_and(|o| o.iter().any(|s| s.as_str().unwrap_or("").contains("rootless")));
+    let cli_rootless = cli["SecurityOptions"].as_array().is_some_and(|o| {
+        o.iter()
+            .any(|s| s.as_str().unwrap_or("").contains("rootless"))
+    });
     assert_eq!(f.rootless, cli_rootless);
 }
 
@@ -64,6 +62,12 @@ async fn connection_speaks_a_version_the_engine_accepts() {
     let v = conn.docker.version().await.unwrap();
     assert_eq!(
         v.api_version.as_deref(),
-        Some(format!("{}.{}", conn.engine_api.major_version, conn.engine_api.minor_version).as_str())
+        Some(
+            format!(
+                "{}.{}",
+                conn.engine_api.major_version, conn.engine_api.minor_version
+            )
+            .as_str()
+        )
     );
 }

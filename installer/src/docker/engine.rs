@@ -217,7 +217,11 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connection, (Unreachable, St
         ));
     }
     let newest = *bollard::API_DEFAULT_VERSION;
-    let speak = if engine_max < newest { engine_max } else { newest };
+    let speak = if engine_max < newest {
+        engine_max
+    } else {
+        newest
+    };
     Ok(Connection {
         docker: client(endpoint, &speak)?,
         engine_api: engine_max,
@@ -237,7 +241,12 @@ async fn ping_api_version(endpoint: &Endpoint) -> Result<ClientVersion, (Unreach
         Ok(buf)
     }
     let at = endpoint.display();
-    let io = |e: std::io::Error| (io_kind_reason(&e).unwrap_or(Unreachable::Other), format!("{at}: {e}"));
+    let io = |e: std::io::Error| {
+        (
+            io_kind_reason(&e).unwrap_or(Unreachable::Other),
+            format!("{at}: {e}"),
+        )
+    };
     let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
         match endpoint {
             Endpoint::Unix { path } => exchange(tokio::net::UnixStream::connect(path).await?).await,
@@ -249,7 +258,9 @@ async fn ping_api_version(endpoint: &Endpoint) -> Result<ClientVersion, (Unreach
     .map_err(|_| {
         (
             Unreachable::TimedOut,
-            format!("{at} accepted the connection but did not answer /_ping within {REQUEST_TIMEOUT:?}"),
+            format!(
+                "{at} accepted the connection but did not answer /_ping within {REQUEST_TIMEOUT:?}"
+            ),
         )
     })?
     .map_err(io)?;
@@ -269,9 +280,13 @@ pub fn parse_ping(answer: &[u8]) -> Result<ClientVersion, String> {
         .take_while(|l| !l.is_empty())
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case("api-version").then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case("api-version")
+                .then(|| v.trim().to_string())
         })
-        .ok_or_else(|| format!("an HTTP server answered ({status}) without the Docker Api-Version header"))?;
+        .ok_or_else(|| {
+            format!("an HTTP server answered ({status}) without the Docker Api-Version header")
+        })?;
     parse_api_version(&api).ok_or_else(|| format!("unreadable Api-Version header {api:?}"))
 }
 
@@ -376,9 +391,13 @@ fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
         }
         let s = err.to_string().to_ascii_lowercase();
         // hyper's words for a peer that does not speak HTTP (an SSH banner, a database port…).
-        if ["connection closed before message completed", "invalid http", "unexpected message"]
-            .iter()
-            .any(|m| s.contains(m))
+        if [
+            "connection closed before message completed",
+            "invalid http",
+            "unexpected message",
+        ]
+        .iter()
+        .any(|m| s.contains(m))
         {
             return Some(Unreachable::NotDocker);
         }
@@ -541,8 +560,12 @@ mod tests {
         let lower = b"HTTP/1.1 200 OK\r\napi-version: 1.52\r\n\r\nOK";
         assert_eq!(parse_ping(lower).unwrap().minor_version, 52);
         let web = b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\n\r\n<html>";
-        assert!(parse_ping(web).unwrap_err().contains("without the Docker Api-Version header"));
-        assert!(parse_ping(b"SSH-2.0-OpenSSH_9.2p1\r\n").unwrap_err().contains("not HTTP"));
+        assert!(parse_ping(web)
+            .unwrap_err()
+            .contains("without the Docker Api-Version header"));
+        assert!(parse_ping(b"SSH-2.0-OpenSSH_9.2p1\r\n")
+            .unwrap_err()
+            .contains("not HTTP"));
         assert!(parse_ping(b"").is_err());
     }
 }

@@ -11,6 +11,8 @@ pub const APP: &str = "io.aigw-installer.app";
 pub const APP_ID: &str = "aigw-installer";
 /// `gateway` or `model`.
 pub const COMPONENT: &str = "io.aigw-installer.component";
+/// SHA-256 of the container's desired configuration; a different hash means "recreate".
+pub const CONFIG_HASH: &str = "io.aigw-installer.config-hash";
 
 /// All containers (running or not) that carry our app label.
 pub async fn list_ours(docker: &Docker) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {

@@ -1,4 +1,8 @@
 //! The thin layer that talks to the Docker Engine API (through bollard, never the `docker` CLI).
 
+pub mod body;
+pub mod deploy;
 pub mod engine;
+pub mod events;
+pub mod http;
 pub mod labels;

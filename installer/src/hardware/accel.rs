@@ -136,7 +136,10 @@ mod tests {
 
     /// Lays out a card as sysfs does: `class/drm/cardN/device` links to the PCI device directory.
     fn card(root: &Path, name: &str, vendor: &str, extra: &[(&str, &str)]) {
-        let slot = format!("0000:{:02x}:00.0", name.len() * 16 + name.as_bytes()[name.len() - 1] as usize);
+        let slot = format!(
+            "0000:{:02x}:00.0",
+            name.len() * 16 + name.as_bytes()[name.len() - 1] as usize
+        );
         let dev = root.join("devices/pci0000:00").join(&slot);
         fs::create_dir_all(&dev).expect("mkdir");
         fs::create_dir_all(root.join("class/drm").join(name)).expect("mkdir");
@@ -144,7 +147,11 @@ mod tests {
             .expect("symlink");
         fs::write(dev.join("vendor"), format!("{vendor}\n")).expect("write");
         fs::write(dev.join("device"), "0x740f\n").expect("write");
-        fs::write(dev.join("uevent"), format!("DRIVER=x\nPCI_SLOT_NAME={slot}\n")).expect("write");
+        fs::write(
+            dev.join("uevent"),
+            format!("DRIVER=x\nPCI_SLOT_NAME={slot}\n"),
+        )
+        .expect("write");
         for (f, v) in extra {
             fs::write(dev.join(f), v).expect("write");
         }

@@ -2,6 +2,8 @@
 //! an `Args` struct and a `run` function; this file only parses, sets up logging and dispatches.
 
 mod detect;
+mod models;
+mod recommend;
 mod render;
 
 use clap::{Parser, Subcommand};
@@ -38,6 +40,10 @@ struct Cli {
 enum Command {
     /// Check this machine (or the Docker host it talks to) for everything the stack needs.
     Detect(detect::Args),
+    /// List the built-in catalog: Mistral models and the GPUs what-if planning knows.
+    Models(models::Args),
+    /// Recommend a model, precision, GPUs and context for this machine (or a what-if one), with the arithmetic.
+    Recommend(recommend::Args),
 }
 
 fn main() -> ExitCode {
@@ -57,11 +63,14 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Detect(args) => runtime.block_on(detect::run(args)),
+        Command::Models(args) => runtime.block_on(models::run(args)),
+        Command::Recommend(args) => runtime.block_on(recommend::run(args)),
     };
     match result {
         Ok(code) => code,
         Err(e) => {
-            tracing::error!("{e:#}");
+            // To the log file only (info); the terminal gets the rendered error below, once.
+            tracing::info!(error = format!("{e:#}"), "command failed");
             render::error(&e);
             ExitCode::FAILURE
         }

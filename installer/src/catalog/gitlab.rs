@@ -1,0 +1,110 @@
+//! GitLab versions, as far as model support is concerned (shared reference gitlab-ai-gateway.md §4).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// A GitLab minor release ("18.2"); patch levels never change which models are supported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct GitlabVersion {
+    pub major: u32,
+    pub minor: u32,
+}
+
+/// Duo Self-Hosted (custom models in the gateway) first shipped in 17.1.
+pub const FIRST_SELF_HOSTED: GitlabVersion = GitlabVersion::new(17, 1);
+/// The newest release the catalog's support data describes; the default `--gitlab-version`.
+pub const NEWEST_KNOWN: GitlabVersion = GitlabVersion::new(18, 11);
+
+impl GitlabVersion {
+    pub const fn new(major: u32, minor: u32) -> Self {
+        Self { major, minor }
+    }
+}
+
+impl fmt::Display for GitlabVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "'{value}' is not a GitLab version: {reason} (write it as MAJOR.MINOR, e.g. 18.2 or 18.2.1)"
+)]
+pub struct VersionError {
+    pub value: String,
+    pub reason: &'static str,
+}
+
+impl FromStr for GitlabVersion {
+    type Err = VersionError;
+
+    /// Accepts "18.2", "18.2.1", "v18.2.1-ee" (the gateway's tag style).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason| VersionError {
+            value: s.to_string(),
+            reason,
+        };
+        let core = s.trim().trim_start_matches(['v', 'V']);
+        let core = core.split(['-', '+']).next().unwrap_or_default();
+        let mut parts = core.split('.');
+        let mut num = |what| -> Result<u32, VersionError> {
+            parts
+                .next()
+                .filter(|p| !p.is_empty())
+                .ok_or_else(|| err(what))?
+                .parse::<u32>()
+                .map_err(|_| err("each part must be a number"))
+        };
+        let major = num("the major version is missing")?;
+        let minor = num("the minor version is missing")?;
+        if let Some(patch) = parts.next() {
+            patch
+                .parse::<u32>()
+                .map_err(|_| err("the patch level must be a number"))?;
+        }
+        if parts.next().is_some() {
+            return Err(err("too many parts"));
+        }
+        Ok(Self { major, minor })
+    }
+}
+
+impl Serialize for GitlabVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for GitlabVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn parses_the_forms_admins_type() {
+        assert_eq!(
+            "18.2".parse::<GitlabVersion>(),
+            Ok(GitlabVersion::new(18, 2))
+        );
+        assert_eq!("18.2.1".parse(), Ok(GitlabVersion::new(18, 2)));
+        assert_eq!("v17.10.3-ee".parse(), Ok(GitlabVersion::new(17, 10)));
+        assert!("18".parse::<GitlabVersion>().is_err());
+        assert!("eighteen.2".parse::<GitlabVersion>().is_err());
+        assert!("18.2.1.4".parse::<GitlabVersion>().is_err());
+    }
+
+    #[test]
+    fn orders_numerically_not_lexically() {
+        assert!(GitlabVersion::new(17, 10) > GitlabVersion::new(17, 9));
+        assert!(NEWEST_KNOWN > FIRST_SELF_HOSTED);
+    }
+}

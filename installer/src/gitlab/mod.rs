@@ -1,0 +1,5 @@
+//! The GitLab side: validated inputs (URLs, hosts), the gateway image that matches a GitLab version, and
+//! (later) the configuration snippets for each install type.
+
+pub mod images;
+pub mod inputs;

@@ -1,0 +1,198 @@
+//! The real binary: `models --json`, `recommend --json` what-if plans, and clear errors for bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_aigw-installer"))
+        .args(["--color", "never"])
+        .args(args)
+        .env("RUST_LOG", "off")
+        .output()
+        .expect("the binary runs")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("valid JSON")
+}
+
+fn failure(args: &[&str]) -> String {
+    let out = run(args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    assert!(out.stdout.is_empty(), "{args:?}: no plan on stdout");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn models_json_lists_the_catalog() {
+    let v = json(&["models", "--json"]);
+    let models = v["models"].as_array().unwrap();
+    let gpus = v["gpus"].as_array().unwrap();
+    assert_eq!(models.len(), 7);
+    assert_eq!(gpus.len(), 16);
+    let small = models
+        .iter()
+        .find(|m| m["id"] == "mistral-small-3.2-24b-instruct-2506")
+        .unwrap();
+    assert_eq!(small["gitlab"]["family"], "mistral");
+    assert_eq!(small["gitlab"]["since"], "18.3");
+    assert_eq!(small["checkpoint"][0]["precision"], "bf16");
+    let codestral = models
+        .iter()
+        .find(|m| m["id"] == "codestral-22b-v0.1")
+        .unwrap();
+    assert_eq!(codestral["license"], "mnpl-0.1");
+    let l4 = gpus.iter().find(|g| g["id"] == "L4").unwrap();
+    assert_eq!(l4["memory_mib"], 23034);
+    assert_eq!(l4["compute_capability"], "8.9");
+    // The text form lists the same ids.
+    let text = String::from_utf8(run(&["models"]).stdout).unwrap();
+    assert!(text.contains("mixtral-8x22b-instruct-v0.1") && text.contains("RTX6000ADA"));
+}
+
+#[test]
+fn recommend_json_what_if() {
+    let v = json(&["recommend", "--json", "--gpus", "2xL4"]);
+    assert_eq!(v["verdict"], "ok");
+    assert_eq!(v["gitlab_version"], "18.11");
+    let r = &v["recommendation"];
+    for key in [
+        "model",
+        "hf_repo",
+        "precision",
+        "kv_cache_dtype",
+        "tensor_parallel_size",
+        "max_model_len",
+        "gpu_memory_utilization",
+        "engine",
+        "capacity_tokens",
+        "vllm_args",
+    ] {
+        assert!(!r[key].is_null(), "recommendation.{key} missing: {r}");
+    }
+    assert_eq!(r["engine"], "vllm");
+    assert_eq!(r["tensor_parallel_size"], 2);
+    let args: Vec<&str> = r["vllm_args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let tp = args
+        .iter()
+        .position(|a| *a == "--tensor-parallel-size")
+        .unwrap();
+    assert_eq!(args[tp + 1], "2");
+    assert!(v["alternatives"].is_array());
+    assert!(v["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["candidate"].is_string() && r["reason"].is_string()));
+    assert!(v["explanation"].as_array().unwrap().len() > 3);
+
+    let old = json(&[
+        "recommend",
+        "--json",
+        "--gpus",
+        "1xA100-80,1xA100-40",
+        "--gitlab-version",
+        "18.2",
+    ]);
+    assert_eq!(old["gitlab_version"], "18.2");
+    assert_ne!(
+        old["recommendation"]["model"],
+        "mistral-small-3.2-24b-instruct-2506"
+    );
+    assert_eq!(old["spare_gpus"][0]["index"], 1);
+
+    let none = json(&["recommend", "--json", "--gpus", "none", "--ram-gib", "64"]);
+    assert_eq!(none["verdict"], "cannot_serve");
+    assert!(none["recommendation"].is_null());
+
+    let mac = json(&[
+        "recommend",
+        "--json",
+        "--platform",
+        "macos-arm64",
+        "--ram-gib",
+        "64",
+    ]);
+    assert_eq!(mac["recommendation"]["engine"], "ollama");
+    assert_eq!(mac["recommendation"]["accelerator"], "apple_metal");
+}
+
+#[test]
+fn recommend_text_shows_the_arithmetic() {
+    let out = run(&["recommend", "--gpus", "1xH100", "--gitlab-version", "18.2"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("43.7 GiB weights + 2.0 GiB overhead of a 71.7 GiB budget"),
+        "{text}"
+    );
+    assert!(text.contains("--tensor-parallel-size 1"), "{text}");
+}
+
+#[test]
+fn bad_input_gets_clear_errors_with_valid_values() {
+    let e = failure(&["recommend", "--gpus", "2xB200"]);
+    assert!(
+        e.contains("unknown GPU 'B200'") && e.contains("L40S") && e.contains("A100-80"),
+        "{e}"
+    );
+    let e = failure(&["recommend", "--gpus", "0xL4"]);
+    assert!(e.contains("0 GPUs is impossible"), "{e}");
+    let e = failure(&["recommend", "--gpus", "12xH100,8xL4"]);
+    assert!(e.contains("20 GPUs is impossible"), "{e}");
+    let e = failure(&["recommend", "--gpus", "1xH100", "--model", "llama-3-70b"]);
+    assert!(
+        e.contains("unknown model 'llama-3-70b'")
+            && e.contains("mistral-small-3.2-24b-instruct-2506"),
+        "{e}"
+    );
+    let e = failure(&["recommend", "--gpus", "1xH100", "--platform", "freebsd"]);
+    assert!(
+        e.contains("linux-amd64, linux-arm64, macos-arm64, windows-wsl2"),
+        "{e}"
+    );
+    let e = failure(&["recommend", "--gpus", "1xH100", "--precision", "int3"]);
+    assert!(e.contains("bf16, fp16, fp8, awq, gptq"), "{e}");
+    let e = failure(&[
+        "recommend",
+        "--gpus",
+        "1xH100",
+        "--gitlab-version",
+        "eighteen",
+    ]);
+    assert!(e.contains("MAJOR.MINOR"), "{e}");
+    let e = failure(&[
+        "recommend",
+        "--gpus",
+        "4xL4",
+        "--model",
+        "mistral-small",
+        "--tp",
+        "3",
+    ]);
+    assert!(e.contains("8 KV heads are not divisible by 3"), "{e}");
+    let e = failure(&[
+        "recommend",
+        "--gpus",
+        "1xL4",
+        "--model",
+        "mistral-small",
+        "--precision",
+        "bf16",
+    ]);
+    assert!(
+        e.contains("cannot start") && e.contains("budget 20.2 GiB"),
+        "{e}"
+    );
+}

@@ -1,0 +1,215 @@
+//! TEST FIXTURE — not part of the product. A static stand-in for the two real images, so the provisioning
+//! tests can run the real Docker engine offline: it speaks the HTTP surface the installer uses.
+//!
+//!   standin model [vLLM args]   vLLM's OpenAI server: /health, /v1/models, /v1/completions, /v1/chat/completions
+//!   standin gateway             the AI Gateway: /monitoring/healthz, and /stand-in/env (the AIGW_* it saw)
+//!   python3 -c "<code>"         the health checks' `python3 -c "…urlopen('URL'…"`: GETs the URL, exit 0 on 200
+//!
+//! Knobs (environment): STANDIN_START_DELAY_MS (slow to load), STANDIN_NEVER_HEALTHY=1 (health answers 503),
+//! STANDIN_CRASH_AFTER_MS (exits 1 after that long).
+//! Built with `rustc -C target-feature=+crt-static` so the image can be `FROM scratch`; std only.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let argv0 = args.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
+    if argv0.starts_with("python") {
+        std::process::exit(healthcheck(&args[1..]));
+    }
+    match args.get(1).map(String::as_str) {
+        Some("model") => serve(Role::Model(ModelArgs::parse(&args[2..]))),
+        Some("gateway") => serve(Role::Gateway),
+        Some("get") => std::process::exit(match args.get(2) { Some(u) => get_ok(u), None => 2 }),
+        _ => {
+            eprintln!("usage: standin model [vllm args] | standin gateway | standin get URL");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// `python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=5)"`
+fn healthcheck(args: &[String]) -> i32 {
+    let code = args.iter().skip_while(|a| *a != "-c").nth(1).cloned().unwrap_or_default();
+    match code.find("http://") {
+        Some(i) => {
+            let url: String = code[i..].chars().take_while(|c| !matches!(c, '\'' | '"' | ' ' | ')')).collect();
+            get_ok(&url)
+        }
+        None => 2,
+    }
+}
+
+fn get_ok(url: &str) -> i32 {
+    let rest = url.trim_start_matches("http://");
+    let (hostport, path) = rest.split_once('/').map(|(h, p)| (h, format!("/{p}"))).unwrap_or((rest, "/".into()));
+    let Ok(mut s) = TcpStream::connect(hostport) else { return 1 };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: {hostport}\r\n\r\n");
+    let mut line = String::new();
+    let _ = BufReader::new(s).read_line(&mut line);
+    if line.split_whitespace().nth(1) == Some("200") { 0 } else { 1 }
+}
+
+struct ModelArgs {
+    port: u16,
+    served: String,
+    model: String,
+}
+
+impl ModelArgs {
+    fn parse(args: &[String]) -> Self {
+        let mut m = ModelArgs { port: 8000, served: String::new(), model: "model".into() };
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let (key, inline) = match a.split_once('=') { Some((k, v)) => (k, Some(v.to_string())), None => (a.as_str(), None) };
+            let mut value = || inline.clone().or_else(|| it.next().cloned()).unwrap_or_default();
+            match key.replace('_', "-").as_str() {
+                "--port" => m.port = value().parse().unwrap_or(8000),
+                "--served-model-name" => m.served = value(),
+                "--model" => m.model = value(),
+                _ => {}
+            }
+        }
+        if m.served.is_empty() {
+            m.served = m.model.clone();
+        }
+        m
+    }
+}
+
+enum Role {
+    Model(ModelArgs),
+    Gateway,
+}
+
+fn env_ms(k: &str) -> Option<u64> {
+    std::env::var(k).ok()?.parse().ok()
+}
+
+fn serve(role: Role) {
+    let port = match &role {
+        Role::Model(m) => m.port,
+        Role::Gateway => std::env::var("AIGW_FASTAPI__API_PORT").ok().and_then(|p| p.parse().ok()).unwrap_or(5052),
+    };
+    let ready = Arc::new(AtomicBool::new(false));
+    let never = std::env::var("STANDIN_NEVER_HEALTHY").is_ok_and(|v| v == "1");
+    let delay = env_ms("STANDIN_START_DELAY_MS").unwrap_or(0);
+    if let Some(ms) = env_ms("STANDIN_CRASH_AFTER_MS") {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(ms));
+            println!("ERROR stand-in: simulated crash (CUDA out of memory)");
+            std::process::exit(1);
+        });
+    }
+    match &role {
+        Role::Model(m) => println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served),
+        Role::Gateway => println!("INFO stand-in AI gateway on port {port}"),
+    }
+    {
+        let ready = ready.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(delay));
+            println!("INFO stand-in: ready");
+            ready.store(!never, Ordering::SeqCst);
+        });
+    }
+    let listener = match TcpListener::bind(("0.0.0.0", port)) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("stand-in: cannot listen on {port}: {e}");
+            std::process::exit(1);
+        }
+    };
+    let role = Arc::new(role);
+    for stream in listener.incoming().flatten() {
+        let (role, ready) = (role.clone(), ready.clone());
+        std::thread::spawn(move || handle(stream, &role, ready.load(Ordering::SeqCst)));
+    }
+}
+
+fn handle(mut s: TcpStream, role: &Role, ready: bool) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut reader = BufReader::new(match s.try_clone() { Ok(c) => c, Err(_) => return });
+    let mut request = String::new();
+    if reader.read_line(&mut request).is_err() {
+        return;
+    }
+    let mut len = 0usize;
+    loop {
+        let mut h = String::new();
+        if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+            break;
+        }
+        if let Some((k, v)) = h.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0u8; len.min(1 << 20)];
+    let _ = reader.read_exact(&mut body);
+    let mut parts = request.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    let (status, json) = route(role, ready, method, path, &String::from_utf8_lossy(&body));
+    let reason = match status { 200 => "OK", 401 => "Unauthorized", 404 => "Not Found", _ => "Service Unavailable" };
+    let _ = write!(
+        s,
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{json}",
+        json.len()
+    );
+}
+
+fn route(role: &Role, ready: bool, method: &str, path: &str, body: &str) -> (u16, String) {
+    match role {
+        Role::Model(m) => {
+            if !ready {
+                return (503, "{\"error\":\"loading\"}".into());
+            }
+            match (method, path) {
+                ("GET", "/health") => (200, String::new()),
+                ("GET", "/v1/models") => (200, format!(
+                    "{{\"object\":\"list\",\"data\":[{{\"id\":\"{}\",\"object\":\"model\",\"owned_by\":\"vllm\",\"root\":\"{}\"}}]}}",
+                    m.served, m.model
+                )),
+                ("POST", "/v1/completions") | ("POST", "/v1/chat/completions") => {
+                    if !body.contains(&format!("\"{}\"", m.served)) {
+                        return (404, format!("{{\"object\":\"error\",\"message\":\"The model does not exist. Served: {}\"}}", m.served));
+                    }
+                    let chat = path.ends_with("chat/completions");
+                    let choice = if chat {
+                        "{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":\"def hello():\\n    return 'hi'\"},\"finish_reason\":\"stop\"}"
+                    } else {
+                        "{\"index\":0,\"text\":\"def hello():\\n    return 'hi'\",\"finish_reason\":\"stop\"}"
+                    };
+                    (200, format!(
+                        "{{\"id\":\"cmpl-standin\",\"object\":\"{}\",\"model\":\"{}\",\"choices\":[{choice}],\"usage\":{{\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}}}",
+                        if chat { "chat.completion" } else { "text_completion" },
+                        m.served
+                    ))
+                }
+                _ => (404, "{\"detail\":\"Not Found\"}".into()),
+            }
+        }
+        Role::Gateway => match (method, path) {
+            ("GET", "/monitoring/healthz") if ready => (200, "{}".into()),
+            ("GET", "/monitoring/healthz") => (503, "{\"status\":\"starting\"}".into()),
+            ("GET", "/stand-in/env") => {
+                let env: BTreeMap<String, String> = std::env::vars()
+                    .filter(|(k, _)| k.starts_with("AIGW_") || k.starts_with("DUO_"))
+                    .collect();
+                let fields: Vec<String> = env
+                    .iter()
+                    .map(|(k, v)| format!("\"{}\":\"{}\"", k, v.replace('\\', "\\\\").replace('"', "\\\"")))
+                    .collect();
+                (200, format!("{{{}}}", fields.join(",")))
+            }
+            _ => (401, "{\"error\":\"No authorization header presented\"}".into()),
+        },
+    }
+}
