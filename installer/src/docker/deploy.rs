@@ -20,7 +20,9 @@ use super::body::create_body;
 use super::events::{emit, likely_cause, Event, PhaseState, Sink};
 use super::http;
 use super::labels;
-use crate::plan::{self, Component, Desired, DesiredContainer, Observed, ObservedContainer, Plan, Step};
+use crate::plan::{
+    self, Component, Desired, DesiredContainer, Observed, ObservedContainer, Plan, Step,
+};
 use crate::spec::DeploymentSpec;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,7 +60,13 @@ fn engine_err(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) ->
 }
 
 fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
 }
 
 #[derive(Debug, Clone)]
@@ -89,9 +97,19 @@ pub struct ApplyReport {
 }
 
 /// Reads what exists of the desired objects.
-pub async fn observe(docker: &Docker, desired: &Desired, local_engine: bool) -> Result<Observed, DeployError> {
+pub async fn observe(
+    docker: &Docker,
+    desired: &Desired,
+    local_engine: bool,
+) -> Result<Observed, DeployError> {
     let network = match docker.inspect_network(&desired.network, None).await {
-        Ok(n) => Some(n.labels.unwrap_or_default().get(labels::APP).map(String::as_str) == Some(labels::APP_ID)),
+        Ok(n) => Some(
+            n.labels
+                .unwrap_or_default()
+                .get(labels::APP)
+                .map(String::as_str)
+                == Some(labels::APP_ID),
+        ),
         Err(e) if is_not_found(&e) => None,
         Err(e) => return Err(engine_err("inspect the network")(e)),
     };
@@ -141,7 +159,9 @@ pub async fn observe(docker: &Docker, desired: &Desired, local_engine: bool) -> 
 }
 
 pub async fn list_ours(docker: &Docker) -> Result<Vec<ObservedContainer>, DeployError> {
-    let list = labels::list_ours(docker).await.map_err(engine_err("list containers"))?;
+    let list = labels::list_ours(docker)
+        .await
+        .map_err(engine_err("list containers"))?;
     Ok(list
         .into_iter()
         .map(|c| {
@@ -170,7 +190,12 @@ pub async fn list_ours(docker: &Docker) -> Result<Vec<ObservedContainer>, Deploy
 async fn published_ports(docker: &Docker) -> Result<Vec<u16>, DeployError> {
     let filters = HashMap::from([("label", vec![format!("{}={}", labels::APP, labels::APP_ID)])]);
     let list = docker
-        .list_containers(Some(ListContainersOptionsBuilder::default().all(true).filters(&filters).build()))
+        .list_containers(Some(
+            ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&filters)
+                .build(),
+        ))
         .await
         .map_err(engine_err("list containers"))?;
     Ok(list
@@ -199,7 +224,10 @@ enum Undo {
     /// A container this run created and started.
     RemoveContainer(String),
     /// `<name>` replaced the container now named `<name>-prev`.
-    RestorePrevious { name: String, was_running: bool },
+    RestorePrevious {
+        name: String,
+        was_running: bool,
+    },
     /// A container this run started.
     StopContainer(String),
 }
@@ -220,7 +248,12 @@ pub async fn apply(
 ) -> Result<ApplyReport, DeployError> {
     let started = Instant::now();
     let (desired, the_plan) = plan(docker, spec, token_file, opts.local_engine).await?;
-    emit(sink, Event::Plan { steps: the_plan.steps.clone() });
+    emit(
+        sink,
+        Event::Plan {
+            steps: the_plan.steps.clone(),
+        },
+    );
     if !the_plan.blockers.is_empty() {
         return Err(DeployError::Blocked(the_plan.blockers));
     }
@@ -271,7 +304,10 @@ fn with_rollback(e: DeployError, text: String) -> DeployError {
             logs,
             rollback: text,
         },
-        DeployError::SmokeTest { detail, .. } => DeployError::SmokeTest { detail, rollback: text },
+        DeployError::SmokeTest { detail, .. } => DeployError::SmokeTest {
+            detail,
+            rollback: text,
+        },
         DeployError::Cancelled { .. } => DeployError::Cancelled { rollback: text },
         other => other,
     }
@@ -279,17 +315,30 @@ fn with_rollback(e: DeployError, text: String) -> DeployError {
 
 impl Run<'_> {
     fn phase(&self, phase: &str, state: PhaseState) {
-        emit(self.sink, Event::Phase { phase: phase.into(), state });
+        emit(
+            self.sink,
+            Event::Phase {
+                phase: phase.into(),
+                state,
+            },
+        );
     }
 
     fn check_cancel(&self) -> Result<(), DeployError> {
         if self.opts.cancel.is_cancelled() {
-            return Err(DeployError::Cancelled { rollback: String::new() });
+            return Err(DeployError::Cancelled {
+                rollback: String::new(),
+            });
         }
         Ok(())
     }
 
-    async fn execute(&mut self, spec: &DeploymentSpec, desired: &Desired, p: &Plan) -> Result<(), DeployError> {
+    async fn execute(
+        &mut self,
+        spec: &DeploymentSpec,
+        desired: &Desired,
+        p: &Plan,
+    ) -> Result<(), DeployError> {
         for step in &p.steps {
             self.check_cancel()?;
             match step {
@@ -299,7 +348,10 @@ impl Run<'_> {
                         .create_network(bollard::models::NetworkCreateRequest {
                             name: name.clone(),
                             driver: Some("bridge".into()),
-                            labels: Some(HashMap::from([(labels::APP.to_string(), labels::APP_ID.to_string())])),
+                            labels: Some(HashMap::from([(
+                                labels::APP.to_string(),
+                                labels::APP_ID.to_string(),
+                            )])),
                             ..Default::default()
                         })
                         .await
@@ -318,9 +370,10 @@ impl Run<'_> {
         for c in &desired.containers {
             self.check_cancel()?;
             let step = p.steps.iter().find(|s| match s {
-                Step::Create { name, .. } | Step::Recreate { name, .. } | Step::Start { name, .. } | Step::Keep { name, .. } => {
-                    name == &c.name
-                }
+                Step::Create { name, .. }
+                | Step::Recreate { name, .. }
+                | Step::Start { name, .. }
+                | Step::Keep { name, .. } => name == &c.name,
                 _ => false,
             });
             match step {
@@ -359,7 +412,10 @@ impl Run<'_> {
             if let Step::Remove { id, .. } = step {
                 let _ = self
                     .docker
-                    .remove_container(id, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                    .remove_container(
+                        id,
+                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                    )
                     .await;
             }
         }
@@ -371,7 +427,9 @@ impl Run<'_> {
     async fn pull(&self, image: &str, platform: Option<&str>) -> Result<(), DeployError> {
         self.phase(&format!("pull {image}"), PhaseState::Started);
         let (repo, tag) = split_ref(image);
-        let mut b = CreateImageOptionsBuilder::default().from_image(repo).tag(tag);
+        let mut b = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag);
         if let Some(p) = platform {
             b = b.platform(p);
         }
@@ -385,7 +443,10 @@ impl Run<'_> {
                 None => break,
                 Some(Ok(info)) => {
                     if let Some(err) = info.error_detail.and_then(|d| d.message) {
-                        return Err(DeployError::Pull { image: image.into(), detail: err });
+                        return Err(DeployError::Pull {
+                            image: image.into(),
+                            detail: err,
+                        });
                     }
                     let detail = info.progress_detail.unwrap_or_default();
                     emit(
@@ -401,7 +462,10 @@ impl Run<'_> {
                 }
                 Some(Err(e)) => {
                     self.phase(&format!("pull {image}"), PhaseState::Failed);
-                    return Err(DeployError::Pull { image: image.into(), detail: e.to_string() });
+                    return Err(DeployError::Pull {
+                        image: image.into(),
+                        detail: e.to_string(),
+                    });
                 }
             }
         }
@@ -431,19 +495,27 @@ impl Run<'_> {
     async fn stop(&self, name: &str) -> Result<(), DeployError> {
         match self
             .docker
-            .stop_container(name, Some(StopContainerOptionsBuilder::default().t(30).build()))
+            .stop_container(
+                name,
+                Some(StopContainerOptionsBuilder::default().t(30).build()),
+            )
             .await
         {
             Ok(()) => Ok(()),
             // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError { status_code: 304, .. }) => Ok(()),
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
             Err(e) => Err(engine_err(format!("stop container {name}"))(e)),
         }
     }
 
     async fn rename(&self, from: &str, to: &str) -> Result<(), DeployError> {
         self.docker
-            .rename_container(from, RenameContainerOptionsBuilder::default().name(to).build())
+            .rename_container(
+                from,
+                RenameContainerOptionsBuilder::default().name(to).build(),
+            )
             .await
             .map_err(engine_err(format!("rename container {from} to {to}")))
     }
@@ -452,13 +524,15 @@ impl Run<'_> {
     async fn remove_if_ours(&self, name: &str) -> Result<(), DeployError> {
         match self.docker.inspect_container(name, None).await {
             Ok(c) => {
-                let ours = c
-                    .config
-                    .and_then(|cfg| cfg.labels)
-                    .is_some_and(|l| l.get(labels::APP).map(String::as_str) == Some(labels::APP_ID));
+                let ours = c.config.and_then(|cfg| cfg.labels).is_some_and(|l| {
+                    l.get(labels::APP).map(String::as_str) == Some(labels::APP_ID)
+                });
                 if ours {
                     self.docker
-                        .remove_container(name, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                        .remove_container(
+                            name,
+                            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                        )
                         .await
                         .map_err(engine_err(format!("remove container {name}")))?;
                 }
@@ -561,32 +635,56 @@ impl Run<'_> {
             component: c.component,
             waited_s: started.elapsed().as_secs(),
             status,
-            cause: likely_cause(&lines).map(|c| format!("\nlikely cause: {c}")).unwrap_or_default(),
-            logs: lines.iter().map(|l| format!("  | {l}")).collect::<Vec<_>>().join("\n"),
+            cause: likely_cause(&lines)
+                .map(|c| format!("\nlikely cause: {c}"))
+                .unwrap_or_default(),
+            logs: lines
+                .iter()
+                .map(|l| format!("  | {l}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
             rollback: String::new(),
         })
     }
 
     async fn exited(&self, name: &str) -> Option<String> {
-        let st = self.docker.inspect_container(name, None).await.ok()?.state?;
+        let st = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .ok()?
+            .state?;
         if st.running == Some(true) || st.restarting == Some(true) {
             return None;
         }
         Some(format!(
             "the container exited with code {}{}",
             st.exit_code.unwrap_or(-1),
-            if st.oom_killed == Some(true) { " (killed: out of host memory)" } else { "" }
+            if st.oom_killed == Some(true) {
+                " (killed: out of host memory)"
+            } else {
+                ""
+            }
         ))
     }
 
     async fn docker_health(&self, name: &str) -> Option<String> {
-        let h = self.docker.inspect_container(name, None).await.ok()?.state?.health?;
+        let h = self
+            .docker
+            .inspect_container(name, None)
+            .await
+            .ok()?
+            .state?
+            .health?;
         h.status.map(|s| s.to_string())
     }
 
     async fn smoke(&self, desired: &Desired) -> Result<(), DeployError> {
         self.phase("smoke test", PhaseState::Started);
-        let model = desired.containers.iter().find(|c| c.component == Component::Model);
+        let model = desired
+            .containers
+            .iter()
+            .find(|c| c.component == Component::Model);
         let Some(model) = model else { return Ok(()) };
         let body = serde_json::json!({
             "model": desired.served_model_name,
@@ -596,7 +694,10 @@ impl Run<'_> {
         let url = format!("{}/v1/chat/completions", model.probe_url);
         let res = http::request(&url, Some(&body.to_string()), Duration::from_secs(120))
             .await
-            .map_err(|detail| DeployError::SmokeTest { detail, rollback: String::new() })?;
+            .map_err(|detail| DeployError::SmokeTest {
+                detail,
+                rollback: String::new(),
+            })?;
         let ok = res.status == 200
             && serde_json::from_str::<serde_json::Value>(&res.body)
                 .ok()
@@ -605,7 +706,11 @@ impl Run<'_> {
         if !ok {
             self.phase("smoke test", PhaseState::Failed);
             return Err(DeployError::SmokeTest {
-                detail: format!("POST {url} answered {}: {}", res.status, res.body.chars().take(300).collect::<String>()),
+                detail: format!(
+                    "POST {url} answered {}: {}",
+                    res.status,
+                    res.body.chars().take(300).collect::<String>()
+                ),
                 rollback: String::new(),
             });
         }
@@ -620,20 +725,33 @@ impl Run<'_> {
             let r = match &u {
                 Undo::RemoveContainer(name) => self
                     .docker
-                    .remove_container(name, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                    .remove_container(
+                        name,
+                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                    )
                     .await
                     .map(|_| format!("removed {name}")),
-                Undo::StopContainer(name) => self.stop(name).await.map(|_| format!("stopped {name}")).map_err(to_bollard),
+                Undo::StopContainer(name) => self
+                    .stop(name)
+                    .await
+                    .map(|_| format!("stopped {name}"))
+                    .map_err(to_bollard),
                 Undo::RestorePrevious { name, was_running } => {
                     let prev = format!("{name}-prev");
                     let mut r = self
                         .docker
-                        .remove_container(name, Some(RemoveContainerOptionsBuilder::default().force(true).build()))
+                        .remove_container(
+                            name,
+                            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                        )
                         .await;
                     if r.is_ok() {
                         r = self
                             .docker
-                            .rename_container(&prev, RenameContainerOptionsBuilder::default().name(name).build())
+                            .rename_container(
+                                &prev,
+                                RenameContainerOptionsBuilder::default().name(name).build(),
+                            )
                             .await;
                     }
                     if r.is_ok() && *was_running {
@@ -641,7 +759,11 @@ impl Run<'_> {
                     }
                     r.map(|_| format!("restored the previous {name}"))
                 }
-                Undo::RemoveNetwork(name) => self.docker.remove_network(name).await.map(|_| format!("removed network {name}")),
+                Undo::RemoveNetwork(name) => self
+                    .docker
+                    .remove_network(name)
+                    .await
+                    .map(|_| format!("removed network {name}")),
             };
             done.push(match r {
                 Ok(s) => s,
@@ -693,7 +815,10 @@ async fn probe(c: &DesiredContainer, served: &str) -> Result<(), String> {
             if listed {
                 Ok(())
             } else {
-                Err(format!("/v1/models does not list {served} yet: {}", m.body.chars().take(200).collect::<String>()))
+                Err(format!(
+                    "/v1/models does not list {served} yet: {}",
+                    m.body.chars().take(200).collect::<String>()
+                ))
             }
         }
         Component::Gateway => {
@@ -713,8 +838,17 @@ mod tests {
 
     #[test]
     fn image_references_split() {
-        assert_eq!(split_ref("vllm/vllm-openai:v0.18.1"), ("vllm/vllm-openai", "v0.18.1"));
-        assert_eq!(split_ref("registry.local:5000/aigw"), ("registry.local:5000/aigw", "latest"));
-        assert_eq!(split_ref("registry.local:5000/aigw:1"), ("registry.local:5000/aigw", "1"));
+        assert_eq!(
+            split_ref("vllm/vllm-openai:v0.18.1"),
+            ("vllm/vllm-openai", "v0.18.1")
+        );
+        assert_eq!(
+            split_ref("registry.local:5000/aigw"),
+            ("registry.local:5000/aigw", "latest")
+        );
+        assert_eq!(
+            split_ref("registry.local:5000/aigw:1"),
+            ("registry.local:5000/aigw", "1")
+        );
     }
 }

@@ -8,13 +8,33 @@ use crate::plan::{Component, Step};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Plan { steps: Vec<Step> },
-    Phase { phase: String, state: PhaseState },
+    Plan {
+        steps: Vec<Step>,
+    },
+    Phase {
+        phase: String,
+        state: PhaseState,
+    },
     /// One image layer's progress while pulling or loading.
-    Layer { image: String, layer: String, status: String, current: u64, total: u64 },
-    Health { component: Component, waited_s: u64, status: String },
-    Log { component: Component, line: String },
-    Warning { message: String },
+    Layer {
+        image: String,
+        layer: String,
+        status: String,
+        current: u64,
+        total: u64,
+    },
+    Health {
+        component: Component,
+        waited_s: u64,
+        status: String,
+    },
+    Log {
+        component: Component,
+        line: String,
+    },
+    Warning {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +112,11 @@ mod tests {
             "ValueError: The model's max seq len (32768) is larger than the maximum number of tokens that can be stored in KV cache (29568). Try increasing `gpu_memory_utilization`".to_string(),
         ];
         assert!(likely_cause(&lines).unwrap().contains("--max-model-len"));
-        assert!(likely_cause(&["torch.OutOfMemoryError: CUDA out of memory".into()]).unwrap().contains("does not fit"));
+        assert!(
+            likely_cause(&["torch.OutOfMemoryError: CUDA out of memory".into()])
+                .unwrap()
+                .contains("does not fit")
+        );
         assert!(likely_cause(&["all good".into()]).is_none());
     }
 }

@@ -13,7 +13,11 @@ pub struct Response {
 }
 
 /// GET or POST (with a JSON body) `url`; `Err` is a transport failure or time-out, in words.
-pub async fn request(url: &str, json_body: Option<&str>, timeout: Duration) -> Result<Response, String> {
+pub async fn request(
+    url: &str,
+    json_body: Option<&str>,
+    timeout: Duration,
+) -> Result<Response, String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let builder = hyper::Request::builder()
         .uri(url)
