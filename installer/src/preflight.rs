@@ -420,7 +420,8 @@ fn nvidia_toolkit(f: &EngineFacts) -> Finding {
     }
 }
 
-fn docker_unreachable(reason: Unreachable, at: &str, detail: &str) -> Finding {
+/// The finding (and its fix) for an engine that cannot be used; the CLI reuses it as its error text.
+pub fn docker_unreachable(reason: Unreachable, at: &str, detail: &str) -> Finding {
     let (code, what, fix): (&str, String, String) = match reason {
         Unreachable::SocketMissing => (
             "docker.not_running",

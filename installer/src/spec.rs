@@ -403,6 +403,130 @@ impl DeploymentSpec {
     }
 }
 
+/// What `init` asks the admin; the rest comes from the recommendation.
+#[derive(Debug, Clone, Default)]
+pub struct Answers {
+    pub gitlab_url: String,
+    pub gitlab_version: String,
+    pub gateway_host: String,
+    /// Air-gapped: a directory holding the checkpoint. Otherwise the recommended Hugging Face repo.
+    pub local_weights: Option<PathBuf>,
+    pub hf_token_file: Option<PathBuf>,
+    pub platform: Option<String>,
+}
+
+/// A spec for a vLLM deployment the recommender chose.
+pub fn from_deployment(
+    d: &crate::recommend::Deployment,
+    a: &Answers,
+) -> Result<DeploymentSpec, SpecError> {
+    if d.engine != crate::recommend::Engine::Vllm {
+        return Err(invalid(
+            "model",
+            "the recommendation runs the model under Ollama, which `apply` does not provision",
+            "start Ollama as the recommendation describes, and point GitLab at it; or choose a vLLM configuration",
+        ));
+    }
+    let weights = match (&a.local_weights, &d.hf_repo) {
+        (Some(path), _) => Weights::Local { path: path.clone() },
+        (None, Some(repo)) => Weights::HuggingFace {
+            repo: repo.clone(),
+            cache_dir: default_hf_cache(),
+            token_file: a.hf_token_file.clone(),
+        },
+        (None, None) => {
+            return Err(invalid(
+                "model.weights",
+                "the recommendation names no checkpoint",
+                "pass --weights-dir",
+            ))
+        }
+    };
+    // `--model`, `--served-model-name` and `--port` come from the spec itself.
+    let mut args = Vec::new();
+    let mut it = d.vllm_args.iter();
+    while let Some(arg) = it.next() {
+        if ["--model", "--served-model-name", "--port", "--host"].contains(&arg.as_str()) {
+            it.next();
+        } else {
+            args.push(arg.clone());
+        }
+    }
+    Ok(DeploymentSpec {
+        spec_version: SPEC_VERSION,
+        gitlab: GitlabSpec {
+            url: a.gitlab_url.clone(),
+            version: a.gitlab_version.clone(),
+        },
+        gateway: GatewaySpec {
+            host: a.gateway_host.clone(),
+            port: default_gateway_port(),
+            image: default_gateway_image(),
+            tag: None,
+            container: default_gateway_container(),
+            health_timeout_s: default_gateway_timeout(),
+            env: BTreeMap::new(),
+        },
+        model: ModelSpec {
+            image: default_model_image(),
+            tag: default_model_tag(),
+            container: default_model_container(),
+            served_model_name: d.served_model_name.clone(),
+            weights,
+            args,
+            gpus: d.gpus.iter().map(u32::to_string).collect(),
+            port: default_model_port(),
+            bind: default_model_bind(),
+            health_timeout_s: default_model_timeout(),
+            env: BTreeMap::new(),
+        },
+        network: default_network(),
+        log_dir: default_log_dir(),
+        restart: RestartPolicy::default(),
+        platform: a.platform.clone(),
+    })
+}
+
+/// The token file to mount for a Hugging Face download: the spec's (checked 0600), else `HF_TOKEN` from
+/// the environment written to `<data_dir>/hf_token` with mode 0600. `None` for local weights or no token.
+pub fn resolve_token_file(
+    spec: &DeploymentSpec,
+    env_token: Option<&str>,
+    data_dir: &Path,
+) -> Result<Option<PathBuf>, SpecError> {
+    let Weights::HuggingFace { token_file, .. } = &spec.model.weights else {
+        return Ok(None);
+    };
+    if let Some(f) = token_file {
+        crate::fsutil::check_secret_file(f).map_err(|p| {
+            invalid(
+                "model.weights.token_file",
+                p,
+                format!("chmod 600 {}", f.display()),
+            )
+        })?;
+        return Ok(Some(f.clone()));
+    }
+    let Some(token) = env_token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let path = data_dir.join("hf_token");
+    std::fs::create_dir_all(data_dir).map_err(|source| SpecError::Write {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    crate::fsutil::write_new(&path, token.as_bytes(), true, 0o600).map_err(|e| {
+        SpecError::Write {
+            path: path.display().to_string(),
+            source: match e {
+                crate::fsutil::WriteError::Io(io) => io,
+                crate::fsutil::WriteError::Exists => std::io::Error::other("exists"),
+            },
+        }
+    })?;
+    Ok(Some(path))
+}
+
 /// Gateway variables the installer derives from the spec.
 pub const DERIVED_GATEWAY_ENV: [&str; 3] = [
     "AIGW_GITLAB_URL",
@@ -510,6 +634,23 @@ repo = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
             let e = with(edit).unwrap_err().to_string();
             assert!(e.contains(field), "expected {field}: {e}");
         }
+    }
+
+    #[test]
+    fn a_token_from_the_environment_lands_in_a_private_file_never_in_the_spec() {
+        use std::os::unix::fs::PermissionsExt;
+        let s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let f = resolve_token_file(&s, Some("hf_secret123"), dir.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "hf_secret123");
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!s.to_toml().contains("hf_secret123"));
+        assert!(resolve_token_file(&s, None, dir.path()).unwrap().is_none());
     }
 
     #[test]

@@ -1,4 +1,8 @@
 //! Helpers shared by the end-to-end suites (which live in `tests/tests/`), and the fixtures' location.
+// Test-support code: a failure here is a test failure, so panicking with a message is the right behaviour.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod standin;
 
 use std::path::PathBuf;
 
@@ -21,4 +25,20 @@ pub fn docker_available() -> bool {
         eprintln!("skipping: no Docker engine here (set CI=1 to make this a failure)");
     }
     ok
+}
+
+/// Suites that create containers share one engine and our labels: they hold this lock (a file lock, so
+/// it also works across test processes) so that one suite's cleanup never removes another's containers.
+pub fn engine_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("aigw-e2e-engine.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
+    // Released when the returned file is dropped.
+    file
 }

@@ -6,3 +6,4 @@ pub mod engine;
 pub mod events;
 pub mod http;
 pub mod labels;
+pub mod manage;

@@ -2,7 +2,10 @@
 //! an `Args` struct and a `run` function; this file only parses, sets up logging and dispatches.
 
 mod detect;
+mod manage;
 mod models;
+mod progress;
+mod provision;
 mod recommend;
 mod render;
 
@@ -44,6 +47,18 @@ enum Command {
     Models(models::Args),
     /// Recommend a model, precision, GPUs and context for this machine (or a what-if one), with the arithmetic.
     Recommend(recommend::Args),
+    /// Write a deployment spec from this machine's recommendation and your answers.
+    Init(provision::InitArgs),
+    /// Show what `apply` would change, and why, without changing anything.
+    Plan(provision::PlanArgs),
+    /// Create or update the model server and the gateway to match the spec, and wait until both are healthy.
+    Apply(provision::ApplyArgs),
+    /// The installed containers: state, health, image, endpoints and GPUs.
+    Status(manage::StatusArgs),
+    /// Print (or follow) the logs of the gateway or the model server.
+    Logs(manage::LogsArgs),
+    /// Remove what the installer created (containers and network, found by label).
+    Uninstall(manage::UninstallArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +80,12 @@ fn main() -> ExitCode {
         Command::Detect(args) => runtime.block_on(detect::run(args)),
         Command::Models(args) => runtime.block_on(models::run(args)),
         Command::Recommend(args) => runtime.block_on(recommend::run(args)),
+        Command::Init(args) => runtime.block_on(provision::init(args)),
+        Command::Plan(args) => runtime.block_on(provision::plan(args)),
+        Command::Apply(args) => runtime.block_on(provision::apply(args)),
+        Command::Status(args) => runtime.block_on(manage::status(args)),
+        Command::Logs(args) => runtime.block_on(manage::logs(args)),
+        Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,239 @@
+//! `init`, `plan` and `apply`: from a recommendation to a spec file, and from a spec to running containers.
+
+use anstream::println;
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aigw_installer::catalog::{Catalog, GitlabVersion, Precision};
+use aigw_installer::docker::deploy::{self, ApplyOptions};
+use aigw_installer::docker::engine::{self, Connection, Endpoint};
+use aigw_installer::hardware::{detect, DetectOptions};
+use aigw_installer::recommend::{self, Machine, Request};
+use aigw_installer::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
+
+use crate::progress::Renderer;
+use crate::render::{severity_style, HEADING};
+use aigw_installer::preflight::Severity;
+
+/// Connects to the engine `DOCKER_HOST` names, or says why not and how to fix it.
+pub async fn connect() -> anyhow::Result<(Connection, Endpoint)> {
+    let endpoint = DetectOptions::from_env().docker_endpoint;
+    match engine::connect(&endpoint).await {
+        Ok(c) => Ok((c, endpoint)),
+        Err((reason, detail)) => {
+            let f =
+                aigw_installer::preflight::docker_unreachable(reason, &endpoint.display(), &detail);
+            bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default())
+        }
+    }
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Writes a deployment spec (TOML) from this machine's recommendation and your answers. \
+    Review it, then run `aigw-installer plan --spec FILE` and `aigw-installer apply --spec FILE`."
+)]
+pub struct InitArgs {
+    /// Your GitLab instance, as users reach it (e.g. https://gitlab.example.com).
+    #[arg(long, value_name = "URL")]
+    gitlab_url: String,
+    /// Your GitLab version (X.Y or X.Y.Z); chooses the gateway image tag and the supported models.
+    #[arg(long, value_name = "X.Y.Z")]
+    gitlab_version: String,
+    /// The name or address GitLab and IDEs use to reach this machine (default: its FQDN or first address).
+    #[arg(long, value_name = "HOST")]
+    gateway_host: Option<String>,
+    /// Air-gapped: a directory holding the model checkpoint (otherwise it is downloaded from Hugging Face).
+    #[arg(long, value_name = "DIR")]
+    weights_dir: Option<PathBuf>,
+    /// A file (mode 0600) holding the Hugging Face token, for gated models. HF_TOKEN works too.
+    #[arg(long, value_name = "FILE")]
+    hf_token_file: Option<PathBuf>,
+    /// Use this model (catalog id; see `models`).
+    #[arg(long, value_name = "ID")]
+    model: Option<String>,
+    /// Use this precision: bf16, fp16, fp8, awq or gptq.
+    #[arg(long, value_name = "P")]
+    precision: Option<String>,
+    /// Use this tensor-parallel size.
+    #[arg(long, value_name = "N")]
+    tp: Option<u32>,
+    /// Use this context length.
+    #[arg(long, value_name = "TOKENS")]
+    context: Option<u32>,
+    /// Accept a model's licence (Codestral), by model id.
+    #[arg(long, value_name = "ID", value_delimiter = ',')]
+    accept_license: Vec<String>,
+    /// Where to write the spec.
+    #[arg(long, value_name = "FILE", default_value = "aigw-spec.toml")]
+    out: PathBuf,
+    /// Replace the spec file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::builtin().context("the built-in catalog")?;
+    let report = detect(&DetectOptions::from_env()).await;
+    let version: GitlabVersion = args.gitlab_version.parse()?;
+    let request = Request {
+        gitlab_version: Some(version),
+        model: args.model,
+        precision: args
+            .precision
+            .as_deref()
+            .map(str::parse::<Precision>)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--precision: {e}"))?,
+        tp: args.tp,
+        context: args.context,
+        accept_licenses: args.accept_license,
+    };
+    let plan = recommend::recommend(&catalog, &Machine::from_report(&report, &catalog), &request)?;
+    let Some(deployment) = plan.recommendation else {
+        bail!(
+            "no model can be served on this machine:\n  {}\nfix: see `aigw-installer recommend` for the details and the alternatives",
+            plan.explanation.join("\n  ")
+        );
+    };
+    let gateway_host = match args.gateway_host {
+        Some(h) => h,
+        None => report
+            .network
+            .gateway_host_candidates()
+            .into_iter()
+            .next()
+            .context("this machine has no name or address GitLab could use; pass --gateway-host")?,
+    };
+    let answers = Answers {
+        gitlab_url: args.gitlab_url,
+        gitlab_version: args.gitlab_version,
+        gateway_host,
+        local_weights: args.weights_dir,
+        hf_token_file: args.hf_token_file,
+        platform: report.platform.docker_platform().map(str::to_string),
+    };
+    let s = spec::from_deployment(&deployment, &answers)?;
+    let gpus: Vec<String> = report
+        .gpus
+        .devices
+        .iter()
+        .flat_map(|g| [g.index.to_string(), g.uuid.clone()])
+        .collect();
+    s.validate(&SpecContext { gpus: Some(gpus) })?;
+    s.save(&args.out, args.force)?;
+    println!("wrote {} — {}", args.out.display(), deployment.summary);
+    println!("next: aigw-installer plan --spec {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct SpecArg {
+    /// The deployment spec (TOML), as written by `init`.
+    #[arg(long, value_name = "FILE")]
+    spec: PathBuf,
+}
+
+fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
+    let s = DeploymentSpec::load(&spec.spec)?;
+    s.validate(&SpecContext::default())?;
+    Ok(s)
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when the plan can be applied (or nothing needs doing); 3 when something \
+    blocks it (a port taken, a foreign container with our name); 1 on an error."
+)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let s = load(&args.spec)?;
+    let (conn, endpoint) = connect().await?;
+    let (_, p) = deploy::plan(&conn.docker, &s, None, endpoint.is_local()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+    } else {
+        println!("{HEADING}Plan for {}{HEADING:#}", args.spec.spec.display());
+        for step in &p.steps {
+            println!("  {step}");
+        }
+        for b in &p.blockers {
+            let st = severity_style(Severity::Blocker);
+            println!("  {st}blocked:{st:#} {b}");
+        }
+        if p.is_noop() {
+            println!("nothing to do: everything is up to date");
+        }
+    }
+    Ok(if p.blockers.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_BLOCKED)
+    })
+}
+
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// On failure, return to the state before this apply (default: true).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    rollback_on_failure: bool,
+    /// Skip the completion request made once both services are healthy.
+    #[arg(long)]
+    no_smoke_test: bool,
+}
+
+pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let s = load(&args.spec)?;
+    let data_dir = aigw_installer::logging::log_dir()
+        .and_then(|d| d.parent().map(|p| p.to_path_buf()))
+        .context("no data directory for the Hugging Face token file")?;
+    let token = spec::resolve_token_file(&s, std::env::var("HF_TOKEN").ok().as_deref(), &data_dir)?;
+    let (conn, endpoint) = connect().await?;
+    let opts = ApplyOptions {
+        rollback_on_failure: args.rollback_on_failure,
+        local_engine: endpoint.is_local(),
+        smoke_test: !args.no_smoke_test,
+        ..Default::default()
+    };
+    let cancel = opts.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            anstream::eprintln!("cancelling: undoing what this apply changed…");
+            cancel.cancel();
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let render = tokio::spawn(async move {
+        let mut r = Renderer::new();
+        while let Some(e) = rx.recv().await {
+            r.handle(e);
+        }
+        r.finish();
+    });
+    let token_str = token.as_ref().map(|p| p.display().to_string());
+    let result = deploy::apply(&conn.docker, &s, token_str.as_deref(), &opts, &Some(tx)).await;
+    let _ = render.await;
+    let report = result?;
+    let st = severity_style(Severity::Ok);
+    if report.changed {
+        println!(
+            "{st}applied{st:#} in {:.1} s: the gateway answers at http://{}:{}",
+            report.elapsed.as_secs_f64(),
+            s.gateway.host,
+            s.gateway.port
+        );
+    } else {
+        println!("{st}up to date{st:#}: nothing to do");
+    }
+    Ok(ExitCode::SUCCESS)
+}

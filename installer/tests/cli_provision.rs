@@ -1,0 +1,167 @@
+//! `init`, `plan`, `apply`, `status`, `logs` and `uninstall` as an admin runs them: the real binary against
+//! the real engine, with the stand-in images. Runs its scenario in one test: the engine is shared.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_aigw-installer");
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .env_remove("HF_TOKEN")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn write_spec(dir: &Path, gateway_tag: &str, gw: u16, model: u16) -> String {
+    std::fs::create_dir_all(dir.join("weights")).unwrap();
+    let path = dir.join("spec.toml");
+    std::fs::write(
+        &path,
+        format!(
+            r#"network = "aigw-cli-e2e"
+log_dir = "{d}/logs"
+[gitlab]
+url = "https://gitlab.example.com"
+version = "18.2.1"
+[gateway]
+host = "aigw.example.com"
+image = "{GATEWAY_IMAGE}"
+tag = "{gateway_tag}"
+container = "aigw-cli-e2e-gw"
+port = {gw}
+[model]
+image = "{MODEL_IMAGE}"
+tag = "standin"
+container = "aigw-cli-e2e-model"
+served_model_name = "mistral-7b"
+port = {model}
+[model.weights]
+source = "local"
+path = "{d}/weights"
+"#,
+            d = dir.display()
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test]
+async fn an_admin_session_from_plan_to_uninstall() {
+    if !aigw_e2e::docker_available() {
+        return;
+    }
+    let conn = aigw_installer::docker::engine::connect(
+        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
+    )
+    .await
+    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    standin::ensure_images(&conn.docker).await;
+    let _serial = aigw_e2e::engine_lock();
+    aigw_installer::docker::manage::uninstall(&conn.docker)
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (free_port(), free_port());
+    let spec = write_spec(dir.path(), "standin", gw, model);
+
+    let p = run(&["plan", "--spec", &spec]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    let t = text(&p);
+    assert!(
+        t.contains("create  network aigw-cli-e2e")
+            && t.contains("create  aigw-cli-e2e-model (no container yet)"),
+        "{t}"
+    );
+
+    let a = run(&["apply", "--spec", &spec]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(text(&a).contains("applied in"), "{}", text(&a));
+    assert!(text(&a).contains("done smoke test"), "{}", text(&a));
+
+    let again = run(&["apply", "--spec", &spec]);
+    assert!(text(&again).contains("up to date"), "{}", text(&again));
+
+    let st = run(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert!(list
+        .iter()
+        .all(|c| c["state"] == "running" && c["restart_policy"] == "unless-stopped"));
+
+    let logs = run(&["logs", "model", "--tail", "5"]);
+    assert!(
+        text(&logs).contains("stand-in vLLM: loading"),
+        "{}",
+        text(&logs)
+    );
+
+    // A changed tag: plan names the reason, apply recreates the gateway.
+    let spec2 = write_spec(dir.path(), "standin-v2", gw, model);
+    let p = run(&["plan", "--spec", &spec2]);
+    assert!(
+        text(&p).contains("recreate aigw-cli-e2e-gw because its configuration changed"),
+        "{}",
+        text(&p)
+    );
+    assert!(
+        text(&p).contains("keep    aigw-cli-e2e-model"),
+        "{}",
+        text(&p)
+    );
+
+    // A spec with a bad field changes nothing and says which field.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("aigw.example.com", "localhost"),
+    )
+    .unwrap();
+    let b = run(&["apply", "--spec", bad.to_str().unwrap()]);
+    assert_eq!(b.status.code(), Some(1));
+    assert!(text(&b).contains("gateway.host"), "{}", text(&b));
+
+    let u = run(&["uninstall", "--purge", "--spec", &spec]);
+    assert_eq!(u.status.code(), Some(0), "{}", text(&u));
+    let t = text(&u);
+    assert!(
+        t.contains("removed container aigw-cli-e2e-gw")
+            && t.contains("removed network aigw-cli-e2e"),
+        "{t}"
+    );
+    assert!(!Path::new(&spec).exists(), "--purge deletes the spec");
+    assert!(
+        !dir.path().join("logs").exists(),
+        "--purge deletes the logs"
+    );
+    assert!(
+        dir.path().join("weights").exists(),
+        "a local weights directory is never deleted"
+    );
+    assert!(text(&run(&["status"])).contains("nothing installed here"));
+}

@@ -1,0 +1,119 @@
+//! Builds the stand-in images (TEST FIXTURES, tagged `aigw-test/*`): `tests/standin/standin.rs` compiled as
+//! a static binary with rustc, then `FROM scratch` images built through the real engine. No registry is
+//! needed, so the provisioning suites run offline.
+
+use bollard::query_parameters::BuildImageOptionsBuilder;
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tokio::sync::OnceCell;
+
+pub const MODEL_IMAGE: &str = "aigw-test/model-server";
+pub const GATEWAY_IMAGE: &str = "aigw-test/gateway";
+/// Tags built for each image: the "old" and "new" of upgrade and recreate tests.
+pub const TAGS: [&str; 2] = ["standin", "standin-v2"];
+
+static BUILT: OnceCell<()> = OnceCell::const_new();
+
+fn source() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standin/standin.rs")
+}
+
+/// Compiles the stand-in as a static executable (glibc, crt-static), once per test process.
+fn compile(out_dir: &Path) -> PathBuf {
+    let bin = out_dir.join("standin");
+    let status = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+        .args([
+            "--edition",
+            "2021",
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "strip=symbols",
+            "-o",
+        ])
+        .arg(&bin)
+        .arg(source())
+        .status()
+        .expect("rustc runs");
+    assert!(status.success(), "compiling the stand-in failed");
+    bin
+}
+
+/// A minimal ustar archive of (name, mode, bytes) entries: the build context.
+pub fn tar(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, mode, data) in entries {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let octal = |v: u64, width: usize| format!("{v:0w$o}\0", w = width - 1).into_bytes();
+        h[100..108].copy_from_slice(&octal(u64::from(*mode), 8));
+        h[108..116].copy_from_slice(&octal(0, 8));
+        h[116..124].copy_from_slice(&octal(0, 8));
+        h[124..136].copy_from_slice(&octal(data.len() as u64, 12));
+        h[136..148].copy_from_slice(&octal(0, 12));
+        h[156] = b'0';
+        h[257..263].copy_from_slice(b"ustar\0");
+        h[263..265].copy_from_slice(b"00");
+        h[148..156].copy_from_slice(b"        ");
+        let sum: u32 = h.iter().map(|b| u32::from(*b)).sum();
+        h[148..156].copy_from_slice(&octal(u64::from(sum), 8));
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+    out.resize(out.len() + 1024, 0);
+    out
+}
+
+async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str) {
+    let dockerfile = format!(
+        "FROM scratch\n\
+         LABEL io.aigw-installer.test-fixture=true\n\
+         COPY standin /standin\n\
+         COPY standin /usr/bin/python3\n\
+         ENTRYPOINT [\"/standin\", \"{role}\"]\n"
+    );
+    let context = tar(&[
+        ("Dockerfile", 0o644, dockerfile.as_bytes()),
+        ("standin", 0o755, binary),
+    ]);
+    let mut stream = docker.build_image(
+        BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(tag)
+            .rm(true)
+            .build(),
+        None,
+        Some(bollard::body_full(context.into())),
+    );
+    while let Some(item) = stream.next().await {
+        let info = item.unwrap_or_else(|e| panic!("building {tag}: {e}"));
+        if let Some(err) = info.error_detail.and_then(|d| d.message) {
+            panic!("building {tag}: {err}");
+        }
+    }
+}
+
+/// Makes sure every stand-in image exists on the engine (built once per test process).
+pub async fn ensure_images(docker: &Docker) {
+    BUILT
+        .get_or_init(|| async {
+            let dir = tempfile_dir();
+            let bin = std::fs::read(compile(&dir)).expect("read stand-in binary");
+            for tag in TAGS {
+                build(docker, &format!("{MODEL_IMAGE}:{tag}"), &bin, "model").await;
+                build(docker, &format!("{GATEWAY_IMAGE}:{tag}"), &bin, "gateway").await;
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+        })
+        .await;
+}
+
+fn tempfile_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("aigw-standin-{}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
