@@ -13,6 +13,8 @@ pub const MODEL_IMAGE: &str = "aigw-test/model-server";
 pub const GATEWAY_IMAGE: &str = "aigw-test/gateway";
 /// Tags built for each image: the "old" and "new" of upgrade and recreate tests.
 pub const TAGS: [&str; 2] = ["standin", "standin-v2"];
+/// A tag whose containers exit at once, as a broken release would.
+pub const BROKEN_TAG: &str = "standin-broken";
 
 static BUILT: OnceCell<()> = OnceCell::const_new();
 
@@ -107,6 +109,21 @@ pub async fn ensure_images(docker: &Docker) {
                 build(docker, &format!("{MODEL_IMAGE}:{tag}"), &bin, "model").await;
                 build(docker, &format!("{GATEWAY_IMAGE}:{tag}"), &bin, "gateway").await;
             }
+            // An unknown role: the stand-in prints its usage and exits 2.
+            build(
+                docker,
+                &format!("{MODEL_IMAGE}:{BROKEN_TAG}"),
+                &bin,
+                "broken",
+            )
+            .await;
+            build(
+                docker,
+                &format!("{GATEWAY_IMAGE}:{BROKEN_TAG}"),
+                &bin,
+                "broken",
+            )
+            .await;
             let _ = std::fs::remove_dir_all(&dir);
         })
         .await;

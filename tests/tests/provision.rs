@@ -334,3 +334,69 @@ async fn weights_are_required_before_anything_changes() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn an_upgrade_to_a_broken_tag_restores_the_old_container() {
+    let _serial = ENGINE.lock().await;
+    let _engine = aigw_e2e::engine_lock();
+    let Some(d) = docker().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = spec(dir.path(), "upgrade");
+    s.gateway
+        .env
+        .insert("AIGW_LOGGING__LEVEL".into(), "DEBUG".into());
+    s.gateway.health_timeout_s = 5;
+    let opts = ApplyOptions::default();
+    deploy::apply(&d, &s, None, &opts, &None).await.unwrap();
+    let old = d
+        .inspect_container(&s.gateway.container, None)
+        .await
+        .unwrap();
+
+    let err = deploy::upgrade(&d, &s, Some(standin::BROKEN_TAG), None, None, &opts, &None)
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("the gateway did not become healthy")
+            && text.contains("the container keeps exiting"),
+        "{text}"
+    );
+    assert!(text.contains("restored the previous"), "{text}");
+    let now = d
+        .inspect_container(&s.gateway.container, None)
+        .await
+        .unwrap();
+    assert_eq!(now.id, old.id, "the very same container is back");
+    assert_eq!(now.state.unwrap().running, Some(true));
+    assert_eq!(
+        now.config.unwrap().env,
+        old.config.unwrap().env,
+        "its environment is intact"
+    );
+    let ours = deploy::list_ours(&d).await.unwrap();
+    assert_eq!(ours.len(), 2, "no broken container left: {ours:?}");
+
+    // A good tag goes through, and the returned spec names it.
+    let (next, report) = deploy::upgrade(&d, &s, Some("standin-v2"), None, None, &opts, &None)
+        .await
+        .unwrap();
+    assert!(report.changed);
+    assert_eq!(next.gateway.tag.as_deref(), Some("standin-v2"));
+    let gw = d
+        .inspect_container(&s.gateway.container, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        gw.config.unwrap().image.as_deref(),
+        Some(format!("{GATEWAY_IMAGE}:standin-v2").as_str())
+    );
+    // Re-applying the returned spec changes nothing.
+    assert!(
+        !deploy::apply(&d, &next, None, &opts, &None)
+            .await
+            .unwrap()
+            .changed
+    );
+    manage::uninstall(&d).await.unwrap();
+}

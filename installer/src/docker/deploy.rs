@@ -287,6 +287,30 @@ pub async fn apply(
     }
 }
 
+/// The documented stop/rm/pull/run, done safely: the new tags go through `apply`, which pulls before it
+/// touches a container, keeps the old container (renamed) until the new one is healthy, and puts the old
+/// one back — same container, same environment — if it is not. Returns the spec with the new tags, for
+/// the caller to save once the upgrade succeeded.
+pub async fn upgrade(
+    docker: &Docker,
+    spec: &DeploymentSpec,
+    gateway_tag: Option<&str>,
+    model_tag: Option<&str>,
+    token_file: Option<&str>,
+    opts: &ApplyOptions,
+    sink: &Sink,
+) -> Result<(DeploymentSpec, ApplyReport), DeployError> {
+    let mut next = spec.clone();
+    if let Some(t) = gateway_tag {
+        next.gateway.tag = Some(t.to_string());
+    }
+    if let Some(t) = model_tag {
+        next.model.tag = t.to_string();
+    }
+    let report = apply(docker, &next, token_file, opts, sink).await?;
+    Ok((next, report))
+}
+
 fn with_rollback(e: DeployError, text: String) -> DeployError {
     match e {
         DeployError::Unhealthy {
@@ -589,18 +613,21 @@ impl Run<'_> {
         let mut status = "starting".to_string();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut last_report = 0;
+        // The log stream ends when the container stops; polling a finished stream would spin.
+        let mut logs_open = true;
         loop {
             tokio::select! {
                 _ = self.opts.cancel.cancelled() => return Err(DeployError::Cancelled { rollback: String::new() }),
-                line = logs.next() => {
-                    if let Some(Ok(out)) = line {
+                line = logs.next(), if logs_open => match line {
+                    Some(Ok(out)) => {
                         for l in out.to_string().lines().filter(|l| !l.trim().is_empty()) {
                             emit(self.sink, Event::Log { component: c.component, line: l.to_string() });
                             tail.push_back(l.to_string());
                             if tail.len() > 30 { tail.pop_front(); }
                         }
                     }
-                }
+                    Some(Err(_)) | None => logs_open = false,
+                },
                 _ = tick.tick() => {
                     let waited = started.elapsed();
                     if let Some(exit) = self.exited(&c.name).await {
@@ -647,25 +674,31 @@ impl Run<'_> {
         })
     }
 
+    /// Why the container is not running, if it is not. A restart loop (the restart policy bringing back a
+    /// process that keeps exiting) counts too: waiting for health would not help.
     async fn exited(&self, name: &str) -> Option<String> {
-        let st = self
-            .docker
-            .inspect_container(name, None)
-            .await
-            .ok()?
-            .state?;
-        if st.running == Some(true) || st.restarting == Some(true) {
+        let c = self.docker.inspect_container(name, None).await.ok()?;
+        let st = c.state?;
+        let restarts = c.restart_count.unwrap_or(0);
+        let restarting = st.restarting == Some(true);
+        if st.running == Some(true) && !restarting && restarts == 0 {
             return None;
         }
-        Some(format!(
-            "the container exited with code {}{}",
-            st.exit_code.unwrap_or(-1),
-            if st.oom_killed == Some(true) {
-                " (killed: out of host memory)"
-            } else {
-                ""
-            }
-        ))
+        let oom = if st.oom_killed == Some(true) {
+            " (killed: out of host memory)"
+        } else {
+            ""
+        };
+        // While the restart policy brings it back, ExitCode reads 0: name it only when it says something.
+        let code = match st.exit_code {
+            Some(c) if c != 0 => format!(" with code {c}"),
+            _ => String::new(),
+        };
+        Some(if restarting || restarts > 0 {
+            format!("the container keeps exiting{code} (restarted {restarts} time(s)){oom}")
+        } else {
+            format!("the container exited{code}{oom}")
+        })
     }
 
     async fn docker_health(&self, name: &str) -> Option<String> {

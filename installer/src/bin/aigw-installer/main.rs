@@ -53,6 +53,8 @@ enum Command {
     Plan(provision::PlanArgs),
     /// Create or update the model server and the gateway to match the spec, and wait until both are healthy.
     Apply(provision::ApplyArgs),
+    /// Move the gateway and/or the model server to new image tags, safely (old container restored on failure).
+    Upgrade(provision::UpgradeArgs),
     /// The installed containers: state, health, image, endpoints and GPUs.
     Status(manage::StatusArgs),
     /// Print (or follow) the logs of the gateway or the model server.
@@ -83,6 +85,7 @@ fn main() -> ExitCode {
         Command::Init(args) => runtime.block_on(provision::init(args)),
         Command::Plan(args) => runtime.block_on(provision::plan(args)),
         Command::Apply(args) => runtime.block_on(provision::apply(args)),
+        Command::Upgrade(args) => runtime.block_on(provision::upgrade(args)),
         Command::Status(args) => runtime.block_on(manage::status(args)),
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),

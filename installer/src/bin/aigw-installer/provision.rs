@@ -181,6 +181,92 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
 }
 
 #[derive(clap::Args)]
+#[command(
+    after_help = "Pulls the new images first, recreates only the containers whose tag changed, waits \
+    until they are healthy and, if one is not, puts the old container back as it was. On success the spec \
+    file is updated with the new tags."
+)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// The gateway's new tag (e.g. self-hosted-v18.3.0-ee, matching your GitLab after its upgrade).
+    #[arg(long, value_name = "TAG", required_unless_present = "model_tag")]
+    gateway_tag: Option<String>,
+    /// The model server's new tag (e.g. v0.19.0).
+    #[arg(long, value_name = "TAG")]
+    model_tag: Option<String>,
+}
+
+pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
+    let s = load(&args.spec)?;
+    let (conn, _, token, opts) = prepare(&s).await?;
+    let (tx, render) = renderer();
+    let token_str = token.as_ref().map(|p| p.display().to_string());
+    let result = deploy::upgrade(
+        &conn.docker,
+        &s,
+        args.gateway_tag.as_deref(),
+        args.model_tag.as_deref(),
+        token_str.as_deref(),
+        &opts,
+        &Some(tx),
+    )
+    .await;
+    let _ = render.await;
+    let (next, report) = result?;
+    next.save(&args.spec.spec, true)?;
+    let st = severity_style(Severity::Ok);
+    if report.changed {
+        println!(
+            "{st}upgraded{st:#} in {:.1} s; {} now names the new tags",
+            report.elapsed.as_secs_f64(),
+            args.spec.spec.display()
+        );
+    } else {
+        println!("{st}already at those tags{st:#}: nothing to do");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `apply` and `upgrade` share: the token file, the engine, Ctrl-C wired to cancellation.
+async fn prepare(
+    s: &DeploymentSpec,
+) -> anyhow::Result<(Connection, Endpoint, Option<PathBuf>, ApplyOptions)> {
+    let data_dir = aigw_installer::logging::log_dir()
+        .and_then(|d| d.parent().map(|p| p.to_path_buf()))
+        .context("no data directory for the Hugging Face token file")?;
+    let token = spec::resolve_token_file(s, std::env::var("HF_TOKEN").ok().as_deref(), &data_dir)?;
+    let (conn, endpoint) = connect().await?;
+    let opts = ApplyOptions {
+        local_engine: endpoint.is_local(),
+        ..Default::default()
+    };
+    let cancel = opts.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            anstream::eprintln!("cancelling: undoing what this run changed…");
+            cancel.cancel();
+        }
+    });
+    Ok((conn, endpoint, token, opts))
+}
+
+fn renderer() -> (
+    tokio::sync::mpsc::UnboundedSender<aigw_installer::docker::events::Event>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let render = tokio::spawn(async move {
+        let mut r = Renderer::new();
+        while let Some(e) = rx.recv().await {
+            r.handle(e);
+        }
+        r.finish();
+    });
+    (tx, render)
+}
+
+#[derive(clap::Args)]
 pub struct ApplyArgs {
     #[command(flatten)]
     spec: SpecArg,
@@ -194,32 +280,10 @@ pub struct ApplyArgs {
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let s = load(&args.spec)?;
-    let data_dir = aigw_installer::logging::log_dir()
-        .and_then(|d| d.parent().map(|p| p.to_path_buf()))
-        .context("no data directory for the Hugging Face token file")?;
-    let token = spec::resolve_token_file(&s, std::env::var("HF_TOKEN").ok().as_deref(), &data_dir)?;
-    let (conn, endpoint) = connect().await?;
-    let opts = ApplyOptions {
-        rollback_on_failure: args.rollback_on_failure,
-        local_engine: endpoint.is_local(),
-        smoke_test: !args.no_smoke_test,
-        ..Default::default()
-    };
-    let cancel = opts.cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            anstream::eprintln!("cancelling: undoing what this apply changed…");
-            cancel.cancel();
-        }
-    });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let render = tokio::spawn(async move {
-        let mut r = Renderer::new();
-        while let Some(e) = rx.recv().await {
-            r.handle(e);
-        }
-        r.finish();
-    });
+    let (conn, _, token, mut opts) = prepare(&s).await?;
+    opts.rollback_on_failure = args.rollback_on_failure;
+    opts.smoke_test = !args.no_smoke_test;
+    let (tx, render) = renderer();
     let token_str = token.as_ref().map(|p| p.display().to_string());
     let result = deploy::apply(&conn.docker, &s, token_str.as_deref(), &opts, &Some(tx)).await;
     let _ = render.await;
