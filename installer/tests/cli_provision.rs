@@ -165,3 +165,107 @@ async fn an_admin_session_from_plan_to_uninstall() {
     );
     assert!(text(&run(&["status"])).contains("nothing installed here"));
 }
+
+/// Starts `apply`, kills it (SIGKILL: no rollback, no cleanup) as soon as it reports `phase`, and
+/// returns whether the phase was reached.
+fn kill_apply_at(spec: &str, phase: &str) -> bool {
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["apply", "--spec", spec])
+        .env_remove("DOCKER_HOST")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut reached = false;
+    for line in std::io::BufReader::new(stderr).lines() {
+        let line = line.unwrap();
+        if line.contains(&format!("… {phase}")) {
+            reached = true;
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    reached
+}
+
+#[tokio::test]
+async fn an_apply_killed_at_any_phase_converges_when_run_again() {
+    if !aigw_e2e::docker_available() {
+        return;
+    }
+    let conn = aigw_installer::docker::engine::connect(
+        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
+    )
+    .await
+    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    standin::ensure_images(&conn.docker).await;
+    let _serial = aigw_e2e::engine_lock();
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (free_port(), free_port());
+    let slow = |tag: &str| {
+        let written = write_spec(dir.path(), tag, gw, model);
+        // Slow services, so that each phase lasts long enough to be interrupted in.
+        let text = std::fs::read_to_string(&written).unwrap().replace(
+            "[model.weights]",
+            "env = { STANDIN_START_DELAY_MS = \"1500\" }\n[model.weights]",
+        );
+        let path = dir.path().join(format!("{tag}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    };
+    let v1 = slow("standin");
+    let v2 = slow("standin-v2");
+    let converged = |spec: &str| {
+        let a = run(&["apply", "--spec", spec]);
+        assert_eq!(
+            a.status.code(),
+            Some(0),
+            "re-apply after a kill: {}",
+            text(&a)
+        );
+        let st = run(&["status", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+        let names: Vec<&str> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names.len(),
+            2,
+            "exactly our two containers remain: {names:?}"
+        );
+        assert!(
+            v.as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["state"] == "running"),
+            "{v:#}"
+        );
+        assert!(text(&run(&["apply", "--spec", spec])).contains("up to date"));
+    };
+    // From nothing, killed at each phase.
+    for phase in [
+        "network",
+        "model container",
+        "model health",
+        "gateway health",
+        "smoke test",
+    ] {
+        aigw_installer::docker::manage::uninstall(&conn.docker)
+            .await
+            .unwrap();
+        assert!(kill_apply_at(&v1, phase), "apply never reached {phase}");
+        converged(&v1);
+    }
+    // A recreate (new gateway tag) killed while the old container is stopped and set aside.
+    assert!(kill_apply_at(&v2, "gateway health"));
+    converged(&v2);
+    aigw_installer::docker::manage::uninstall(&conn.docker)
+        .await
+        .unwrap();
+}

@@ -400,3 +400,77 @@ async fn an_upgrade_to_a_broken_tag_restores_the_old_container() {
     );
     manage::uninstall(&d).await.unwrap();
 }
+
+#[tokio::test]
+async fn save_remove_load_then_apply_works_offline() {
+    use aigw_installer::docker::images;
+    let _serial = ENGINE.lock().await;
+    let _engine = aigw_e2e::engine_lock();
+    let Some(d) = docker().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "bundle");
+    let refs: Vec<String> = aigw_installer::plan::desired(&s, None)
+        .unwrap()
+        .containers
+        .iter()
+        .map(|c| c.image.clone())
+        .collect();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let bundle = dir.path().join("bundle.tar");
+    let m = images::save(&d, &refs, &bundle, false, &None, &cancel)
+        .await
+        .unwrap();
+    assert_eq!(m.images.len(), 2);
+    assert!(images::manifest_path(&bundle).exists());
+    // Never clobbered without force.
+    assert!(images::save(&d, &refs, &bundle, false, &None, &cancel)
+        .await
+        .is_err());
+
+    // A damaged copy is refused before anything is loaded.
+    let damaged = dir.path().join("damaged.tar");
+    let bytes = std::fs::read(&bundle).unwrap();
+    std::fs::write(&damaged, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::copy(
+        images::manifest_path(&bundle),
+        images::manifest_path(&damaged),
+    )
+    .unwrap();
+    let e = images::load(&d, &damaged, &None, &cancel)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("does not match its manifest") && e.contains("Nothing was loaded"),
+        "{e}"
+    );
+
+    for r in &refs {
+        d.remove_image(
+            r,
+            Some(
+                bollard::query_parameters::RemoveImageOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    assert!(d.inspect_image(&refs[0]).await.is_err(), "image removed");
+    // Without the images and without a registry, apply says how to get them.
+    let e = deploy::apply(&d, &s, None, &ApplyOptions::default(), &None)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("images load"), "{e}");
+    assert!(deploy::list_ours(&d).await.unwrap().is_empty());
+
+    let loaded = images::load(&d, &bundle, &None, &cancel).await.unwrap();
+    assert_eq!(loaded, refs);
+    let r = deploy::apply(&d, &s, None, &ApplyOptions::default(), &None)
+        .await
+        .unwrap();
+    assert!(r.changed);
+    manage::uninstall(&d).await.unwrap();
+}

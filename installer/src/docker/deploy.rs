@@ -363,28 +363,30 @@ impl Run<'_> {
         desired: &Desired,
         p: &Plan,
     ) -> Result<(), DeployError> {
+        // Pull first: a missing image must fail the run before anything is created.
         for step in &p.steps {
             self.check_cancel()?;
-            match step {
-                Step::CreateNetwork { name } => {
-                    self.phase("network", PhaseState::Started);
-                    self.docker
-                        .create_network(bollard::models::NetworkCreateRequest {
-                            name: name.clone(),
-                            driver: Some("bridge".into()),
-                            labels: Some(HashMap::from([(
-                                labels::APP.to_string(),
-                                labels::APP_ID.to_string(),
-                            )])),
-                            ..Default::default()
-                        })
-                        .await
-                        .map_err(engine_err(format!("create network {name}")))?;
-                    self.journal.push(Undo::RemoveNetwork(name.clone()));
-                    self.phase("network", PhaseState::Done);
-                }
-                Step::PullImage { image } => self.pull(image, spec.platform.as_deref()).await?,
-                _ => {}
+            if let Step::PullImage { image } = step {
+                self.pull(image, spec.platform.as_deref()).await?;
+            }
+        }
+        for step in &p.steps {
+            if let Step::CreateNetwork { name } = step {
+                self.phase("network", PhaseState::Started);
+                self.docker
+                    .create_network(bollard::models::NetworkCreateRequest {
+                        name: name.clone(),
+                        driver: Some("bridge".into()),
+                        labels: Some(HashMap::from([(
+                            labels::APP.to_string(),
+                            labels::APP_ID.to_string(),
+                        )])),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(engine_err(format!("create network {name}")))?;
+                self.journal.push(Undo::RemoveNetwork(name.clone()));
+                self.phase("network", PhaseState::Done);
             }
         }
         if self.opts.local_engine {
@@ -421,6 +423,9 @@ impl Run<'_> {
                     self.journal.push(Undo::StopContainer(c.name.clone()));
                     self.wait_healthy(c, &desired.served_model_name).await?;
                 }
+                // Up to date, but perhaps still loading (an earlier run was interrupted): the smoke
+                // test and the gateway need it ready. Returns at the first good probe.
+                Some(Step::Keep { .. }) => self.wait_healthy(c, &desired.served_model_name).await?,
                 _ => {}
             }
         }

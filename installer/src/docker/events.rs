@@ -23,6 +23,12 @@ pub enum Event {
         current: u64,
         total: u64,
     },
+    /// Bytes of a bundle saved, verified or loaded; `total` when known.
+    Transfer {
+        what: String,
+        current: u64,
+        total: Option<u64>,
+    },
     Health {
         component: Component,
         waited_s: u64,

@@ -5,5 +5,6 @@ pub mod deploy;
 pub mod engine;
 pub mod events;
 pub mod http;
+pub mod images;
 pub mod labels;
 pub mod manage;

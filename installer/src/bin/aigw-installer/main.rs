@@ -55,6 +55,8 @@ enum Command {
     Apply(provision::ApplyArgs),
     /// Move the gateway and/or the model server to new image tags, safely (old container restored on failure).
     Upgrade(provision::UpgradeArgs),
+    /// Offline images: save the spec's images to a bundle, or load one (air-gapped sites).
+    Images(provision::ImagesArgs),
     /// The installed containers: state, health, image, endpoints and GPUs.
     Status(manage::StatusArgs),
     /// Print (or follow) the logs of the gateway or the model server.
@@ -86,6 +88,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => runtime.block_on(provision::plan(args)),
         Command::Apply(args) => runtime.block_on(provision::apply(args)),
         Command::Upgrade(args) => runtime.block_on(provision::upgrade(args)),
+        Command::Images(args) => runtime.block_on(provision::images(args)),
         Command::Status(args) => runtime.block_on(manage::status(args)),
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),

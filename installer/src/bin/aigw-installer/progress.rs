@@ -12,6 +12,7 @@ use aigw_installer::preflight::Severity;
 pub struct Renderer {
     multi: MultiProgress,
     layers: HashMap<String, ProgressBar>,
+    transfers: HashMap<String, ProgressBar>,
     waiting: Option<ProgressBar>,
 }
 
@@ -24,6 +25,7 @@ impl Renderer {
         Self {
             multi,
             layers: HashMap::new(),
+            transfers: HashMap::new(),
             waiting: None,
         }
     }
@@ -86,6 +88,27 @@ impl Renderer {
                     bar.finish();
                 }
             }
+            Event::Transfer {
+                what,
+                current,
+                total,
+            } => {
+                let bar = self.transfers.entry(what.clone()).or_insert_with(|| {
+                    let b = self.multi.add(ProgressBar::new(total.unwrap_or(0)));
+                    let template = if total.is_some() {
+                        "  {msg} {bar:30} {bytes}/{total_bytes} ({bytes_per_sec})"
+                    } else {
+                        "  {msg} {bytes} ({bytes_per_sec})"
+                    };
+                    b.set_style(
+                        ProgressStyle::with_template(template)
+                            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    b.set_message(what);
+                    b
+                });
+                bar.set_position(current);
+            }
             Event::Health {
                 component,
                 waited_s,
@@ -114,7 +137,7 @@ impl Renderer {
         if let Some(w) = self.waiting.take() {
             w.finish_and_clear();
         }
-        for b in self.layers.values() {
+        for b in self.layers.values().chain(self.transfers.values()) {
             b.finish_and_clear();
         }
     }

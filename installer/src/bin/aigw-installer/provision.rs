@@ -301,3 +301,73 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Save the spec's two images into one tar (plus BUNDLE.manifest.json with its SHA-256), to carry to
+    /// a site without registry access.
+    Save {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// The bundle to write.
+        #[arg(long, value_name = "BUNDLE.tar")]
+        out: PathBuf,
+        /// Replace the bundle if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify a bundle against its manifest, then load its images into the engine.
+    Load {
+        /// The bundle (its BUNDLE.tar.manifest.json must sit beside it).
+        bundle: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    command: ImagesCommand,
+}
+
+pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
+    use aigw_installer::docker::images;
+    let (conn, _) = connect().await?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let (tx, render) = renderer();
+    let sink = Some(tx);
+    let st = severity_style(Severity::Ok);
+    match args.command {
+        ImagesCommand::Save { spec, out, force } => {
+            let s = load(&spec)?;
+            let desired = aigw_installer::plan::desired(&s, None)?;
+            let refs: Vec<String> = desired.containers.iter().map(|c| c.image.clone()).collect();
+            let r = images::save(&conn.docker, &refs, &out, force, &sink, &cancel).await;
+            drop(sink);
+            let _ = render.await;
+            let m = r?;
+            println!(
+                "{st}saved{st:#} {} image(s), {:.1} MiB, to {} (sha256 {}; manifest {})",
+                m.images.len(),
+                m.bytes as f64 / 1048576.0,
+                out.display(),
+                m.sha256,
+                images::manifest_path(&out).display()
+            );
+        }
+        ImagesCommand::Load { bundle } => {
+            let r = images::load(&conn.docker, &bundle, &sink, &cancel).await;
+            drop(sink);
+            let _ = render.await;
+            for reference in r? {
+                println!("{st}loaded{st:#} {reference}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
