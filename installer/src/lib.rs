@@ -5,6 +5,7 @@
 
 pub mod catalog;
 pub mod docker;
+pub mod export;
 pub mod fsutil;
 pub mod gitlab;
 pub mod hardware;

@@ -91,6 +91,13 @@ pub struct ModelSpec {
     pub health_timeout_s: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
+    /// GitLab's model family for the registration (mistral, mixtral, codestral, general); guessed from
+    /// the served name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab_family: Option<String>,
+    /// Duo features to assign the model to (code_completion, code_generation, duo_chat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duo_features: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -394,6 +401,19 @@ impl DeploymentSpec {
         Ok(())
     }
 
+    /// The family GitLab's model registration asks for.
+    pub fn gitlab_family(&self) -> String {
+        if let Some(f) = &self.model.gitlab_family {
+            return f.clone();
+        }
+        let n = self.model.served_model_name.to_ascii_lowercase();
+        ["codestral", "mixtral", "mistral"]
+            .into_iter()
+            .find(|f| n.contains(f))
+            .unwrap_or("general")
+            .to_string()
+    }
+
     fn served_model_name_invalid(&self) -> bool {
         let n = &self.model.served_model_name;
         n.is_empty()
@@ -479,6 +499,13 @@ pub fn from_deployment(
             bind: default_model_bind(),
             health_timeout_s: default_model_timeout(),
             env: BTreeMap::new(),
+            gitlab_family: Some(d.gitlab.model_family.clone()),
+            duo_features: d
+                .features
+                .iter()
+                .filter_map(|f| serde_json::to_value(f).ok())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
         },
         network: default_network(),
         log_dir: default_log_dir(),

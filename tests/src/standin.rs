@@ -70,17 +70,32 @@ pub fn tar(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
     out
 }
 
+/// The gateway stand-in runs as a named, non-root user, as the real image does (`aigateway`).
+pub const GATEWAY_UID: u32 = 1234;
+
 async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str) {
+    let user = if role == "gateway" {
+        "COPY passwd /etc/passwd\nCOPY group /etc/group\nUSER aigateway\n"
+    } else {
+        ""
+    };
     let dockerfile = format!(
         "FROM scratch\n\
          LABEL io.aigw-installer.test-fixture=true\n\
          COPY standin /standin\n\
          COPY standin /usr/bin/python3\n\
+         {user}\
          ENTRYPOINT [\"/standin\", \"{role}\"]\n"
     );
+    let passwd = format!(
+        "root:x:0:0:root:/root:/bin/sh\naigateway:x:{GATEWAY_UID}:{GATEWAY_UID}::/home/aigateway:/bin/sh\n"
+    );
+    let group = format!("root:x:0:\naigateway:x:{GATEWAY_UID}:\n");
     let context = tar(&[
         ("Dockerfile", 0o644, dockerfile.as_bytes()),
         ("standin", 0o755, binary),
+        ("passwd", 0o644, passwd.as_bytes()),
+        ("group", 0o644, group.as_bytes()),
     ]);
     let mut stream = docker.build_image(
         BuildImageOptionsBuilder::default()

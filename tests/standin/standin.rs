@@ -109,7 +109,20 @@ fn serve(role: Role) {
     }
     match &role {
         Role::Model(m) => println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served),
-        Role::Gateway => println!("INFO stand-in AI gateway on port {port}"),
+        Role::Gateway => {
+            println!("INFO stand-in AI gateway on port {port}");
+            // Like the real gateway: an unwritable log file is fatal.
+            if let Ok(path) = std::env::var("AIGW_LOGGING__TO_FILE") {
+                let opened = std::fs::OpenOptions::new().create(true).append(true).open(&path);
+                match opened.and_then(|mut f| writeln!(f, "stand-in gateway started on port {port}")) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        eprintln!("PermissionError: cannot write log file {path}: {e}");
+                        std::process::exit(1);
+                    }
+                }
+            }
+        }
     }
     {
         let ready = ready.clone();

@@ -143,6 +143,15 @@ async fn apply_converges_and_changes_only_what_changed() {
         Some(s.gateway.port.to_string().as_str())
     );
     assert!(host.binds.unwrap()[0].starts_with(&dir.path().join("logs").display().to_string()));
+    // The gateway runs as a non-root user: its log directory was given to it, and it wrote its log.
+    use std::os::unix::fs::MetadataExt;
+    let logs = dir.path().join("logs");
+    assert_eq!(
+        std::fs::metadata(&logs).unwrap().uid(),
+        standin::GATEWAY_UID
+    );
+    let log = std::fs::read_to_string(logs.join("modelgateway.log")).unwrap();
+    assert!(log.contains("stand-in gateway started"), "{log}");
     let model = d.inspect_container(&s.model.container, None).await.unwrap();
     let mbinds = model.host_config.unwrap().binds.unwrap();
     assert!(

@@ -390,8 +390,7 @@ impl Run<'_> {
             }
         }
         if self.opts.local_engine {
-            // The gateway writes its log file there; create it before the bind mount would (as root:root).
-            let _ = std::fs::create_dir_all(&spec.log_dir);
+            self.prepare_log_dir(spec, desired).await?;
         }
         for c in &desired.containers {
             self.check_cancel()?;
@@ -450,6 +449,45 @@ impl Run<'_> {
         }
         self.journal.clear();
         self.phase("cleanup", PhaseState::Done);
+        Ok(())
+    }
+
+    /// Creates the gateway's log directory and gives it to the user the gateway image runs as.
+    async fn prepare_log_dir(
+        &self,
+        spec: &DeploymentSpec,
+        desired: &Desired,
+    ) -> Result<(), DeployError> {
+        let dir = &spec.log_dir;
+        std::fs::create_dir_all(dir).map_err(|e| DeployError::Blocked(vec![format!(
+            "cannot create the log directory {}: {e}; create it (sudo mkdir -p {}) or set log_dir in the spec",
+            dir.display(),
+            dir.display()
+        )]))?;
+        let Some(gw) = desired
+            .containers
+            .iter()
+            .find(|c| c.component == Component::Gateway)
+        else {
+            return Ok(());
+        };
+        match super::owner::image_user(self.docker, &gw.image).await {
+            Ok(None) => {}
+            Ok(Some((uid, gid))) => {
+                if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
+                    emit(self.sink, Event::Warning {
+                        message: format!(
+                            "the gateway runs as uid {uid} and cannot write {} unless it owns it ({e}):                              sudo chown {uid}:{gid} {}",
+                            dir.display(),
+                            dir.display()
+                        ),
+                    });
+                }
+            }
+            Err(e) => emit(self.sink, Event::Warning {
+                message: format!("could not tell which user the gateway runs as ({e}); if it cannot write its                                   log, give it {}", dir.display()),
+            }),
+        }
         Ok(())
     }
 

@@ -8,3 +8,4 @@ pub mod http;
 pub mod images;
 pub mod labels;
 pub mod manage;
+pub mod owner;

@@ -8,6 +8,7 @@ mod progress;
 mod provision;
 mod recommend;
 mod render;
+mod snippets;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -57,6 +58,8 @@ enum Command {
     Upgrade(provision::UpgradeArgs),
     /// Offline images: save the spec's images to a bundle, or load one (air-gapped sites).
     Images(provision::ImagesArgs),
+    /// Print one generated file for the spec (docker-compose.yml).
+    Snippets(snippets::Args),
     /// The installed containers: state, health, image, endpoints and GPUs.
     Status(manage::StatusArgs),
     /// Print (or follow) the logs of the gateway or the model server.
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => runtime.block_on(provision::apply(args)),
         Command::Upgrade(args) => runtime.block_on(provision::upgrade(args)),
         Command::Images(args) => runtime.block_on(provision::images(args)),
+        Command::Snippets(args) => runtime.block_on(snippets::run(args)),
         Command::Status(args) => runtime.block_on(manage::status(args)),
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),

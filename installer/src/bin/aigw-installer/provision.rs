@@ -132,10 +132,10 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 pub struct SpecArg {
     /// The deployment spec (TOML), as written by `init`.
     #[arg(long, value_name = "FILE")]
-    spec: PathBuf,
+    pub spec: PathBuf,
 }
 
-fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
+pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
     let s = DeploymentSpec::load(&spec.spec)?;
     s.validate(&SpecContext::default())?;
     Ok(s)

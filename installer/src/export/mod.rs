@@ -1,0 +1,3 @@
+//! Exports: files another admin can apply without the installer.
+
+pub mod compose;
