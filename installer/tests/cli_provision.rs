@@ -269,3 +269,91 @@ async fn an_apply_killed_at_any_phase_converges_when_run_again() {
         .await
         .unwrap();
 }
+
+#[test]
+fn gpu_ids_that_do_not_exist_are_refused_before_anything_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "standin", free_port(), free_port());
+    let with_gpu = std::fs::read_to_string(&spec)
+        .unwrap()
+        .replace("[model.weights]", "gpus = [\"0\"]\n[model.weights]");
+    std::fs::write(&spec, with_gpu).unwrap();
+    // This machine has no NVIDIA GPU (on a GPU machine, id 7 would be the test).
+    let o = run(&["plan", "--spec", &spec]);
+    let t = text(&o);
+    if t.contains("GPU \"0\" does not exist") {
+        assert_eq!(o.status.code(), Some(1), "{t}");
+        assert!(t.contains("model.gpus"), "{t}");
+    } else {
+        assert!(
+            std::path::Path::new("/dev/nvidiactl").exists(),
+            "refusal expected without a GPU: {t}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn ctrl_c_during_apply_rolls_back_and_says_so() {
+    if !aigw_e2e::docker_available() {
+        return;
+    }
+    let conn = aigw_installer::docker::engine::connect(
+        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
+    )
+    .await
+    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    standin::ensure_images(&conn.docker).await;
+    let _serial = aigw_e2e::engine_lock();
+    aigw_installer::docker::manage::uninstall(&conn.docker)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec(dir.path(), "standin", free_port(), free_port());
+    // A model that takes long to load: Ctrl-C arrives while the apply waits for it.
+    let text_spec = std::fs::read_to_string(&spec).unwrap().replace(
+        "[model.weights]",
+        "env = { STANDIN_START_DELAY_MS = \"60000\" }\n[model.weights]",
+    );
+    std::fs::write(&spec, text_spec).unwrap();
+    use std::io::BufRead;
+    let mut child = Command::new(BIN)
+        .args(["apply", "--spec", &spec])
+        .env_remove("DOCKER_HOST")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "apply ended early: {seen}"
+        );
+        seen.push_str(&line);
+        if line.contains("… model health") {
+            break;
+        }
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{seen}{rest}");
+    assert!(
+        rest.contains("cancelled") && rest.contains("rollback: "),
+        "{rest}"
+    );
+    let left = aigw_installer::docker::deploy::list_ours(&conn.docker)
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "a cancelled apply leaves nothing: {left:?}"
+    );
+}

@@ -137,7 +137,22 @@ pub struct SpecArg {
 
 pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
     let s = DeploymentSpec::load(&spec.spec)?;
-    s.validate(&SpecContext::default())?;
+    // GPU ids are checked against this machine's NVML when the engine is this machine.
+    let local = DetectOptions::from_env().docker_endpoint.is_local();
+    let gpus = (local && !s.model.gpus.is_empty()).then(|| {
+        use aigw_installer::hardware::gpu::{inventory, GpuProbe, NvmlLibrary};
+        let inv = inventory(&NvmlLibrary.read());
+        let mut ids: Vec<String> = inv
+            .devices
+            .iter()
+            .flat_map(|g| [g.index.to_string(), g.uuid.clone()])
+            .collect();
+        if !ids.is_empty() {
+            ids.push("all".into());
+        }
+        ids
+    });
+    s.validate(&SpecContext { gpus })?;
     Ok(s)
 }
 
