@@ -2,7 +2,7 @@
 //! the real engine, with the stand-in images. Runs its scenario in one test: the engine is shared.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
+use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -69,16 +69,9 @@ path = "{d}/weights"
 
 #[tokio::test]
 async fn an_admin_session_from_plan_to_uninstall() {
-    if !aigw_e2e::docker_available() {
+    let Some(conn) = aigw_e2e::clean_engine().await else {
         return;
-    }
-    let conn = aigw_installer::docker::engine::connect(
-        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
-    )
-    .await
-    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
-    standin::ensure_images(&conn.docker).await;
-    let _serial = aigw_e2e::engine_lock();
+    };
     aigw_installer::docker::manage::uninstall(&conn.docker)
         .await
         .unwrap();
@@ -193,16 +186,9 @@ fn kill_apply_at(spec: &str, phase: &str) -> bool {
 
 #[tokio::test]
 async fn an_apply_killed_at_any_phase_converges_when_run_again() {
-    if !aigw_e2e::docker_available() {
+    let Some(conn) = aigw_e2e::clean_engine().await else {
         return;
-    }
-    let conn = aigw_installer::docker::engine::connect(
-        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
-    )
-    .await
-    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
-    standin::ensure_images(&conn.docker).await;
-    let _serial = aigw_e2e::engine_lock();
+    };
     let dir = tempfile::tempdir().unwrap();
     let (gw, model) = (free_port(), free_port());
     let slow = |tag: &str| {
@@ -294,16 +280,9 @@ fn gpu_ids_that_do_not_exist_are_refused_before_anything_changes() {
 
 #[tokio::test]
 async fn ctrl_c_during_apply_rolls_back_and_says_so() {
-    if !aigw_e2e::docker_available() {
+    let Some(conn) = aigw_e2e::clean_engine().await else {
         return;
-    }
-    let conn = aigw_installer::docker::engine::connect(
-        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
-    )
-    .await
-    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
-    standin::ensure_images(&conn.docker).await;
-    let _serial = aigw_e2e::engine_lock();
+    };
     aigw_installer::docker::manage::uninstall(&conn.docker)
         .await
         .unwrap();

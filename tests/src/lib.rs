@@ -42,3 +42,32 @@ pub fn engine_lock() -> std::fs::File {
     // Released when the returned file is dropped.
     file
 }
+
+/// An engine ready for a provisioning scenario: stand-in images built, the engine lock held (as long as
+/// this value lives) and nothing of ours left on it. `None` means skip, which happens only outside CI when
+/// no engine answers.
+pub struct Engine {
+    pub docker: bollard::Docker,
+    _lock: std::fs::File,
+}
+
+pub async fn clean_engine() -> Option<Engine> {
+    if !docker_available() {
+        return None;
+    }
+    let conn = aigw_installer::docker::engine::connect(
+        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
+    )
+    .await
+    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    standin::ensure_images(&conn.docker).await;
+    let lock = engine_lock();
+    // Only objects carrying our labels are removed.
+    aigw_installer::docker::manage::uninstall(&conn.docker)
+        .await
+        .unwrap();
+    Some(Engine {
+        docker: conn.docker,
+        _lock: lock,
+    })
+}

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
-use aigw_installer::docker::{deploy, engine, http, manage};
+use aigw_installer::docker::{deploy, http};
 use aigw_installer::export::compose::compose_yaml;
 use aigw_installer::plan::{desired, Step};
 use aigw_installer::spec::DeploymentSpec;
@@ -46,16 +46,10 @@ async fn wait_ok(url: &str) {
 
 #[tokio::test]
 async fn compose_brings_up_what_apply_would() {
-    if !aigw_e2e::docker_available() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
         return;
-    }
-    let conn = engine::connect(&engine::resolve_endpoint(None, None, false))
-        .await
-        .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
-    let d = conn.docker;
-    standin::ensure_images(&d).await;
-    let _engine = aigw_e2e::engine_lock();
-    manage::uninstall(&d).await.unwrap();
+    };
+    let d = engine.docker.clone();
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("weights")).unwrap();

@@ -5,15 +5,11 @@
 
 use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_installer::docker::deploy::{self, ApplyOptions, DeployError};
-use aigw_installer::docker::{engine, labels, manage};
+use aigw_installer::docker::{labels, manage};
 use aigw_installer::spec::{DeploymentSpec, Weights};
 use bollard::Docker;
 use std::net::TcpListener;
 use std::path::Path;
-use tokio::sync::Mutex;
-
-/// Within this test binary; `aigw_e2e::engine_lock` guards against other test processes.
-static ENGINE: Mutex<()> = Mutex::const_new(());
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -62,28 +58,16 @@ path = "{weights}"
     s
 }
 
-async fn docker() -> Option<Docker> {
-    if !aigw_e2e::docker_available() {
-        return None;
-    }
-    let conn = engine::connect(&engine::resolve_endpoint(None, None, false))
-        .await
-        .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
-    standin::ensure_images(&conn.docker).await;
-    // Start from a clean engine: only our labelled objects are touched.
-    manage::uninstall(&conn.docker).await.unwrap();
-    Some(conn.docker)
-}
-
 async fn container_id(d: &Docker, name: &str) -> String {
     d.inspect_container(name, None).await.unwrap().id.unwrap()
 }
 
 #[tokio::test]
 async fn apply_converges_and_changes_only_what_changed() {
-    let _serial = ENGINE.lock().await;
-    let _engine = aigw_e2e::engine_lock();
-    let Some(d) = docker().await else { return };
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut s = spec(dir.path(), "converge");
     // Slow to load, as a real model is: the wait must stream the server's log lines meanwhile.
@@ -227,9 +211,10 @@ async fn apply_converges_and_changes_only_what_changed() {
 
 #[tokio::test]
 async fn a_taken_port_is_refused_before_any_change() {
-    let _serial = ENGINE.lock().await;
-    let _engine = aigw_e2e::engine_lock();
-    let Some(d) = docker().await else { return };
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut s = spec(dir.path(), "porttaken");
     let holder = TcpListener::bind("0.0.0.0:0").unwrap();
@@ -258,9 +243,10 @@ async fn a_taken_port_is_refused_before_any_change() {
 
 #[tokio::test]
 async fn a_never_healthy_model_rolls_back_to_nothing() {
-    let _serial = ENGINE.lock().await;
-    let _engine = aigw_e2e::engine_lock();
-    let Some(d) = docker().await else { return };
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut s = spec(dir.path(), "unhealthy");
     s.model
@@ -287,9 +273,10 @@ async fn a_never_healthy_model_rolls_back_to_nothing() {
 
 #[tokio::test]
 async fn a_foreign_container_with_our_name_blocks_and_is_left_alone() {
-    let _serial = ENGINE.lock().await;
-    let _engine = aigw_e2e::engine_lock();
-    let Some(d) = docker().await else { return };
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
     let dir = tempfile::tempdir().unwrap();
     let s = spec(dir.path(), "foreign");
     // Someone else's container (no labels) under the gateway's name.
@@ -346,9 +333,10 @@ async fn weights_are_required_before_anything_changes() {
 
 #[tokio::test]
 async fn an_upgrade_to_a_broken_tag_restores_the_old_container() {
-    let _serial = ENGINE.lock().await;
-    let _engine = aigw_e2e::engine_lock();
-    let Some(d) = docker().await else { return };
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
     let dir = tempfile::tempdir().unwrap();
     let mut s = spec(dir.path(), "upgrade");
     s.gateway
@@ -413,9 +401,10 @@ async fn an_upgrade_to_a_broken_tag_restores_the_old_container() {
 #[tokio::test]
 async fn save_remove_load_then_apply_works_offline() {
     use aigw_installer::docker::images;
-    let _serial = ENGINE.lock().await;
-    let _engine = aigw_e2e::engine_lock();
-    let Some(d) = docker().await else { return };
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
     let dir = tempfile::tempdir().unwrap();
     let s = spec(dir.path(), "bundle");
     let refs: Vec<String> = aigw_installer::plan::desired(&s, None)
