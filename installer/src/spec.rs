@@ -37,6 +37,13 @@ pub struct GitlabSpec {
     pub url: String,
     /// X.Y or X.Y.Z; chooses the gateway tag and the GitLab-side steps.
     pub version: String,
+    /// How GitLab is installed (omnibus, helm, docker, source): where its settings go.
+    #[serde(default = "default_install_type")]
+    pub install_type: crate::gitlab::config::InstallType,
+}
+
+fn default_install_type() -> crate::gitlab::config::InstallType {
+    crate::gitlab::config::InstallType::Omnibus
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -433,6 +440,7 @@ pub struct Answers {
     pub local_weights: Option<PathBuf>,
     pub hf_token_file: Option<PathBuf>,
     pub platform: Option<String>,
+    pub install_type: Option<crate::gitlab::config::InstallType>,
 }
 
 /// A spec for a vLLM deployment the recommender chose.
@@ -477,6 +485,7 @@ pub fn from_deployment(
         gitlab: GitlabSpec {
             url: a.gitlab_url.clone(),
             version: a.gitlab_version.clone(),
+            install_type: a.install_type.unwrap_or_else(default_install_type),
         },
         gateway: GatewaySpec {
             host: a.gateway_host.clone(),

@@ -58,8 +58,10 @@ enum Command {
     Upgrade(provision::UpgradeArgs),
     /// Offline images: save the spec's images to a bundle, or load one (air-gapped sites).
     Images(provision::ImagesArgs),
-    /// Print one generated file for the spec (docker-compose.yml).
+    /// Print one generated part: compose, or a GitLab-side setting for your version and install type.
     Snippets(snippets::Args),
+    /// Write everything another admin needs (compose, env, GitLab settings, Kubernetes, README) into a zip.
+    Export(snippets::ExportArgs),
     /// The installed containers: state, health, image, endpoints and GPUs.
     Status(manage::StatusArgs),
     /// Print (or follow) the logs of the gateway or the model server.
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Upgrade(args) => runtime.block_on(provision::upgrade(args)),
         Command::Images(args) => runtime.block_on(provision::images(args)),
         Command::Snippets(args) => runtime.block_on(snippets::run(args)),
+        Command::Export(args) => runtime.block_on(snippets::export(args)),
         Command::Status(args) => runtime.block_on(manage::status(args)),
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),

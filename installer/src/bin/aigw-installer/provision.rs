@@ -5,11 +5,11 @@ use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aigw_installer::catalog::{Catalog, GitlabVersion, Precision};
+use aigw_installer::catalog::Catalog;
 use aigw_installer::docker::deploy::{self, ApplyOptions};
 use aigw_installer::docker::engine::{self, Connection, Endpoint};
 use aigw_installer::hardware::{detect, DetectOptions};
-use aigw_installer::recommend::{self, Machine, Request};
+use aigw_installer::recommend::{self, Machine};
 use aigw_installer::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
 
 use crate::progress::Renderer;
@@ -47,24 +47,14 @@ pub struct InitArgs {
     /// Air-gapped: a directory holding the model checkpoint (otherwise it is downloaded from Hugging Face).
     #[arg(long, value_name = "DIR")]
     weights_dir: Option<PathBuf>,
+    /// How GitLab is installed: omnibus (Linux package), helm, docker or source.
+    #[arg(long, value_name = "TYPE", default_value = "omnibus")]
+    install_type: aigw_installer::gitlab::config::InstallType,
     /// A file (mode 0600) holding the Hugging Face token, for gated models. HF_TOKEN works too.
     #[arg(long, value_name = "FILE")]
     hf_token_file: Option<PathBuf>,
-    /// Use this model (catalog id; see `models`).
-    #[arg(long, value_name = "ID")]
-    model: Option<String>,
-    /// Use this precision: bf16, fp16, fp8, awq or gptq.
-    #[arg(long, value_name = "P")]
-    precision: Option<String>,
-    /// Use this tensor-parallel size.
-    #[arg(long, value_name = "N")]
-    tp: Option<u32>,
-    /// Use this context length.
-    #[arg(long, value_name = "TOKENS")]
-    context: Option<u32>,
-    /// Accept a model's licence (Codestral), by model id.
-    #[arg(long, value_name = "ID", value_delimiter = ',')]
-    accept_license: Vec<String>,
+    #[command(flatten)]
+    overrides: crate::recommend::Overrides,
     /// Where to write the spec.
     #[arg(long, value_name = "FILE", default_value = "aigw-spec.toml")]
     out: PathBuf,
@@ -76,20 +66,7 @@ pub struct InitArgs {
 pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::builtin().context("the built-in catalog")?;
     let report = detect(&DetectOptions::from_env()).await;
-    let version: GitlabVersion = args.gitlab_version.parse()?;
-    let request = Request {
-        gitlab_version: Some(version),
-        model: args.model,
-        precision: args
-            .precision
-            .as_deref()
-            .map(str::parse::<Precision>)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--precision: {e}"))?,
-        tp: args.tp,
-        context: args.context,
-        accept_licenses: args.accept_license,
-    };
+    let request = args.overrides.request(Some(&args.gitlab_version))?;
     let plan = recommend::recommend(&catalog, &Machine::from_report(&report, &catalog), &request)?;
     let Some(deployment) = plan.recommendation else {
         bail!(
@@ -113,6 +90,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         local_weights: args.weights_dir,
         hf_token_file: args.hf_token_file,
         platform: report.platform.docker_platform().map(str::to_string),
+        install_type: Some(args.install_type),
     };
     let s = spec::from_deployment(&deployment, &answers)?;
     let gpus: Vec<String> = report

@@ -42,6 +42,13 @@ pub struct Args {
     /// The GitLab version the model must be supported by (default: the newest the catalog knows).
     #[arg(long, value_name = "X.Y")]
     gitlab_version: Option<String>,
+    #[command(flatten)]
+    overrides: Overrides,
+}
+
+/// The admin's overrides of the recommendation, shared by `recommend` and `init`.
+#[derive(clap::Args)]
+pub struct Overrides {
     /// Use this model (catalog id or alias; see `models`).
     #[arg(long, value_name = "ID")]
     model: Option<String>,
@@ -59,25 +66,29 @@ pub struct Args {
     accept_license: Vec<String>,
 }
 
+impl Overrides {
+    pub fn request(self, gitlab_version: Option<&str>) -> anyhow::Result<Request> {
+        Ok(Request {
+            gitlab_version: gitlab_version
+                .map(str::parse::<GitlabVersion>)
+                .transpose()?,
+            model: self.model,
+            precision: self
+                .precision
+                .as_deref()
+                .map(str::parse::<Precision>)
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--precision: {e}"))?,
+            tp: self.tp,
+            context: self.context,
+            accept_licenses: self.accept_license,
+        })
+    }
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::builtin().context("the built-in catalog")?;
-    let request = Request {
-        gitlab_version: args
-            .gitlab_version
-            .as_deref()
-            .map(str::parse::<GitlabVersion>)
-            .transpose()?,
-        model: args.model.clone(),
-        precision: args
-            .precision
-            .as_deref()
-            .map(str::parse::<Precision>)
-            .transpose()
-            .map_err(|e| anyhow::anyhow!("--precision: {e}"))?,
-        tp: args.tp,
-        context: args.context,
-        accept_licenses: args.accept_license.clone(),
-    };
+    let request = args.overrides.request(args.gitlab_version.as_deref())?;
     let what_if = args.gpus.is_some() || args.platform.is_some() || args.ram_gib.is_some();
     let machine = if what_if {
         Machine::what_if(
