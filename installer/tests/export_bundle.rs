@@ -46,6 +46,7 @@ fn opts(install: InstallType) -> ExportOptions {
         agent_platform: None,
         include_secrets: false,
         hf_token: Some(SECRET.into()),
+        jwt_keys: Vec::new(),
     }
 }
 
@@ -378,4 +379,60 @@ fn the_cli_never_clobbers_and_bad_inputs_write_nothing() {
         "--force",
     ]);
     assert_eq!(r.status.code(), Some(1));
+}
+
+#[test]
+fn jwt_keys_for_18_10_are_generated_only_when_asked_and_never_written_in_clear_elsewhere() {
+    let s = spec("18.11");
+    let dir = tempfile::tempdir().unwrap();
+    // Without secrets: the README says how to make them; the compose file passes them through by name.
+    let files = bundle_files(&s, &opts(InstallType::Omnibus)).unwrap();
+    let get = |files: &[aigw_installer::export::bundle::ExportFile], p: &str| {
+        String::from_utf8(files.iter().find(|f| f.path == p).unwrap().bytes.clone()).unwrap()
+    };
+    assert!(get(&files, "README.md").contains("openssl genrsa -out secrets/aigw_signing.key 2048"));
+    assert!(
+        get(&files, "docker-compose.yml").contains("      AIGW_SELF_SIGNED_JWT__SIGNING_KEY:\n")
+    );
+    assert!(get(&files, "docker-run.sh").contains("-e AIGW_SELF_SIGNED_JWT__VALIDATION_KEY"));
+    assert!(!files.iter().any(|f| f.path.ends_with(".key")));
+    // 18.2 needs none.
+    assert!(!get(
+        &bundle_files(&spec("18.2"), &opts(InstallType::Omnibus)).unwrap(),
+        "README.md"
+    )
+    .contains("JWT"));
+
+    // With secrets: fresh RSA keys in secrets/, the zip private, the keys in no other file.
+    let mut o = opts(InstallType::Omnibus);
+    o.include_secrets = true;
+    o.jwt_keys = aigw_installer::export::bundle::generate_keys(&s, &o).unwrap();
+    assert_eq!(o.jwt_keys.len(), 2);
+    let files = bundle_files(&s, &o).unwrap();
+    let out = dir.path().join("k.zip");
+    let m = write_zip(&files, &s, &o, &out, false).unwrap();
+    assert!(m.contains_secrets);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let entries = read_zip(&out);
+    let key = &entries
+        .iter()
+        .find(|(n, _)| n == "secrets/aigw_signing.key")
+        .unwrap()
+        .1;
+    let pem_body = String::from_utf8_lossy(key)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for (name, bytes) in &entries {
+        if !name.starts_with("secrets/") {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains(&pem_body),
+                "{name} holds key material"
+            );
+        }
+    }
 }

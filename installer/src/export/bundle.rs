@@ -7,7 +7,7 @@ use sha2::{Digest, Sha256};
 use std::io::Write;
 use std::path::Path;
 
-use super::{compose, gateway, kubernetes};
+use super::{compose, gateway, jwt, kubernetes};
 use crate::gitlab::config::{self, GitlabSide, InstallType, ModelRegistration};
 use crate::gitlab::inputs::{parse_gitlab_url, InputError};
 use crate::plan::{desired, Component};
@@ -35,6 +35,24 @@ pub struct ExportOptions {
     /// Put the secrets that exist (the Hugging Face token) into the bundle; the zip is then 0600.
     pub include_secrets: bool,
     pub hf_token: Option<String>,
+    /// Generated JWT keys (env name, PEM), with `include_secrets`; see [`generate_keys`].
+    pub jwt_keys: Vec<(String, String)>,
+}
+
+/// Generates the JWT keys this spec's GitLab version needs (RSA 2048, locally).
+pub fn generate_keys(
+    spec: &DeploymentSpec,
+    opts: &ExportOptions,
+) -> Result<Vec<(String, String)>, ExportError> {
+    let side = gitlab_side(spec, opts)?;
+    jwt::needed(side.version, side.agent_platform.is_some())
+        .into_iter()
+        .map(|k| {
+            jwt::generate_rsa_2048()
+                .map(|pem| (k.env.to_string(), pem))
+                .map_err(|e| ExportError::Version(e.to_string()))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +131,8 @@ pub fn bundle_files(
     )?;
     let side = gitlab_side(spec, opts)?;
     let snippets = config::snippets(&side)?;
+    let keys = jwt::needed(side.version, side.agent_platform.is_some());
+    let key_envs: Vec<&str> = keys.iter().map(|k| k.env).collect();
     let gw = d
         .containers
         .iter()
@@ -126,11 +146,11 @@ pub fn bundle_files(
     let mut files = vec![
         ExportFile {
             path: "README.md".into(),
-            bytes: readme(spec, opts, &side, &snippets, token.is_some()).into_bytes(),
+            bytes: readme(spec, opts, &side, &snippets, token.is_some(), &keys).into_bytes(),
         },
         ExportFile {
             path: "docker-compose.yml".into(),
-            bytes: compose::compose_yaml(&d).into_bytes(),
+            bytes: compose::compose_yaml_with(&d, &key_envs).into_bytes(),
         },
         ExportFile {
             path: "aigw.env".into(),
@@ -138,7 +158,7 @@ pub fn bundle_files(
         },
         ExportFile {
             path: "docker-run.sh".into(),
-            bytes: gateway::docker_run_script(&d).into_bytes(),
+            bytes: gateway::docker_run_script(&d, &key_envs).into_bytes(),
         },
         ExportFile {
             path: "kubernetes/aigw.yaml".into(),
@@ -159,6 +179,16 @@ pub fn bundle_files(
             bytes: t.into_bytes(),
         });
     }
+    if opts.include_secrets {
+        for k in &keys {
+            if let Some((_, pem)) = opts.jwt_keys.iter().find(|(env, _)| env == k.env) {
+                files.push(ExportFile {
+                    path: k.file.into(),
+                    bytes: pem.clone().into_bytes(),
+                });
+            }
+        }
+    }
     Ok(files)
 }
 
@@ -176,7 +206,32 @@ fn readme(
     side: &GitlabSide,
     snippets: &[config::Snippet],
     has_token: bool,
+    keys: &[jwt::JwtKey],
 ) -> String {
+    let keys_text = if keys.is_empty() {
+        String::new()
+    } else {
+        let exports = keys
+            .iter()
+            .map(|k| format!("export {}=\"$(cat {})\"", k.env, k.file))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let generate = if opts.include_secrets && !opts.jwt_keys.is_empty() {
+            "They were generated for this bundle (in `secrets/`, mode 0600).".to_string()
+        } else {
+            let cmds = keys
+                .iter()
+                .map(|k| format!("openssl genrsa -out {} 2048", k.file))
+                .collect::<Vec<_>>()
+                .join("\n");
+            format!("Generate them here (they are not in this bundle):\n\n```sh\nmkdir -p secrets && chmod 700 secrets\n{cmds}\nchmod 600 secrets/*.key\n```")
+        };
+        format!(
+            "\n\nGitLab {} needs self-signed JWT keys (RSA 2048) in the gateway. {generate}\n\nBefore `docker compose up -d` \
+             or `sh docker-run.sh`, put them in the shell's environment (the files list them by name only):\n\n```sh\n{exports}\n```",
+            spec.gitlab.version
+        )
+    };
     let gitlab_steps = snippets
         .iter()
         .map(|s| format!("   - `{}` — {}", s.path, s.title))
@@ -218,7 +273,7 @@ fn readme(
             answers on `http://127.0.0.1:{model_port}/v1/models` on the GPU host and lists `{served}`.\n\
          4. **Point GitLab at the gateway and register the model** (files in `gitlab/`):\n{gitlab_steps}\n\
          5. **Verify** as `gitlab/verify.md` says.\n\n\
-         ## Secrets\n\n{secrets}\n\n\
+         ## Secrets\n\n{secrets}{keys_text}\n\n\
          The gateway listens on plain HTTP at {gateway_url}; put a TLS proxy in front of it if GitLab or your \
          IDEs require HTTPS. Never use `localhost` as the gateway host: GitLab, the gateway and each IDE \
          resolve it to themselves.\n",
@@ -241,7 +296,7 @@ pub fn write_zip(
     out: &Path,
     force: bool,
 ) -> Result<Manifest, ExportError> {
-    let has_secrets = files.iter().any(|f| f.path == TOKEN_PATH);
+    let has_secrets = files.iter().any(|f| f.path.starts_with("secrets/"));
     let manifest = Manifest {
         generator: format!("aigw-installer {}", env!("CARGO_PKG_VERSION")),
         gitlab_version: spec.gitlab.version.clone(),
@@ -272,7 +327,7 @@ pub fn write_zip(
         .map(|f| (f.path.as_str(), f.bytes.as_slice()))
         .chain(std::iter::once(("manifest.json", manifest_json.as_slice())));
     for (path, bytes) in all {
-        let mode = if path == TOKEN_PATH {
+        let mode = if path.starts_with("secrets/") {
             0o600
         } else if path.ends_with(".sh") {
             0o755

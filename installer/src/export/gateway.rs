@@ -32,7 +32,7 @@ pub fn sh(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn run_command(c: &DesiredContainer, env_file: Option<&str>) -> String {
+fn run_command(c: &DesiredContainer, env_file: Option<&str>, passthrough: &[&str]) -> String {
     // One `flag value` pair per line, for a readable script.
     let mut lines: Vec<Vec<String>> = vec![
         vec![
@@ -95,6 +95,10 @@ fn run_command(c: &DesiredContainer, env_file: Option<&str>) -> String {
             }
         }
     }
+    for k in passthrough {
+        // `-e NAME` without a value takes it from the shell: the keys never sit in this script.
+        lines.push(vec!["-e".into(), k.to_string()]);
+    }
     for (k, v) in c.labels() {
         lines.push(vec!["--label".into(), format!("{k}={v}")]);
     }
@@ -121,8 +125,9 @@ fn run_command(c: &DesiredContainer, env_file: Option<&str>) -> String {
         .join(" \\\n  ")
 }
 
-/// A script that reproduces `apply` with the docker CLI.
-pub fn docker_run_script(d: &Desired) -> String {
+/// A script that reproduces `apply` with the docker CLI; `gateway_passthrough` variables come from the
+/// caller's shell.
+pub fn docker_run_script(d: &Desired, gateway_passthrough: &[&str]) -> String {
     let mut out = String::from(
         "#!/bin/sh\n# The containers `aigw-installer apply` creates, with the docker CLI.\nset -e\n",
     );
@@ -132,8 +137,15 @@ pub fn docker_run_script(d: &Desired) -> String {
         sh(&d.network)
     );
     for c in &d.containers {
-        let env_file = (c.component == Component::Gateway).then_some("aigw.env");
-        let _ = writeln!(out, "\n# {}\n{}", c.component, run_command(c, env_file));
+        let gw = c.component == Component::Gateway;
+        let env_file = gw.then_some("aigw.env");
+        let passthrough = if gw { gateway_passthrough } else { &[] };
+        let _ = writeln!(
+            out,
+            "\n# {}\n{}",
+            c.component,
+            run_command(c, env_file, passthrough)
+        );
     }
     out
 }

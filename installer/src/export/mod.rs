@@ -3,4 +3,5 @@
 pub mod bundle;
 pub mod compose;
 pub mod gateway;
+pub mod jwt;
 pub mod kubernetes;

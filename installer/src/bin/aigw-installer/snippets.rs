@@ -41,6 +41,7 @@ fn options(
             .transpose()?,
         include_secrets: false,
         hf_token: None,
+        jwt_keys: Vec::new(),
     })
 }
 
@@ -81,7 +82,8 @@ pub struct ExportArgs {
     /// The Duo Agent Platform address (host:50052), for GitLab 18.4+.
     #[arg(long, value_name = "HOST:PORT")]
     agent_platform: Option<String>,
-    /// Include the Hugging Face token (from HF_TOKEN or the spec's token_file) in the zip.
+    /// Include the secrets: the Hugging Face token (from HF_TOKEN or the spec's token_file) and, for GitLab
+    /// versions that need them, newly generated JWT signing keys.
     #[arg(long)]
     include_secrets: bool,
     /// Replace the zip if it exists.
@@ -107,6 +109,9 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
             ),
             _ => std::env::var("HF_TOKEN").ok(),
         };
+    }
+    if opts.include_secrets {
+        opts.jwt_keys = bundle::generate_keys(&s, &opts)?;
     }
     let files = bundle::bundle_files(&s, &opts)?;
     let manifest = bundle::write_zip(&files, &s, &opts, &args.out, args.force)?;
