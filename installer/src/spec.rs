@@ -563,6 +563,56 @@ pub fn resolve_token_file(
     Ok(Some(path))
 }
 
+/// The JWT keys the gateway needs for this GitLab version (18.10+), kept as 0600 files under
+/// `<data_dir>/jwt/` and generated locally on first use when `generate`; returned as gateway environment.
+pub fn resolve_jwt_keys(
+    spec: &DeploymentSpec,
+    data_dir: &Path,
+    generate: bool,
+) -> Result<BTreeMap<String, String>, SpecError> {
+    let version: crate::catalog::gitlab::GitlabVersion =
+        spec.gitlab
+            .version
+            .parse()
+            .map_err(|e: crate::catalog::gitlab::VersionError| {
+                invalid("gitlab.version", e.to_string(), "e.g. 18.11.0")
+            })?;
+    let dir = data_dir.join("jwt");
+    let werr = |path: &Path, source: std::io::Error| SpecError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut env = BTreeMap::new();
+    for key in crate::export::jwt::needed(version, false) {
+        let name = key.file.rsplit('/').next().unwrap_or(key.file);
+        let path = dir.join(name);
+        if !path.exists() {
+            if !generate {
+                continue;
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e))?;
+            let pem = crate::export::jwt::generate_rsa_2048().map_err(|e| {
+                invalid(
+                    "gitlab.version",
+                    format!("GitLab {} needs JWT keys: {e}", spec.gitlab.version),
+                    "install openssl",
+                )
+            })?;
+            crate::fsutil::write_new(&path, pem.as_bytes(), false, 0o600).map_err(|e| match e {
+                crate::fsutil::WriteError::Io(io) => werr(&path, io),
+                crate::fsutil::WriteError::Exists => {
+                    werr(&path, std::io::Error::other("appeared meanwhile"))
+                }
+            })?;
+        }
+        crate::fsutil::check_secret_file(&path)
+            .map_err(|p| invalid("jwt keys", p, format!("chmod 600 {}", path.display())))?;
+        let pem = std::fs::read_to_string(&path).map_err(|e| werr(&path, e))?;
+        env.insert(key.env.to_string(), pem);
+    }
+    Ok(env)
+}
+
 /// Gateway variables the installer derives from the spec.
 pub const DERIVED_GATEWAY_ENV: [&str; 3] = [
     "AIGW_GITLAB_URL",

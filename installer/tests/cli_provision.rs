@@ -336,3 +336,60 @@ async fn ctrl_c_during_apply_rolls_back_and_says_so() {
         "a cancelled apply leaves nothing: {left:?}"
     );
 }
+
+#[tokio::test]
+async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(_engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (gw, model) = (free_port(), free_port());
+    let spec = write_spec(dir.path(), "standin", gw, model);
+    std::fs::write(
+        &spec,
+        std::fs::read_to_string(&spec)
+            .unwrap()
+            .replace("18.2.1", "18.11.0"),
+    )
+    .unwrap();
+    let apply = || {
+        Command::new(BIN)
+            .args(["apply", "--spec", &spec])
+            .env_remove("DOCKER_HOST")
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .unwrap()
+    };
+    let a = apply();
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let key = data.join("aigw-installer/jwt/aigw_signing.key");
+    assert_eq!(
+        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(
+        !text(&a).contains(pem.lines().nth(1).unwrap()),
+        "no key material in the output"
+    );
+    let env = aigw_installer::docker::http::request(
+        &format!("http://127.0.0.1:{gw}/stand-in/env"),
+        None,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let env: serde_json::Value = serde_json::from_str(&env.body).unwrap();
+    assert_eq!(env["AIGW_SELF_SIGNED_JWT__SIGNING_KEY"], pem.as_str());
+    assert!(env["AIGW_SELF_SIGNED_JWT__VALIDATION_KEY"]
+        .as_str()
+        .unwrap()
+        .contains("PRIVATE KEY"));
+    // The keys are kept: a second apply changes nothing.
+    assert!(text(&apply()).contains("up to date"));
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
+    let u = run(&["uninstall"]);
+    assert!(u.status.success());
+}

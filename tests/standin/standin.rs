@@ -218,7 +218,10 @@ fn route(role: &Role, ready: bool, method: &str, path: &str, body: &str) -> (u16
                     .collect();
                 let fields: Vec<String> = env
                     .iter()
-                    .map(|(k, v)| format!("\"{}\":\"{}\"", k, v.replace('\\', "\\\\").replace('"', "\\\"")))
+                    .map(|(k, v)| {
+                        let v = v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n");
+                        format!("\"{k}\":\"{v}\"")
+                    })
                     .collect();
                 (200, format!("{{{}}}", fields.join(",")))
             }

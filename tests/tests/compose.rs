@@ -120,7 +120,9 @@ path = "{d}/weights"
             assert_eq!(env[k], v.as_str(), "{k} as apply would set it");
         }
         // Same names, labels and configuration: our plan keeps both containers.
-        let (_, p) = deploy::plan(&d, &spec, None, true).await.unwrap();
+        let (_, p) = deploy::plan(&d, &spec, None, &Default::default(), true)
+            .await
+            .unwrap();
         assert!(
             p.steps.iter().all(|s| matches!(s, Step::Keep { .. })),
             "compose made exactly what apply makes: {p:#?}"

@@ -76,6 +76,8 @@ pub struct ApplyOptions {
     /// Whether host ports can be checked and services probed from here (the engine is on this machine).
     pub local_engine: bool,
     pub smoke_test: bool,
+    /// Secrets for the gateway's environment (see [`plan`]).
+    pub gateway_secret_env: BTreeMap<String, String>,
 }
 
 impl Default for ApplyOptions {
@@ -85,6 +87,7 @@ impl Default for ApplyOptions {
             cancel: CancellationToken::new(),
             local_engine: true,
             smoke_test: true,
+            gateway_secret_env: BTreeMap::new(),
         }
     }
 }
@@ -205,13 +208,23 @@ async fn published_ports(docker: &Docker) -> Result<Vec<u16>, DeployError> {
 }
 
 /// Plans without changing anything.
+/// `gateway_secret_env` carries secrets the gateway needs in its environment (the JWT keys of GitLab
+/// 18.10+); they are part of the container's configuration, never of the spec.
 pub async fn plan(
     docker: &Docker,
     spec: &DeploymentSpec,
     token_file: Option<&str>,
+    gateway_secret_env: &BTreeMap<String, String>,
     local_engine: bool,
 ) -> Result<(Desired, Plan), DeployError> {
-    let desired = plan::desired(spec, token_file)?;
+    let mut desired = plan::desired(spec, token_file)?;
+    for c in desired
+        .containers
+        .iter_mut()
+        .filter(|c| c.component == Component::Gateway)
+    {
+        c.env.extend(gateway_secret_env.clone());
+    }
     let observed = observe(docker, &desired, local_engine).await?;
     let p = plan::diff(&desired, &observed);
     Ok((desired, p))
@@ -247,7 +260,14 @@ pub async fn apply(
     sink: &Sink,
 ) -> Result<ApplyReport, DeployError> {
     let started = Instant::now();
-    let (desired, the_plan) = plan(docker, spec, token_file, opts.local_engine).await?;
+    let (desired, the_plan) = plan(
+        docker,
+        spec,
+        token_file,
+        &opts.gateway_secret_env,
+        opts.local_engine,
+    )
+    .await?;
     emit(
         sink,
         Event::Plan {

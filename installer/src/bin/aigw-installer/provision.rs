@@ -150,7 +150,8 @@ pub struct PlanArgs {
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let s = load(&args.spec)?;
     let (conn, endpoint) = connect().await?;
-    let (_, p) = deploy::plan(&conn.docker, &s, None, endpoint.is_local()).await?;
+    let keys = spec::resolve_jwt_keys(&s, &data_dir()?, false)?;
+    let (_, p) = deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&p)?);
     } else {
@@ -221,17 +222,23 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Where the installer keeps its own files (the token file, JWT keys): `~/.local/share/aigw-installer`.
+fn data_dir() -> anyhow::Result<PathBuf> {
+    aigw_installer::logging::log_dir()
+        .and_then(|d| d.parent().map(|p| p.to_path_buf()))
+        .context("no data directory (set HOME or XDG_DATA_HOME)")
+}
+
 /// What `apply` and `upgrade` share: the token file, the engine, Ctrl-C wired to cancellation.
 async fn prepare(
     s: &DeploymentSpec,
 ) -> anyhow::Result<(Connection, Endpoint, Option<PathBuf>, ApplyOptions)> {
-    let data_dir = aigw_installer::logging::log_dir()
-        .and_then(|d| d.parent().map(|p| p.to_path_buf()))
-        .context("no data directory for the Hugging Face token file")?;
+    let data_dir = data_dir()?;
     let token = spec::resolve_token_file(s, std::env::var("HF_TOKEN").ok().as_deref(), &data_dir)?;
     let (conn, endpoint) = connect().await?;
     let opts = ApplyOptions {
         local_engine: endpoint.is_local(),
+        gateway_secret_env: spec::resolve_jwt_keys(s, &data_dir, true)?,
         ..Default::default()
     };
     let cancel = opts.cancel.clone();
