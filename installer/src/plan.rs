@@ -246,6 +246,9 @@ pub struct ObservedContainer {
     pub config_hash: Option<String>,
     pub running: bool,
     pub image_id: String,
+    /// Host ports it publishes (while running).
+    #[serde(default)]
+    pub published_ports: Vec<u16>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -450,6 +453,7 @@ repo = "mistralai/Mistral-7B-Instruct-v0.3"
                     config_hash: Some(c.config_hash()),
                     running: true,
                     image_id: "sha256:img".into(),
+                    published_ports: vec![],
                 })
                 .collect(),
             foreign_names: vec![],
@@ -551,6 +555,7 @@ repo = "mistralai/Mistral-7B-Instruct-v0.3"
             config_hash: None,
             running: false,
             image_id: "sha256:img".into(),
+            published_ports: vec![],
         });
         let p = diff(&d, &obs);
         assert!(matches!(

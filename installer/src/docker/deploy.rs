@@ -6,9 +6,8 @@
 //! wait until healthy, and only then remove `<name>-prev`. Rollback reverses that journal.
 
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    LogsOptionsBuilder, RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder,
-    StopContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
+    RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::StreamExt;
@@ -137,7 +136,10 @@ pub async fn observe(
         };
         images.insert(c.image.clone(), id);
     }
-    let ours_publish: Vec<u16> = published_ports(docker).await?;
+    let ours_publish: Vec<u16> = ours
+        .iter()
+        .flat_map(|c| c.published_ports.iter().copied())
+        .collect();
     let mut ports_taken = Vec::new();
     if local_engine {
         for c in &desired.containers {
@@ -185,30 +187,18 @@ pub async fn list_ours(docker: &Docker) -> Result<Vec<ObservedContainer>, Deploy
                 config_hash: l.get(labels::CONFIG_HASH).cloned(),
                 running: c.state.map(|s| s.to_string()) == Some("running".into()),
                 image_id: c.image_id.unwrap_or_default(),
+                published_ports: c
+                    .ports
+                    .iter()
+                    .flatten()
+                    .filter_map(|p| p.public_port)
+                    .collect(),
             }
         })
         .collect())
 }
 
-async fn published_ports(docker: &Docker) -> Result<Vec<u16>, DeployError> {
-    let filters = HashMap::from([("label", vec![format!("{}={}", labels::APP, labels::APP_ID)])]);
-    let list = docker
-        .list_containers(Some(
-            ListContainersOptionsBuilder::default()
-                .all(true)
-                .filters(&filters)
-                .build(),
-        ))
-        .await
-        .map_err(engine_err("list containers"))?;
-    Ok(list
-        .iter()
-        .flat_map(|c| c.ports.iter().flatten().filter_map(|p| p.public_port))
-        .collect())
-}
-
-/// Plans without changing anything.
-/// `gateway_secret_env` carries secrets the gateway needs in its environment (the JWT keys of GitLab
+/// Plans without changing anything. `gateway_secret_env` carries secrets the gateway needs in its environment (the JWT keys of GitLab
 /// 18.10+); they are part of the container's configuration, never of the spec.
 pub async fn plan(
     docker: &Docker,
@@ -457,14 +447,24 @@ impl Run<'_> {
             self.remove_if_ours(&format!("{}-prev", c.name)).await?;
         }
         for step in &p.steps {
-            if let Step::Remove { id, .. } = step {
-                let _ = self
+            if let Step::Remove { id, name, .. } = step {
+                // The deployment is healthy already: a leftover that will not go is worth a warning, not
+                // a failure (the next apply tries again).
+                if let Err(e) = self
                     .docker
                     .remove_container(
                         id,
                         Some(RemoveContainerOptionsBuilder::default().force(true).build()),
                     )
-                    .await;
+                    .await
+                {
+                    emit(
+                        self.sink,
+                        Event::Warning {
+                            message: format!("could not remove the leftover container {name}: {e}"),
+                        },
+                    );
+                }
             }
         }
         self.journal.clear();
@@ -818,52 +818,32 @@ impl Run<'_> {
     async fn rollback(&mut self) -> String {
         let mut done = Vec::new();
         while let Some(u) = self.journal.pop() {
-            let r = match &u {
-                Undo::RemoveContainer(name) => self
-                    .docker
-                    .remove_container(
-                        name,
-                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                    )
-                    .await
-                    .map(|_| format!("removed {name}")),
-                Undo::StopContainer(name) => self
-                    .stop(name)
-                    .await
-                    .map(|_| format!("stopped {name}"))
-                    .map_err(to_bollard),
+            let (what, r) = match &u {
+                Undo::RemoveContainer(name) => {
+                    (format!("removed {name}"), self.remove_if_ours(name).await)
+                }
+                Undo::StopContainer(name) => (format!("stopped {name}"), self.stop(name).await),
                 Undo::RestorePrevious { name, was_running } => {
-                    let prev = format!("{name}-prev");
-                    let mut r = self
-                        .docker
-                        .remove_container(
-                            name,
-                            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                        )
-                        .await;
+                    let mut r = self.remove_if_ours(name).await;
                     if r.is_ok() {
-                        r = self
-                            .docker
-                            .rename_container(
-                                &prev,
-                                RenameContainerOptionsBuilder::default().name(name).build(),
-                            )
-                            .await;
+                        r = self.rename(&format!("{name}-prev"), name).await;
                     }
                     if r.is_ok() && *was_running {
-                        r = self.docker.start_container(name, None).await;
+                        r = self.start(name).await;
                     }
-                    r.map(|_| format!("restored the previous {name}"))
+                    (format!("restored the previous {name}"), r)
                 }
-                Undo::RemoveNetwork(name) => self
-                    .docker
-                    .remove_network(name)
-                    .await
-                    .map(|_| format!("removed network {name}")),
+                Undo::RemoveNetwork(name) => (
+                    format!("removed network {name}"),
+                    self.docker
+                        .remove_network(name)
+                        .await
+                        .map_err(engine_err(format!("remove network {name}"))),
+                ),
             };
             done.push(match r {
-                Ok(s) => s,
-                Err(e) => format!("FAILED to undo {u:?}: {e}"),
+                Ok(()) => what,
+                Err(e) => format!("FAILED ({what}): {e}"),
             });
         }
         if done.is_empty() {
@@ -871,13 +851,6 @@ impl Run<'_> {
         } else {
             format!("\nrollback: {}", done.join("; "))
         }
-    }
-}
-
-fn to_bollard(e: DeployError) -> bollard::errors::Error {
-    bollard::errors::Error::DockerResponseServerError {
-        status_code: 500,
-        message: e.to_string(),
     }
 }
 
