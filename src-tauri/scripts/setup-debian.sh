@@ -54,6 +54,12 @@ for comp in clippy rustfmt; do
   fi
 done
 
+if [ "$profile" = test ] && ! command -v tauri-driver >/dev/null 2>&1; then
+  # The GUI suite drives the real app through tauri-driver (which starts WebKitWebDriver).
+  echo "setup: installing tauri-driver (cargo install tauri-driver --locked)"
+  cargo install tauri-driver --locked --quiet
+fi
+
 if [ "$profile" = test ]; then
   # The suites talk to a real engine. Start it if it is installed but not running.
   if ! $sudo docker info >/dev/null 2>&1; then

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod standin;
+pub mod webdriver;
 
 use std::path::PathBuf;
 

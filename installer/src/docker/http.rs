@@ -18,16 +18,27 @@ pub async fn request(
     json_body: Option<&str>,
     timeout: Duration,
 ) -> Result<Response, String> {
+    let method = if json_body.is_some() { "POST" } else { "GET" };
+    call(method, url, json_body, timeout).await
+}
+
+/// Any method, with an optional JSON body.
+pub async fn call(
+    method: &str,
+    url: &str,
+    json_body: Option<&str>,
+    timeout: Duration,
+) -> Result<Response, String> {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let builder = hyper::Request::builder()
         .uri(url)
+        .method(method)
         .header("user-agent", "aigw-installer");
     let req = match json_body {
         Some(b) => builder
-            .method("POST")
             .header("content-type", "application/json")
             .body(Full::new(Bytes::from(b.to_string()))),
-        None => builder.method("GET").body(Full::new(Bytes::new())),
+        None => builder.body(Full::new(Bytes::new())),
     }
     .map_err(|e| format!("bad request for {url}: {e}"))?;
     let fut = async {

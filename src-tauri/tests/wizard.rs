@@ -1,0 +1,60 @@
+//! The wizard as the real app in a real window: tauri-driver + WebKitWebDriver under Xvfb, talking to
+//! the real Docker engine. Screenshots land in `tests/artifacts/` (kept by CI, ignored by git).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_e2e::webdriver::{gui_available, Driver};
+use std::path::PathBuf;
+
+const APP: &str = env!("CARGO_BIN_EXE_aigw-installer-app");
+
+fn artifacts() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/artifacts")
+}
+
+fn docker_version() -> Option<String> {
+    let o = std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .output()
+        .ok()?;
+    o.status
+        .success()
+        .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+#[tokio::test]
+async fn welcome_then_system_check_shows_the_real_engine() {
+    if !gui_available() || !aigw_e2e::docker_available() {
+        return;
+    }
+    let version = docker_version().unwrap();
+    let d = Driver::launch(APP, &[]).await;
+    let welcome = d.text("#welcome-title").await;
+    assert!(welcome.contains("GitLab Duo"), "{welcome}");
+    d.screenshot(&artifacts().join("wizard-1-welcome.png"))
+        .await;
+
+    d.click("#start").await;
+    let status = d
+        .wait_text("#check-status", |t| {
+            t.contains("blocker") || t.starts_with("Ready")
+        })
+        .await;
+    // This machine has no GPU driver: the check must say so, and show the engine it really found.
+    assert!(status.contains("blocker"), "{status}");
+    let docker = d.text("[data-code='docker.reachable']").await;
+    assert!(docker.contains(&version), "{docker}");
+    let gpu = d.text("[data-code='gpu.no_driver']").await;
+    assert!(
+        gpu.contains("no NVIDIA driver found") && gpu.contains("Fix:"),
+        "{gpu}"
+    );
+    d.screenshot(&artifacts().join("wizard-2-system-check.png"))
+        .await;
+    // The welcome step now names the engine it found.
+    d.click("[data-step='welcome']").await;
+    let endpoint = d
+        .wait_text("#docker-endpoint", |t| t.starts_with("unix://"))
+        .await;
+    assert!(endpoint.ends_with("docker.sock"), "{endpoint}");
+    d.quit().await;
+}

@@ -1,0 +1,209 @@
+//! A small W3C WebDriver client (JSON over HTTP) for driving the real app through tauri-driver and
+//! WebKitWebDriver under Xvfb. tauri-driver is stopped with SIGTERM (a SIGKILL would orphan
+//! WebKitWebDriver, which then holds its port), on fresh ports, with every wait bounded.
+
+use aigw_installer::docker::http;
+use serde_json::{json, Value};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+const STEP: Duration = Duration::from_secs(30);
+
+pub struct Driver {
+    child: Child,
+    base: String,
+    session: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Whether the GUI can be tested here; when `CI` is set a missing piece is a failure, never a skip.
+pub fn gui_available() -> bool {
+    let display = std::env::var_os("DISPLAY").is_some();
+    let driver = Command::new("tauri-driver").arg("--help").output().is_ok();
+    let native = Command::new("WebKitWebDriver")
+        .arg("--help")
+        .output()
+        .is_ok();
+    let ok = display && driver && native;
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("CI is set but the GUI test needs DISPLAY ({display}), tauri-driver ({driver}) and WebKitWebDriver ({native}): run under tests/run-all.sh");
+    }
+    if !ok {
+        eprintln!("skipping: DISPLAY, tauri-driver or WebKitWebDriver missing (set CI=1 to make this a failure)");
+    }
+    ok
+}
+
+impl Driver {
+    /// Starts tauri-driver and a session that launches `application` (the app's binary).
+    pub async fn launch(application: &str, env: &[(&str, &str)]) -> Driver {
+        let (port, native) = (free_port(), free_port());
+        let mut cmd = Command::new("tauri-driver");
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("tauri-driver starts");
+        let base = format!("http://127.0.0.1:{port}");
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < STEP,
+                "tauri-driver did not listen on {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut d = Driver {
+            child,
+            base,
+            session: String::new(),
+        };
+        let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": application}}}});
+        let v = d.call("POST", "/session", Some(caps)).await;
+        d.session = v["sessionId"].as_str().expect("a session id").to_string();
+        d
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let url = if path == "/session" {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}/session/{}{path}", self.base, self.session)
+        };
+        let text = body.map(|b| b.to_string());
+        let body = match (method, text) {
+            ("POST", None) => Some("{}".to_string()),
+            (_, t) => t,
+        };
+        let r = http::call(method, &url, body.as_deref(), Duration::from_secs(60))
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}"));
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        assert!(
+            r.status < 400,
+            "WebDriver {method} {path} answered {}: {}",
+            r.status,
+            r.body
+        );
+        v["value"].clone()
+    }
+
+    /// The element's id, waiting up to 30 s for it to exist.
+    pub async fn find(&self, css: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let url = format!("{}/session/{}/element", self.base, self.session);
+            let body = json!({"using": "css selector", "value": css}).to_string();
+            if let Ok(r) = http::call("POST", &url, Some(&body), STEP).await {
+                if r.status == 200 {
+                    let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+                    if let Some(id) = v["value"]
+                        .as_object()
+                        .and_then(|o| o.values().next())
+                        .and_then(Value::as_str)
+                    {
+                        return id.to_string();
+                    }
+                }
+            }
+            assert!(started.elapsed() < STEP, "no element {css}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub async fn click(&self, css: &str) {
+        let id = self.find(css).await;
+        self.call("POST", &format!("/element/{id}/click"), None)
+            .await;
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let id = self.find(css).await;
+        self.call("GET", &format!("/element/{id}/text"), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// Waits (30 s at most) until the element's text satisfies `pred`; returns it.
+    pub async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let t = self.text(css).await;
+            if pred(&t) {
+                return t;
+            }
+            assert!(
+                started.elapsed() < STEP,
+                "{css} never matched; last text: {t}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Saves a PNG screenshot of the window.
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        let v = self.call("GET", "/screenshot", None).await;
+        let png = base64_decode(v.as_str().unwrap_or_default());
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).expect("screenshot dir");
+        }
+        std::fs::write(path, png).expect("write screenshot");
+    }
+
+    pub async fn quit(self) {
+        let _ = http::call(
+            "DELETE",
+            &format!("{}/session/{}", self.base, self.session),
+            None,
+            STEP,
+        )
+        .await;
+        // Drop stops tauri-driver.
+    }
+}
+
+impl Drop for Driver {
+    /// Also on a failed assertion: SIGTERM lets tauri-driver stop WebKitWebDriver and the app, so nothing
+    /// is left holding ports or the test's output pipe.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+fn base64_decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'+' => Some(62),
+        b'/' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for v in s.bytes().filter_map(val) {
+        acc = (acc << 6) | u32::from(v);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
