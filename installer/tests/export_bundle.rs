@@ -283,10 +283,13 @@ fn the_cli_never_clobbers_and_bad_inputs_write_nothing() {
     let spec_path = dir.path().join("spec.toml");
     std::fs::write(&spec_path, spec("18.2").to_toml()).unwrap();
     let out = dir.path().join("out.zip");
+    let data = dir.path().join("data");
     let run = |args: &[&str]| {
         Command::new(BIN)
             .args(args)
             .env("HF_TOKEN", SECRET)
+            .env("RUST_LOG", "debug")
+            .env("XDG_DATA_HOME", &data)
             .output()
             .unwrap()
     };
@@ -369,6 +372,25 @@ fn the_cli_never_clobbers_and_bad_inputs_write_nothing() {
         assert!(!err.contains("pw@"), "credentials are not echoed: {err}");
         assert!(!bad_out.exists(), "nothing written for {field}");
     }
+    // The name does not resolve here: a warning, not a refusal.
+    let first = run(&[
+        "export",
+        "--spec",
+        s,
+        "--out",
+        dir.path().join("w.zip").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&first.stderr).contains("does not resolve"));
+    // The token was in the environment all along: no output and no log line carries it.
+    let logs = std::fs::read_dir(data.join("aigw-installer/logs")).unwrap();
+    for f in logs.flatten() {
+        assert!(
+            !std::fs::read_to_string(f.path()).unwrap().contains(SECRET),
+            "the log file leaks the token"
+        );
+    }
+    assert!(!String::from_utf8_lossy(&first.stderr).contains(SECRET));
+    assert!(!String::from_utf8_lossy(&first.stdout).contains(SECRET));
     // A path that exists as a directory is not a zip to overwrite.
     let r = run(&[
         "export",

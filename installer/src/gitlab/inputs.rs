@@ -123,6 +123,36 @@ pub fn check_gateway_host(field: &str, host: &str) -> Result<(), InputError> {
     check_reachable_host(field, bare, EX)
 }
 
+/// A warning (not a refusal: GitLab's resolver may know names this machine does not) when `host` does not
+/// resolve from here within `timeout`.
+pub fn resolution_warning(host: &str, timeout: std::time::Duration) -> Option<String> {
+    let bare = host
+        .trim()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    if bare.parse::<IpAddr>().is_ok() {
+        return None;
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = bare.clone();
+    std::thread::spawn(move || {
+        use std::net::ToSocketAddrs;
+        let _ = tx.send(
+            (name.as_str(), 0)
+                .to_socket_addrs()
+                .map(|mut a| a.next().is_some()),
+        );
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(Ok(true)) => None,
+        Ok(_) => Some(format!(
+            "{bare} does not resolve from this machine: make sure GitLab and your IDEs can resolve it (DNS or /etc/hosts)"
+        )),
+        Err(_) => Some(format!("resolving {bare} took longer than {timeout:?}: check this machine's DNS")),
+    }
+}
+
 /// Refuses names and addresses that mean "this machine" or "this link" to whoever resolves them.
 fn check_reachable_host(field: &str, host: &str, example: &'static str) -> Result<(), InputError> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -192,6 +222,15 @@ mod tests {
             assert!(text.contains(needle), "{input:?}: {text}");
             assert!(text.contains("https://gitlab.example.com"), "{text}");
         }
+    }
+
+    #[test]
+    fn unresolvable_names_warn_addresses_do_not() {
+        let t = std::time::Duration::from_secs(3);
+        assert!(resolution_warning("10.0.0.5", t).is_none());
+        assert!(resolution_warning("[2001:db8::5]", t).is_none());
+        let w = resolution_warning("no-such-host.invalid", t).unwrap();
+        assert!(w.contains("no-such-host.invalid"), "{w}");
     }
 
     #[test]

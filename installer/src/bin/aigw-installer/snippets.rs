@@ -113,6 +113,13 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     if opts.include_secrets {
         opts.jwt_keys = bundle::generate_keys(&s, &opts)?;
     }
+    if let Some(w) = aigw_installer::gitlab::inputs::resolution_warning(
+        &s.gateway.host,
+        std::time::Duration::from_secs(2),
+    ) {
+        let st = crate::render::severity_style(aigw_installer::preflight::Severity::Warning);
+        anstream::eprintln!("{st}warning:{st:#} {w}");
+    }
     let files = bundle::bundle_files(&s, &opts)?;
     let manifest = bundle::write_zip(&files, &s, &opts, &args.out, args.force)?;
     println!(
