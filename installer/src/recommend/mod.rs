@@ -115,6 +115,17 @@ pub struct GitlabModel {
     pub support: SupportStatus,
 }
 
+impl GitlabModel {
+    /// What GitLab's registration needs for `m` served under `served`.
+    pub(crate) fn of(m: &ModelSpec, served: &str) -> Self {
+        Self {
+            model_family: m.gitlab.family.clone(),
+            model_identifier: m.gitlab_identifier(served),
+            support: m.gitlab.status,
+        }
+    }
+}
+
 /// A complete, startable serving configuration.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Deployment {

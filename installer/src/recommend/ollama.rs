@@ -200,11 +200,7 @@ fn deployment(f: &OllamaFit<'_>, t: &Target) -> Deployment {
         concurrency: (conc * 100.0).round() / 100.0,
         memory_per_gpu: MemoryPerGpu::of(&f.share),
         served_model_name: tag.clone(),
-        gitlab: GitlabModel {
-            model_family: m.gitlab.family.clone(),
-            model_identifier: m.gitlab_identifier(&tag),
-            support: m.gitlab.status,
-        },
+        gitlab: GitlabModel::of(m, &tag),
         features: m.features.clone(),
         license: m.license.id().to_string(),
         vllm_args: Vec::new(),

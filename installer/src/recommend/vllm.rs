@@ -575,11 +575,7 @@ pub(super) fn deployment(fit: &Fit<'_>) -> Result<Deployment, RecommendError> {
         concurrency: (fit.concurrency() * 100.0).round() / 100.0,
         memory_per_gpu: MemoryPerGpu::of(&fit.share),
         served_model_name: served.clone(),
-        gitlab: GitlabModel {
-            model_family: m.gitlab.family.clone(),
-            model_identifier: m.gitlab_identifier(&served),
-            support: m.gitlab.status,
-        },
+        gitlab: GitlabModel::of(m, &served),
         features: m.features.clone(),
         license: m.license.id().to_string(),
         vllm_args,
