@@ -77,4 +77,55 @@ async function runCheck() {
 
 for (const b of document.querySelectorAll("[data-step]")) b.addEventListener("click", () => showStep(b.dataset.step));
 $("#start").addEventListener("click", () => showStep("check"));
+$("#to-model").addEventListener("click", () => showStep("model"));
+$("#model-form").addEventListener("submit", (e) => { e.preventDefault(); runRecommend(); });
+
+function section(title, lines) {
+  const box = el("div");
+  box.append(el("h4", {}, title));
+  const ul = el("ul");
+  for (const l of lines) ul.append(el("li", {}, l));
+  box.append(ul);
+  return box;
+}
+
+function headline(d) {
+  return `${d.model_name} · ${d.precision} · TP=${d.tensor_parallel_size} · ${d.max_model_len} tokens · ${d.engine}`;
+}
+
+async function runRecommend() {
+  const form = new FormData($("#model-form"));
+  const num = (v) => (v === "" || v === null ? null : Number(v));
+  const args = {
+    gpus: form.get("gpus"), gitlabVersion: form.get("gitlabVersion"), model: form.get("model"),
+    precision: form.get("precision"), tp: num(form.get("tp")), context: num(form.get("context")), acceptLicense: [],
+  };
+  const err = $("#model-error");
+  const card = $("#model-card");
+  err.hidden = true;
+  $("#recommend").disabled = true;
+  try {
+    const plan = await invoke("recommend", { args });
+    state.plan = plan;
+    card.replaceChildren();
+    const d = plan.recommendation;
+    if (d) {
+      card.append(el("h3", { class: "verdict-ok", id: "model-headline" }, `Recommended: ${headline(d)}`));
+      card.append(el("p", {}, d.summary));
+      if (d.vllm_args.length) card.append(el("p", {}, "vLLM arguments: ", el("code", {}, d.vllm_args.join(" "))));
+    } else {
+      card.append(el("h3", { class: "verdict-no", id: "model-headline" }, "Cannot serve a model on this machine"));
+    }
+    card.append(section("Why", plan.explanation));
+    if (plan.alternatives.length) card.append(section("Alternatives", plan.alternatives.map((a) => a.summary)));
+    if (plan.rejected.length) card.append(section("Rejected", plan.rejected.map((r) => `${r.candidate}: ${r.reason}`)));
+    card.hidden = false;
+  } catch (e) {
+    card.hidden = true;
+    err.textContent = e?.fix ? `${e.message} — ${e.fix}` : `${e?.message ?? e}`;
+    err.hidden = false;
+  } finally {
+    $("#recommend").disabled = false;
+  }
+}
 $("#recheck").addEventListener("click", runCheck);

@@ -9,7 +9,10 @@ mod commands;
 fn main() {
     let _log = aigw_installer::logging::init("aigw-installer-app");
     let result = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![commands::detect])
+        .invoke_handler(tauri::generate_handler![
+            commands::detect,
+            commands::recommend
+        ])
         .run(tauri::generate_context!());
     if let Err(e) = result {
         tracing::error!("the window could not start: {e}");

@@ -56,5 +56,32 @@ async fn welcome_then_system_check_shows_the_real_engine() {
         .wait_text("#docker-endpoint", |t| t.starts_with("unix://"))
         .await;
     assert!(endpoint.ends_with("docker.sock"), "{endpoint}");
+
+    // Model: no GPU here, so a what-if plan for 2× L4 on GitLab 18.2, with the arithmetic shown.
+    d.click("[data-step='model']").await;
+    d.type_into("#m-gitlab", "18.2").await;
+    d.type_into("#m-gpus", "2xL4").await;
+    d.click("#recommend").await;
+    let head = d
+        .wait_text("#model-headline", |t| t.starts_with("Recommended"))
+        .await;
+    assert!(
+        head.contains("TP=2") && head.contains("32768 tokens"),
+        "{head}"
+    );
+    let card = d.text("#model-card").await;
+    assert!(
+        card.contains("budget") && card.contains("GiB"),
+        "the arithmetic is shown: {card}"
+    );
+    assert!(card.contains("--tensor-parallel-size 2"), "{card}");
+    assert!(card.contains("Rejected"), "{card}");
+    d.screenshot(&artifacts().join("wizard-3-model.png")).await;
+
+    // A GPU name the catalog does not know: an error that lists the valid names, no card.
+    d.type_into("#m-gpus", "2xFOO").await;
+    d.click("#recommend").await;
+    let err = d.wait_text("#model-error", |t| !t.is_empty()).await;
+    assert!(err.contains("FOO") && err.contains("L4"), "{err}");
     d.quit().await;
 }

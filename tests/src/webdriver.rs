@@ -128,6 +128,19 @@ impl Driver {
             .await;
     }
 
+    /// Clears the field and types `text` into it.
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.call("POST", &format!("/element/{id}/clear"), None)
+            .await;
+        self.call(
+            "POST",
+            &format!("/element/{id}/value"),
+            Some(json!({"text": text})),
+        )
+        .await;
+    }
+
     pub async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
         self.call("GET", &format!("/element/{id}/text"), None)
