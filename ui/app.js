@@ -79,6 +79,54 @@ for (const b of document.querySelectorAll("[data-step]")) b.addEventListener("cl
 $("#start").addEventListener("click", () => showStep("check"));
 $("#to-model").addEventListener("click", () => showStep("model"));
 $("#model-form").addEventListener("submit", (e) => { e.preventDefault(); runRecommend(); });
+$("#to-configure").addEventListener("click", () => showStep("configure"));
+$("#config-form").addEventListener("submit", (e) => { e.preventDefault(); runReview(); });
+
+// Which input shows a spec field's error.
+const FIELD_INPUT = {
+  "gitlab.url": "#c-gitlab-url", "gitlab.install_type": "#c-install-type", "gateway.host": "#c-gateway-host",
+  "gateway.port": "#c-gateway-port", "model.port": "#c-model-port", "model.weights.path": "#c-weights-dir",
+  "model.gpus": "#c-gpus", "gitlab.version": "#m-gitlab",
+};
+
+function recommendArgs() {
+  const form = new FormData($("#model-form"));
+  const num = (v) => (v === "" || v === null ? null : Number(v));
+  return {
+    gpus: form.get("gpus"), gitlabVersion: form.get("gitlabVersion"), model: form.get("model"),
+    precision: form.get("precision"), tp: num(form.get("tp")), context: num(form.get("context")), acceptLicense: [],
+  };
+}
+
+async function runReview() {
+  const err = $("#config-error");
+  err.hidden = true;
+  for (const input of document.querySelectorAll("#config-form [aria-invalid]")) input.removeAttribute("aria-invalid");
+  const form = Object.fromEntries(new FormData($("#config-form")).entries());
+  $("#review-btn").disabled = true;
+  try {
+    const review = await invoke("review", { rec: recommendArgs(), form });
+    const list = $("#review-steps");
+    list.replaceChildren(...review.steps.map((s) => el("li", { class: "plan-step" }, s)),
+      ...review.blockers.map((b) => el("li", { class: "plan-step blocked" }, `Blocked: ${b}`)));
+    $("#review-engine").hidden = !review.engine_problem;
+    $("#review-engine").textContent = review.engine_problem ?? "";
+    $("#review-compose").textContent = review.compose;
+    $("#review-spec").textContent = review.spec_toml;
+    showStep("review");
+  } catch (e) {
+    const input = e?.field && FIELD_INPUT[e.field] ? $(FIELD_INPUT[e.field]) : null;
+    if (input) {
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", "config-error");
+      input.focus();
+    }
+    err.textContent = e?.fix ? `${e.message} — ${e.fix}` : `${e?.message ?? e}`;
+    err.hidden = false;
+  } finally {
+    $("#review-btn").disabled = false;
+  }
+}
 
 function section(title, lines) {
   const box = el("div");
@@ -94,12 +142,7 @@ function headline(d) {
 }
 
 async function runRecommend() {
-  const form = new FormData($("#model-form"));
-  const num = (v) => (v === "" || v === null ? null : Number(v));
-  const args = {
-    gpus: form.get("gpus"), gitlabVersion: form.get("gitlabVersion"), model: form.get("model"),
-    precision: form.get("precision"), tp: num(form.get("tp")), context: num(form.get("context")), acceptLicense: [],
-  };
+  const args = recommendArgs();
   const err = $("#model-error");
   const card = $("#model-card");
   err.hidden = true;
@@ -109,6 +152,7 @@ async function runRecommend() {
     state.plan = plan;
     card.replaceChildren();
     const d = plan.recommendation;
+    if (d && !$("#c-gpus").value) $("#c-gpus").value = d.gpus.join(",");
     if (d) {
       card.append(el("h3", { class: "verdict-ok", id: "model-headline" }, `Recommended: ${headline(d)}`));
       card.append(el("p", {}, d.summary));

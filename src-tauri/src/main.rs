@@ -11,7 +11,8 @@ fn main() {
     let result = tauri::Builder::default()
         .invoke_handler(tauri::generate_handler![
             commands::detect,
-            commands::recommend
+            commands::recommend,
+            commands::review
         ])
         .run(tauri::generate_context!());
     if let Err(e) = result {

@@ -83,5 +83,54 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     d.click("#recommend").await;
     let err = d.wait_text("#model-error", |t| !t.is_empty()).await;
     assert!(err.contains("FOO") && err.contains("L4"), "{err}");
+    d.type_into("#m-gpus", "2xL4").await;
+    d.click("#recommend").await;
+    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
+        .await;
+
+    // Configure: `localhost` as the gateway host is refused with the reason, and the field is marked.
+    d.click("#to-configure").await;
+    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
+        .await;
+    d.type_into("#c-gateway-host", "localhost").await;
+    d.click("#review-btn").await;
+    let err = d.wait_text("#config-error", |t| !t.is_empty()).await;
+    assert!(
+        err.contains("gateway.host") && err.contains("different machine"),
+        "{err}"
+    );
+    assert_eq!(
+        d.attribute("#c-gateway-host", "aria-invalid")
+            .await
+            .as_deref(),
+        Some("true")
+    );
+    d.screenshot(&artifacts().join("wizard-4-configure-refused.png"))
+        .await;
+
+    // The what-if GPUs are not on this machine: refused too, on the GPU field.
+    d.type_into("#c-gateway-host", "aigw.example.com").await;
+    assert_eq!(
+        d.attribute("#c-gpus", "value").await.as_deref(),
+        Some("0,1")
+    );
+    d.click("#review-btn").await;
+    let err = d
+        .wait_text("#config-error", |t| t.contains("model.gpus"))
+        .await;
+    assert!(err.contains("does not exist"), "{err}");
+    assert_eq!(
+        d.attribute("#c-gpus", "aria-invalid").await.as_deref(),
+        Some("true")
+    );
+
+    // Without GPUs the plan can be reviewed: what apply would do, before anything changes.
+    d.type_into("#c-gpus", "").await;
+    d.click("#review-btn").await;
+    let steps = d.wait_text("#review-steps", |t| !t.is_empty()).await;
+    assert!(steps.contains("network gitlab-aigw"), "{steps}");
+    assert!(steps.contains("vllm/vllm-openai"), "{steps}");
+    assert!(steps.contains("gitlab-aigw-model"), "{steps}");
+    d.screenshot(&artifacts().join("wizard-5-review.png")).await;
     d.quit().await;
 }

@@ -128,17 +128,28 @@ impl Driver {
             .await;
     }
 
-    /// Clears the field and types `text` into it.
+    /// An attribute's value (`None` when absent).
+    pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let id = self.find(css).await;
+        self.call("GET", &format!("/element/{id}/attribute/{name}"), None)
+            .await
+            .as_str()
+            .map(str::to_string)
+    }
+
+    /// Clears the field and types `text` into it (an empty `text` only clears).
     pub async fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css).await;
         self.call("POST", &format!("/element/{id}/clear"), None)
             .await;
-        self.call(
-            "POST",
-            &format!("/element/{id}/value"),
-            Some(json!({"text": text})),
-        )
-        .await;
+        if !text.is_empty() {
+            self.call(
+                "POST",
+                &format!("/element/{id}/value"),
+                Some(json!({"text": text})),
+            )
+            .await;
+        }
     }
 
     pub async fn text(&self, css: &str) -> String {
@@ -150,11 +161,20 @@ impl Driver {
             .to_string()
     }
 
+    /// The text, or `None` if the element went stale (re-rendered) between finding and reading it.
+    async fn try_text(&self, css: &str) -> Option<String> {
+        let id = self.find(css).await;
+        let url = format!("{}/session/{}/element/{id}/text", self.base, self.session);
+        let r = http::call("GET", &url, None, STEP).await.ok()?;
+        let v: Value = serde_json::from_str(&r.body).ok()?;
+        (r.status == 200).then(|| v["value"].as_str().unwrap_or_default().to_string())
+    }
+
     /// Waits (30 s at most) until the element's text satisfies `pred`; returns it.
     pub async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
         let started = Instant::now();
         loop {
-            let t = self.text(css).await;
+            let t = self.try_text(css).await.unwrap_or_default();
             if pred(&t) {
                 return t;
             }
