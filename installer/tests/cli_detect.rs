@@ -360,3 +360,25 @@ fn logs_go_to_a_file_in_the_data_directory() {
     let text = std::fs::read_to_string(files[0].path()).unwrap();
     assert!(text.contains("detect finished"), "{text}");
 }
+
+#[test]
+fn a_machine_can_be_recorded_as_a_gpu_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("this-machine.json");
+    let p = path.to_str().unwrap();
+    let env = [("DOCKER_HOST", "unix:///nonexistent/docker.sock")];
+    assert!(run(&["detect", "--save-gpu-profile", p], &env)
+        .status
+        .success());
+    let profile = aigw_installer::hardware::gpu::GpuProfile::load(&path).unwrap();
+    assert!(profile.source.contains("--save-gpu-profile"));
+    // Replaying it gives the same GPU picture as the live driver.
+    let live = json_report(&env);
+    let replay: Value =
+        serde_json::from_slice(&run(&["detect", "--json", "--gpu-profile", p], &env).stdout)
+            .unwrap();
+    assert_eq!(live["gpus"], replay["gpus"]);
+    // An existing file is never replaced.
+    let again = run(&["detect", "--save-gpu-profile", p], &env);
+    assert_eq!(again.status.code(), Some(1));
+}

@@ -31,6 +31,10 @@ pub struct Args {
     /// Read GPUs from a recorded NVML profile instead of this machine's driver (what-if, support).
     #[arg(long, value_name = "FILE")]
     gpu_profile: Option<PathBuf>,
+    /// Also write what NVML reported as a GPU profile (the --gpu-profile format), to keep a real machine's
+    /// figures as a test fixture. Never replaces an existing file.
+    #[arg(long, value_name = "FILE", conflicts_with = "gpu_profile")]
+    save_gpu_profile: Option<PathBuf>,
     /// Where gateway logs will live (free space is checked there).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_LOG_DIR)]
     log_dir: PathBuf,
@@ -46,6 +50,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.gpu_profile {
         let profile = GpuProfile::load(path).context("--gpu-profile")?;
         opts = opts.with_gpu_profile(profile);
+    }
+    if let Some(path) = &args.save_gpu_profile {
+        save_profile(path)?;
     }
     let report = detect(&opts).await;
     tracing::info!(
@@ -68,6 +75,33 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+fn save_profile(path: &std::path::Path) -> anyhow::Result<()> {
+    use aigw_installer::hardware::gpu::{GpuProbe, NvmlLibrary, NvmlReading};
+    let nvml = NvmlLibrary.read();
+    let gpus = match &nvml {
+        NvmlReading::Available(s) => s
+            .devices
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        NvmlReading::Unavailable(u) => format!("no NVIDIA GPU usable ({:?})", u.kind),
+    };
+    let host = sysinfo::System::host_name().unwrap_or_else(|_| "unknown host".into());
+    let profile = GpuProfile {
+        machine: format!("{host}: {gpus}"),
+        source: format!(
+            "recorded by aigw-installer {} detect --save-gpu-profile",
+            env!("CARGO_PKG_VERSION")
+        ),
+        nvml,
+    };
+    let json = serde_json::to_string_pretty(&profile).context("serialising the profile")?;
+    aigw_installer::fsutil::write_new(path, format!("{json}\n").as_bytes(), false, 0o644)
+        .with_context(|| format!("--save-gpu-profile {}", path.display()))?;
+    Ok(())
 }
 
 fn row(label: &str, text: impl std::fmt::Display) {
