@@ -76,7 +76,21 @@ pub struct DesiredContainer {
     pub health_timeout_s: u64,
 }
 
+/// Docker health-check timing, the same in the container body, the compose file and `docker run`.
+pub const HEALTH_INTERVAL_S: u64 = 10;
+pub const HEALTH_TIMEOUT_S: u64 = 6;
+pub const HEALTH_RETRIES: u64 = 3;
+
 impl DesiredContainer {
+    /// Grace before failed checks count: loading weights onto GPUs is not unhealthiness.
+    pub fn health_start_period_s(&self) -> u64 {
+        if self.gpus.is_empty() {
+            30
+        } else {
+            600
+        }
+    }
+
     /// SHA-256 of the canonical JSON (maps are ordered), as hex.
     pub fn config_hash(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();

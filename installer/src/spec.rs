@@ -132,6 +132,17 @@ pub enum RestartPolicy {
     No,
 }
 
+impl RestartPolicy {
+    /// Docker's name for it (`--restart`, Compose's `restart:`).
+    pub fn as_docker(self) -> &'static str {
+        match self {
+            RestartPolicy::UnlessStopped => "unless-stopped",
+            RestartPolicy::Always => "always",
+            RestartPolicy::No => "no",
+        }
+    }
+}
+
 fn spec_version() -> u32 {
     SPEC_VERSION
 }

@@ -200,13 +200,9 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
         .map(str::to_string)
         .collect();
     let report = run_detect(&DetectOptions::from_env()).await;
-    let gpus = report
-        .gpus
-        .devices
-        .iter()
-        .flat_map(|g| [g.index.to_string(), g.uuid.clone()])
-        .collect();
-    s.validate(&Context { gpus: Some(gpus) })?;
+    s.validate(&Context {
+        gpus: Some(report.gpus.ids()),
+    })?;
     let desired = aigw_installer::plan::desired(&s, None)?;
     let endpoint = DetectOptions::from_env().docker_endpoint;
     let (steps, blockers, engine_problem) = match engine::connect(&endpoint).await {

@@ -7,10 +7,15 @@ use bollard::models::{
 };
 use std::collections::HashMap;
 
-use crate::plan::DesiredContainer;
+use crate::plan::{DesiredContainer, HEALTH_INTERVAL_S, HEALTH_RETRIES, HEALTH_TIMEOUT_S};
 use crate::spec;
 
 const SECOND: i64 = 1_000_000_000;
+
+/// Docker wants nanoseconds.
+fn secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX / SECOND) * SECOND
+}
 
 pub fn create_body(c: &DesiredContainer) -> ContainerCreateBody {
     let env: Vec<String> = c.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
@@ -65,11 +70,10 @@ pub fn create_body(c: &DesiredContainer) -> ContainerCreateBody {
         labels: Some(c.labels().into_iter().collect()),
         healthcheck: Some(HealthConfig {
             test: Some(c.healthcheck.clone()),
-            interval: Some(10 * SECOND),
-            timeout: Some(6 * SECOND),
-            retries: Some(3),
-            // Loading weights is not unhealthiness.
-            start_period: Some(if c.gpus.is_empty() { 30 } else { 600 } * SECOND),
+            interval: Some(secs(HEALTH_INTERVAL_S)),
+            timeout: Some(secs(HEALTH_TIMEOUT_S)),
+            retries: Some(HEALTH_RETRIES as i64),
+            start_period: Some(secs(c.health_start_period_s())),
             start_interval: None,
         }),
         host_config: Some(HostConfig {

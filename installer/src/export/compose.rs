@@ -7,8 +7,9 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Component, Desired, DesiredContainer};
-use crate::spec::RestartPolicy;
+use crate::plan::{
+    Component, Desired, DesiredContainer, HEALTH_INTERVAL_S, HEALTH_RETRIES, HEALTH_TIMEOUT_S,
+};
 
 fn q(s: &str) -> String {
     let escaped = s
@@ -77,25 +78,20 @@ fn service(out: &mut String, c: &DesiredContainer, depends_on: Option<&str>, pas
     for (k, v) in c.labels() {
         let _ = writeln!(out, "      {k}: {}", q(&v));
     }
-    let restart = match c.restart {
-        RestartPolicy::UnlessStopped => "unless-stopped",
-        RestartPolicy::Always => "always",
-        RestartPolicy::No => "no",
-    };
-    let _ = writeln!(out, "    restart: {}", q(restart));
+    let _ = writeln!(out, "    restart: {}", q(c.restart.as_docker()));
     let _ = writeln!(out, "    init: true");
     if c.ipc_host {
         let _ = writeln!(out, "    ipc: \"host\"");
     }
     let _ = writeln!(out, "    healthcheck:");
     let _ = writeln!(out, "      test: {}", list(&c.healthcheck));
-    let _ = writeln!(out, "      interval: {}", secs(10));
-    let _ = writeln!(out, "      timeout: {}", secs(6));
-    let _ = writeln!(out, "      retries: 3");
+    let _ = writeln!(out, "      interval: {}", secs(HEALTH_INTERVAL_S));
+    let _ = writeln!(out, "      timeout: {}", secs(HEALTH_TIMEOUT_S));
+    let _ = writeln!(out, "      retries: {HEALTH_RETRIES}");
     let _ = writeln!(
         out,
         "      start_period: {}",
-        secs(if c.gpus.is_empty() { 30 } else { 600 })
+        secs(c.health_start_period_s())
     );
     if !c.gpus.is_empty() {
         let _ = writeln!(out, "    deploy:");

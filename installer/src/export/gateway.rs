@@ -2,8 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Component, Desired, DesiredContainer};
-use crate::spec::RestartPolicy;
+use crate::plan::{Component, Desired, DesiredContainer, HEALTH_INTERVAL_S};
 
 /// `KEY=value` lines, as `docker run --env-file` reads them (no quoting: the value is the rest of the line).
 pub fn env_file(c: &DesiredContainer) -> String {
@@ -50,12 +49,7 @@ fn run_command(c: &DesiredContainer, env_file: Option<&str>, passthrough: &[&str
         ],
         vec![
             "--restart".into(),
-            match c.restart {
-                RestartPolicy::UnlessStopped => "unless-stopped",
-                RestartPolicy::Always => "always",
-                RestartPolicy::No => "no",
-            }
-            .into(),
+            c.restart.as_docker().into(),
             "--init".into(),
         ],
     ];
@@ -112,7 +106,7 @@ fn run_command(c: &DesiredContainer, env_file: Option<&str>, passthrough: &[&str
         "--health-cmd".into(),
         health,
         "--health-interval".into(),
-        "10s".into(),
+        format!("{HEALTH_INTERVAL_S}s"),
     ]);
     lines.push(vec![c.image.clone()]);
     if !c.cmd.is_empty() {

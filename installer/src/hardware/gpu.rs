@@ -227,6 +227,16 @@ pub struct GpuProcess {
     pub used_mib: Option<u64>,
 }
 
+impl GpuInventory {
+    /// Every way a spec may name these GPUs: NVML index and UUID.
+    pub fn ids(&self) -> Vec<String> {
+        self.devices
+            .iter()
+            .flat_map(|g| [g.index.to_string(), g.uuid.clone()])
+            .collect()
+    }
+}
+
 impl NvidiaGpu {
     /// Share of the card's memory that is free right now, 0.0..=1.0.
     pub fn free_fraction(&self) -> f64 {

@@ -93,13 +93,9 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         install_type: Some(args.install_type),
     };
     let s = spec::from_deployment(&deployment, &answers)?;
-    let gpus: Vec<String> = report
-        .gpus
-        .devices
-        .iter()
-        .flat_map(|g| [g.index.to_string(), g.uuid.clone()])
-        .collect();
-    s.validate(&SpecContext { gpus: Some(gpus) })?;
+    s.validate(&SpecContext {
+        gpus: Some(report.gpus.ids()),
+    })?;
     s.save(&args.out, args.force)?;
     println!("wrote {} — {}", args.out.display(), deployment.summary);
     println!("next: aigw-installer plan --spec {}", args.out.display());
@@ -119,12 +115,7 @@ pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
     let local = DetectOptions::from_env().docker_endpoint.is_local();
     let gpus = (local && !s.model.gpus.is_empty()).then(|| {
         use aigw_installer::hardware::gpu::{inventory, GpuProbe, NvmlLibrary};
-        let inv = inventory(&NvmlLibrary.read());
-        let mut ids: Vec<String> = inv
-            .devices
-            .iter()
-            .flat_map(|g| [g.index.to_string(), g.uuid.clone()])
-            .collect();
+        let mut ids = inventory(&NvmlLibrary.read()).ids();
         if !ids.is_empty() {
             ids.push("all".into());
         }
