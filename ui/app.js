@@ -1,16 +1,13 @@
-// The wizard shell. Every fact comes from the engine through Tauri commands; nothing here decides.
-const invoke = window.__TAURI__?.core?.invoke;
+// The wizard shell: navigation and the planning steps (check, model, configure, review). Every fact
+// comes from the engine through Tauri commands; nothing here decides.
+import { $, el, invoke, showError, clearErrors, choosePath } from "./lib.js";
+import { startInstall } from "./install.js";
+import { showConnect } from "./connect.js";
+import { showManage, refreshInstalled } from "./manage.js";
 
-const $ = (sel) => document.querySelector(sel);
+export const state = { report: null, review: null };
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const c of children) node.append(c);
-  return node;
-}
-
-function showStep(name) {
+export function showStep(name) {
   for (const s of document.querySelectorAll(".step")) s.hidden = s.id !== `step-${name}`;
   for (const b of document.querySelectorAll("[data-step]")) {
     if (b.dataset.step === name) b.setAttribute("aria-current", "step");
@@ -18,9 +15,9 @@ function showStep(name) {
   }
   $("#content").focus();
   if (name === "check" && !state.report) runCheck();
+  if (name === "connect") showConnect(state);
+  if (name === "manage") showManage();
 }
-
-const state = { report: null };
 
 function renderGpus(report) {
   const box = $("#gpus");
@@ -86,7 +83,9 @@ $("#config-form").addEventListener("submit", (e) => { e.preventDefault(); runRev
 const FIELD_INPUT = {
   "gitlab.url": "#c-gitlab-url", "gitlab.install_type": "#c-install-type", "gateway.host": "#c-gateway-host",
   "gateway.port": "#c-gateway-port", "model.port": "#c-model-port", "model.weights.path": "#c-weights-dir",
-  "model.gpus": "#c-gpus", "gitlab.version": "#m-gitlab",
+  "model.gpus": "#c-gpus", "gitlab.version": "#m-gitlab", "form.image_bundle": "#c-image-bundle",
+  "model.image": "#c-model-image", "model.tag": "#c-model-tag", "gateway.image": "#c-gateway-image",
+  "gateway.tag": "#c-gateway-tag", "log_dir": "#c-log-dir", "model.weights.repo": "#c-hf-repo",
 };
 
 function recommendArgs() {
@@ -94,35 +93,39 @@ function recommendArgs() {
   const num = (v) => (v === "" || v === null ? null : Number(v));
   return {
     gpus: form.get("gpus"), gitlabVersion: form.get("gitlabVersion"), model: form.get("model"),
-    precision: form.get("precision"), tp: num(form.get("tp")), context: num(form.get("context")), acceptLicense: [],
+    precision: form.get("precision"), tp: num(form.get("tp")), context: num(form.get("context")),
+    acceptLicense: $("#m-accept-license").checked && state.licenseModel ? [state.licenseModel] : [],
   };
+}
+
+export function reviewArgs() {
+  return { rec: recommendArgs(), form: Object.fromEntries(new FormData($("#config-form")).entries()) };
 }
 
 async function runReview() {
   const err = $("#config-error");
-  err.hidden = true;
-  for (const input of document.querySelectorAll("#config-form [aria-invalid]")) input.removeAttribute("aria-invalid");
-  const form = Object.fromEntries(new FormData($("#config-form")).entries());
+  clearErrors(err, $("#config-form"));
   $("#review-btn").disabled = true;
   try {
-    const review = await invoke("review", { rec: recommendArgs(), form });
+    const review = await invoke("review", reviewArgs());
+    state.review = review;
     const list = $("#review-steps");
     list.replaceChildren(...review.steps.map((s) => el("li", { class: "plan-step" }, s)),
       ...review.blockers.map((b) => el("li", { class: "plan-step blocked" }, `Blocked: ${b}`)));
     $("#review-engine").hidden = !review.engine_problem;
-    $("#review-engine").textContent = review.engine_problem ?? "";
+    $("#review-engine").textContent = review.engine_problem
+      ? `${review.engine_problem} — installing needs the engine; you can still generate the GitLab settings and export them.`
+      : "";
+    $("#review-bundle").hidden = !review.image_bundle;
+    $("#review-bundle").textContent = review.image_bundle ? `The images are loaded from ${review.image_bundle} first.` : "";
     $("#review-compose").textContent = review.compose;
     $("#review-spec").textContent = review.spec_toml;
+    const blocked = Boolean(review.engine_problem) || review.blockers.length > 0;
+    $("#install-btn").disabled = blocked;
+    $("#install-btn").title = blocked ? "Resolve what is named above first" : "";
     showStep("review");
   } catch (e) {
-    const input = e?.field && FIELD_INPUT[e.field] ? $(FIELD_INPUT[e.field]) : null;
-    if (input) {
-      input.setAttribute("aria-invalid", "true");
-      input.setAttribute("aria-describedby", "config-error");
-      input.focus();
-    }
-    err.textContent = e?.fix ? `${e.message} — ${e.fix}` : `${e?.message ?? e}`;
-    err.hidden = false;
+    showError(err, e, FIELD_INPUT);
   } finally {
     $("#review-btn").disabled = false;
   }
@@ -166,6 +169,13 @@ async function runRecommend() {
     card.hidden = false;
   } catch (e) {
     card.hidden = true;
+    if (e?.code === "license_required") {
+      // The admin accepts the named model's licence explicitly; nothing is accepted by default.
+      state.licenseModel = e.field.replace(/^license:/, "");
+      $("#m-license-label").textContent = `I accept the licence of ${state.licenseModel}: ${e.message}.`;
+      $("#m-accept-license").checked = false;
+      $("#m-license-box").hidden = false;
+    }
     err.textContent = e?.fix ? `${e.message} — ${e.fix}` : `${e?.message ?? e}`;
     err.hidden = false;
   } finally {
@@ -173,3 +183,14 @@ async function runRecommend() {
   }
 }
 $("#recheck").addEventListener("click", runCheck);
+$("#install-btn").addEventListener("click", () => { showStep("install"); startInstall(reviewArgs()); });
+$("#export-only").addEventListener("click", () => { state.exportOnly = true; showStep("connect"); });
+$("#to-manage").addEventListener("click", () => showStep("manage"));
+for (const b of document.querySelectorAll("[data-choose]")) {
+  b.addEventListener("click", async () => {
+    const path = await choosePath(b.dataset.choose).catch(() => null);
+    if (path) $(b.dataset.target).value = path;
+  });
+}
+if (invoke) refreshInstalled();
+else $("#welcome-limits").textContent = "This page must run inside the installer app.";

@@ -17,9 +17,15 @@ pub struct LogGuard {
     pub file_dir: Option<PathBuf>,
 }
 
-/// `~/.local/share/aigw-installer/logs` on Linux (`$XDG_DATA_HOME` respected).
+/// `~/.local/share/aigw-installer` on Linux (`$XDG_DATA_HOME` respected): the installer's own files
+/// (logs, the Hugging Face token file, JWT keys, the wizard's installed spec).
+pub fn data_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "aigw-installer").map(|d| d.data_dir().to_path_buf())
+}
+
+/// `~/.local/share/aigw-installer/logs` on Linux.
 pub fn log_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "aigw-installer").map(|d| d.data_dir().join("logs"))
+    data_dir().map(|d| d.join("logs"))
 }
 
 /// Installs the global subscriber. Never fails: without a writable data directory it logs to stderr only.

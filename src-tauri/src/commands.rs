@@ -1,5 +1,5 @@
-//! `#[tauri::command]`s: each one calls the engine and maps its result for the page. Errors reach the page
-//! as `{code, message, fix}`.
+//! The planning commands (detect, recommend, review) and the spec the wizard's answers describe. Nothing
+//! here changes the machine.
 
 use aigw_installer::catalog::{Catalog, GitlabVersion, Precision};
 use aigw_installer::docker::{deploy, engine};
@@ -7,51 +7,11 @@ use aigw_installer::export::compose::compose_yaml;
 use aigw_installer::gitlab::config::InstallType;
 use aigw_installer::hardware::{detect as run_detect, DetectOptions, SystemReport};
 use aigw_installer::recommend::{self, Machine, Plan, Request};
-use aigw_installer::spec::{self, Answers, Context, SpecError};
+use aigw_installer::spec::{self, Answers, Context, DeploymentSpec, Weights};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 
-#[derive(Debug, Serialize)]
-pub struct UiError {
-    pub code: &'static str,
-    pub message: String,
-    pub fix: Option<String>,
-    /// The spec field at fault, so the page can mark its input.
-    pub field: Option<String>,
-}
-
-impl UiError {
-    fn input(message: impl ToString, fix: &str) -> Self {
-        Self {
-            code: "invalid_input",
-            message: message.to_string(),
-            fix: Some(fix.to_string()),
-            field: None,
-        }
-    }
-
-    fn field(field: &str, message: impl ToString, fix: &str) -> Self {
-        Self {
-            field: Some(field.to_string()),
-            ..Self::input(message, fix)
-        }
-    }
-}
-
-impl From<SpecError> for UiError {
-    fn from(e: SpecError) -> Self {
-        let field = match &e {
-            SpecError::Input(i) => Some(i.field.clone()),
-            SpecError::Invalid { field, .. } => Some(field.clone()),
-            _ => None,
-        };
-        Self {
-            code: "invalid_input",
-            message: e.to_string(),
-            fix: None,
-            field,
-        }
-    }
-}
+use crate::error::UiError;
 
 /// Runs the same detection as `aigw-installer detect --json`.
 #[tauri::command]
@@ -80,12 +40,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// engine call as `aigw-installer recommend --json`.
 #[tauri::command]
 pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
-    let catalog = Catalog::builtin().map_err(|e| UiError {
-        code: "catalog",
-        message: e.to_string(),
-        fix: None,
-        field: None,
-    })?;
+    let catalog = Catalog::builtin().map_err(|e| UiError::new("catalog", e, None))?;
     let request = Request {
         gitlab_version: non_empty(args.gitlab_version)
             .map(|v| v.parse::<GitlabVersion>())
@@ -109,11 +64,20 @@ pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
         })?,
         None => Machine::from_report(&run_detect(&DetectOptions::from_env()).await, &catalog),
     };
-    recommend::recommend(&catalog, &machine, &request).map_err(|e| {
-        UiError::input(
-            e,
+    recommend::recommend(&catalog, &machine, &request).map_err(|e| match e {
+        // The page shows an explicit acceptance box for this model instead of the CLI's flag.
+        recommend::RecommendError::LicenseNotAccepted { model, license } => UiError {
+            field: Some(format!("license:{model}")),
+            ..UiError::new(
+                "license_required",
+                format!("{model} is under the {license}"),
+                Some("read the licence, then tick the box to accept it — or choose another model"),
+            )
+        },
+        other => UiError::input(
+            other,
             "change the overrides, or clear them to get the recommendation",
-        )
+        ),
     })
 }
 
@@ -129,6 +93,56 @@ pub struct ConfigForm {
     pub weights_dir: String,
     /// Comma-separated GPU ids; empty runs without GPUs.
     pub gpus: String,
+    /// The checkpoint to download when no local folder is given; empty: the recommended one.
+    pub hf_repo: String,
+    /// For gated models. Written to a 0600 file at install time, never echoed, logged or exported.
+    pub hf_token: Secret,
+    /// Image overrides (a mirror registry, a pinned tag); empty: the defaults for this GitLab version.
+    pub model_image: String,
+    pub model_tag: String,
+    pub gateway_image: String,
+    pub gateway_tag: String,
+    /// Where the gateway writes its logs on the host; empty: GitLab's documented default.
+    pub log_dir: String,
+    /// An offline bundle (`aigw-installer images save`) to load before installing.
+    pub image_bundle: String,
+}
+
+/// A value the page sends that must never be shown again: its `Debug` is redacted.
+#[derive(Default, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_empty() {
+            "\"\""
+        } else {
+            "<redacted>"
+        })
+    }
+}
+
+impl ConfigForm {
+    /// The offline image bundle, checked to exist with its manifest beside it.
+    pub fn image_bundle(&self) -> Result<Option<PathBuf>, UiError> {
+        let Some(path) = non_empty(Some(self.image_bundle.clone())).map(PathBuf::from) else {
+            return Ok(None);
+        };
+        let manifest = aigw_installer::docker::images::manifest_path(&path);
+        if !path.is_file() || !manifest.is_file() {
+            return Err(UiError::field(
+                "form.image_bundle",
+                format!(
+                    "{} is not an image bundle: it and {} must both exist",
+                    path.display(),
+                    manifest.display()
+                ),
+                "choose the .tar written by `aigw-installer images save` (its .manifest.json beside it)",
+            ));
+        }
+        Ok(Some(path))
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -139,6 +153,8 @@ pub struct Review {
     pub blockers: Vec<String>,
     pub engine_problem: Option<String>,
     pub compose: String,
+    /// The offline bundle install will load first.
+    pub image_bundle: Option<String>,
 }
 
 fn port(field: &str, v: &str, default: u16) -> Result<u16, UiError> {
@@ -156,18 +172,18 @@ fn port(field: &str, v: &str, default: u16) -> Result<u16, UiError> {
     }
 }
 
-/// The spec the recommendation and the form describe, validated, and what `apply` would do with it —
-/// nothing is changed.
-#[tauri::command]
-pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiError> {
+/// The spec the recommendation and the form describe, validated against this machine. Pure apart from
+/// detection: nothing is written.
+pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<DeploymentSpec, UiError> {
     let gitlab_version = non_empty(rec.gitlab_version.clone())
         .unwrap_or_else(|| aigw_installer::catalog::NEWEST_KNOWN.to_string());
     let plan = recommend(rec).await?;
-    let deployment = plan.recommendation.ok_or_else(|| UiError {
-        code: "cannot_serve",
-        message: "no model can be served with these GPUs".into(),
-        fix: Some("go back to the Model step: plan for other GPUs, or change the overrides".into()),
-        field: None,
+    let deployment = plan.recommendation.ok_or_else(|| {
+        UiError::new(
+            "cannot_serve",
+            "no model can be served with these GPUs",
+            Some("go back to the Model step: plan for other GPUs, or change the overrides"),
+        )
     })?;
     let install_type = if form.install_type.trim().is_empty() {
         InstallType::Omnibus
@@ -180,13 +196,14 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
             )
         })?
     };
+    let report = run_detect(&DetectOptions::from_env()).await;
     let answers = Answers {
         gitlab_url: form.gitlab_url.trim().to_string(),
         gitlab_version,
         gateway_host: form.gateway_host.trim().to_string(),
-        local_weights: non_empty(Some(form.weights_dir)).map(std::path::PathBuf::from),
+        local_weights: non_empty(Some(form.weights_dir.clone())).map(PathBuf::from),
         hf_token_file: None,
-        platform: None,
+        platform: report.platform.docker_platform().map(str::to_string),
         install_type: Some(install_type),
     };
     let mut s = spec::from_deployment(&deployment, &answers)?;
@@ -199,22 +216,43 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
         .filter(|g| !g.is_empty())
         .map(str::to_string)
         .collect();
-    let report = run_detect(&DetectOptions::from_env()).await;
+    if let (Weights::HuggingFace { repo, .. }, Some(r)) =
+        (&mut s.model.weights, non_empty(Some(form.hf_repo.clone())))
+    {
+        *repo = r;
+    }
+    let set = |target: &mut String, v: &str| {
+        if let Some(v) = non_empty(Some(v.to_string())) {
+            *target = v;
+        }
+    };
+    set(&mut s.model.image, &form.model_image);
+    set(&mut s.model.tag, &form.model_tag);
+    set(&mut s.gateway.image, &form.gateway_image);
+    if let Some(t) = non_empty(Some(form.gateway_tag.clone())) {
+        s.gateway.tag = Some(t);
+    }
+    if let Some(d) = non_empty(Some(form.log_dir.clone())) {
+        s.log_dir = PathBuf::from(d);
+    }
     s.validate(&Context {
         gpus: Some(report.gpus.ids()),
     })?;
+    Ok(s)
+}
+
+/// What `apply` would do with the wizard's spec — nothing is changed.
+#[tauri::command]
+pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiError> {
+    let image_bundle = form.image_bundle()?;
+    let s = build_spec(rec, &form).await?;
     let desired = aigw_installer::plan::desired(&s, None)?;
+    // Keys already made are part of the gateway's configuration (so an unchanged install plans "keep");
+    // missing ones are generated only by install.
+    let keys = spec::resolve_jwt_keys(&s, &crate::store::data_dir()?, false)?;
     let endpoint = DetectOptions::from_env().docker_endpoint;
     let (steps, blockers, engine_problem) = match engine::connect(&endpoint).await {
-        Ok(conn) => match deploy::plan(
-            &conn.docker,
-            &s,
-            None,
-            &Default::default(),
-            endpoint.is_local(),
-        )
-        .await
-        {
+        Ok(conn) => match deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await {
             Ok((_, p)) => (
                 p.steps.iter().map(ToString::to_string).collect(),
                 p.blockers,
@@ -237,5 +275,6 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
         blockers,
         engine_problem,
         compose: compose_yaml(&desired),
+        image_bundle: image_bundle.map(|p| p.display().to_string()),
     })
 }

@@ -1,9 +1,15 @@
 //! The wizard as the real app in a real window: tauri-driver + WebKitWebDriver under Xvfb, talking to
-//! the real Docker engine. Screenshots land in `tests/artifacts/` (kept by CI, ignored by git).
+//! the real Docker engine (with the stand-in images where it installs). Screenshots land in
+//! `tests/artifacts/` (kept by CI, ignored by git). The suites that read or change the engine hold its
+//! lock, so their plans never see each other's containers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_e2e::webdriver::{gui_available, Driver};
-use std::path::PathBuf;
+use aigw_installer::docker::manage;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 const APP: &str = env!("CARGO_BIN_EXE_aigw-installer-app");
 
@@ -26,6 +32,10 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     if !gui_available() || !aigw_e2e::docker_available() {
         return;
     }
+    // Nothing of ours on the engine, so the review below plans every object from scratch.
+    let Some(_engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
     let version = docker_version().unwrap();
     let d = Driver::launch(APP, &[]).await;
     let welcome = d.text("#welcome-title").await;
@@ -77,6 +87,24 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     assert!(card.contains("--tensor-parallel-size 2"), "{card}");
     assert!(card.contains("Rejected"), "{card}");
     d.screenshot(&artifacts().join("wizard-3-model.png")).await;
+
+    // A model under a non-production licence: refused until the admin ticks the acceptance box.
+    d.type_into("#m-model", "codestral-22b-v0.1").await;
+    d.click("#recommend").await;
+    let err = d
+        .wait_text("#model-error", |t| t.contains("codestral"))
+        .await;
+    assert!(err.contains("Non-Production"), "{err}");
+    let label = d.text("#m-license-label").await;
+    assert!(
+        label.contains("I accept") && label.contains("codestral-22b-v0.1"),
+        "{label}"
+    );
+    d.click("#m-accept-license").await;
+    d.click("#recommend").await;
+    d.wait_text("#model-headline", |t| t.contains("Codestral"))
+        .await;
+    d.type_into("#m-model", "").await;
 
     // A GPU name the catalog does not know: an error that lists the valid names, no card.
     d.type_into("#m-gpus", "2xFOO").await;
@@ -132,5 +160,333 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     assert!(steps.contains("vllm/vllm-openai"), "{steps}");
     assert!(steps.contains("gitlab-aigw-model"), "{steps}");
     d.screenshot(&artifacts().join("wizard-5-review.png")).await;
+    d.quit().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Model step: a what-if plan for 2× L4 on GitLab 18.2 (this machine has no GPU), then Configure with
+/// the GPU ids cleared (the stand-in model server needs none) and the stand-in images.
+async fn plan_with_standins(d: &Driver, weights: &Path, logs: &Path) -> (u16, u16) {
+    d.click("[data-step='model']").await;
+    d.type_into("#m-gitlab", "18.2").await;
+    d.type_into("#m-gpus", "2xL4").await;
+    d.click("#recommend").await;
+    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
+        .await;
+    d.click("#to-configure").await;
+    let (gw_port, model_port) = (free_port(), free_port());
+    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
+        .await;
+    d.type_into("#c-gateway-host", "aigw.example.com").await;
+    d.type_into("#c-gateway-port", &gw_port.to_string()).await;
+    d.type_into("#c-model-port", &model_port.to_string()).await;
+    d.type_into("#c-gpus", "").await;
+    d.type_into("#c-weights-dir", &weights.display().to_string())
+        .await;
+    d.click("#step-configure details summary").await;
+    d.type_into("#c-model-image", MODEL_IMAGE).await;
+    d.type_into("#c-model-tag", "standin").await;
+    d.type_into("#c-gateway-image", GATEWAY_IMAGE).await;
+    d.type_into("#c-gateway-tag", "standin").await;
+    d.type_into("#c-log-dir", &logs.display().to_string()).await;
+    d.click("#review-btn").await;
+    let steps = d.wait_text("#review-steps", |t| !t.is_empty()).await;
+    assert!(
+        steps.contains("gitlab-aigw-model (no container yet)")
+            && steps.contains("gitlab-aigw (no container yet)"),
+        "{steps}"
+    );
+    (gw_port, model_port)
+}
+
+async fn ours(engine: &aigw_e2e::Engine) -> Vec<manage::ContainerStatus> {
+    manage::status(&engine.docker).await.unwrap()
+}
+
+fn zip_names(path: &Path) -> (Vec<String>, String) {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    let names: Vec<String> = (0..z.len())
+        .map(|i| z.by_index(i).unwrap().name().unwrap().to_string())
+        .collect();
+    let mut all = String::new();
+    for i in 0..z.len() {
+        let mut text = String::new();
+        let _ = z.by_index(i).unwrap().read_to_string(&mut text);
+        all.push_str(&text);
+    }
+    (names, all)
+}
+
+/// Launch → plan → install (cancelled once, then until healthy) → Connect GitLab → export → Manage:
+/// logs, upgrade, uninstall. Every claim the page makes is checked against the engine itself.
+#[tokio::test]
+async fn install_connect_export_and_manage_on_the_real_engine() {
+    if !gui_available() {
+        return;
+    }
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, weights, logs) = (
+        tmp.path().join("data"),
+        tmp.path().join("weights"),
+        tmp.path().join("logs"),
+    );
+    std::fs::create_dir_all(&weights).unwrap();
+    // The stand-in model server reads this from its model folder: slow enough to press Cancel.
+    let delay = weights.join("STANDIN_START_DELAY_MS");
+    std::fs::write(&delay, "120000").unwrap();
+    let d = Driver::launch(APP, &[("XDG_DATA_HOME", data.to_str().unwrap())]).await;
+    d.wait_text("#welcome-title", |t| t.contains("GitLab Duo"))
+        .await;
+    assert_eq!(
+        d.attribute("#nav-manage", "hidden").await.as_deref(),
+        Some("true"),
+        "nothing is installed yet, so Manage is not offered"
+    );
+    let (gw_port, _) = plan_with_standins(&d, &weights, &logs).await;
+
+    // Install, then Cancel while the model server loads: the engine rolls back; nothing is left.
+    d.click("#install-btn").await;
+    d.wait_text_within("#install-progress", Duration::from_secs(60), |t| {
+        t.contains("Waiting for the model server")
+    })
+    .await;
+    assert!(!ours(&engine).await.is_empty(), "the install had started");
+    d.click("#cancel-install").await;
+    let status = d
+        .wait_text_within("#install-status", Duration::from_secs(60), |t| {
+            t.starts_with("Cancelled")
+        })
+        .await;
+    let err = d.text("#install-error").await;
+    assert!(
+        err.contains("cancelled") && err.contains("rollback"),
+        "{status}\n{err}"
+    );
+    let phases = d.text("#install-progress .phases").await;
+    assert!(
+        phases.contains('–') && !phases.contains('…') && !phases.contains("Waiting"),
+        "phases in progress are marked stopped: {phases}"
+    );
+    d.screenshot(&artifacts().join("wizard-6-install-cancelled.png"))
+        .await;
+    assert!(
+        ours(&engine).await.is_empty(),
+        "a cancelled install leaves nothing behind"
+    );
+    assert!(!data.join("aigw-installer/aigw-spec.toml").exists());
+
+    // Install again, this time until both containers are healthy.
+    std::fs::remove_file(&delay).unwrap();
+    d.click("[data-step='review']").await;
+    d.click("#install-btn").await;
+    let status = d
+        .wait_text_within("#install-status", Duration::from_secs(120), |t| {
+            t.starts_with("Installed") || t.contains("failed")
+        })
+        .await;
+    assert!(
+        status.contains(&format!("http://aigw.example.com:{gw_port}")),
+        "{status}: {}",
+        d.text("#install-error").await
+    );
+    let phases = d.text("#install-progress .phases").await;
+    assert!(phases.contains('✓') && !phases.contains('✗'), "{phases}");
+    let running = ours(&engine).await;
+    assert_eq!(running.len(), 2, "{running:?}");
+    // The engine probed both services itself; Docker's own check (every 10 s) may still say "starting".
+    assert!(
+        running
+            .iter()
+            .all(|c| c.state == "running" && c.health.as_deref() != Some("unhealthy")),
+        "{running:?}"
+    );
+    let spec = std::fs::read_to_string(data.join("aigw-installer/aigw-spec.toml")).unwrap();
+    assert!(spec.contains(&format!("port = {gw_port}")), "{spec}");
+    d.screenshot(&artifacts().join("wizard-6-install.png"))
+        .await;
+
+    // Connect GitLab: this version's settings and the registration values.
+    d.click("#to-connect").await;
+    let summary = d
+        .wait_text("#connect-summary", |t| t.contains("GitLab 18.2"))
+        .await;
+    assert!(
+        summary.contains(&format!("http://aigw.example.com:{gw_port}")),
+        "{summary}"
+    );
+    let registration = d.text("#registration").await;
+    assert!(
+        registration.contains("custom_openai/") && registration.contains("/v1"),
+        "{registration}"
+    );
+    let snippets = d.text("#snippets").await;
+    assert!(snippets.contains("AI Gateway"), "{snippets}");
+    assert!(snippets.contains("gitlab.rb"), "{snippets}");
+    d.screenshot(&artifacts().join("wizard-7-connect.png"))
+        .await;
+
+    // Export: the zip is written and holds the bundle; a second export never replaces it.
+    let zip_path = tmp.path().join("export.zip");
+    d.type_into("#export-path", &zip_path.display().to_string())
+        .await;
+    d.click("#export-btn").await;
+    let result = d
+        .wait_text("#export-outcome", |t| !t.trim().is_empty())
+        .await;
+    assert!(
+        result.starts_with("Wrote") && result.contains("no secrets"),
+        "{result}"
+    );
+    let (names, all) = zip_names(&zip_path);
+    for f in ["README.md", "docker-compose.yml", "manifest.json"] {
+        assert!(names.iter().any(|n| n == f), "{f} missing from {names:?}");
+    }
+    assert!(names.iter().any(|n| n.starts_with("gitlab/")), "{names:?}");
+    assert!(all.contains(&format!("aigw.example.com:{gw_port}")));
+    let before = std::fs::read(&zip_path).unwrap();
+    d.click("#export-btn").await;
+    let err = d
+        .wait_text("#export-error", |t| t.contains("already exists"))
+        .await;
+    assert!(err.contains("another file name"), "{err}");
+    assert_eq!(
+        d.attribute("#export-path", "aria-invalid").await.as_deref(),
+        Some("true")
+    );
+    assert_eq!(std::fs::read(&zip_path).unwrap(), before);
+
+    // Manage: status and logs as the engine reports them.
+    d.click("[data-step='manage']").await;
+    d.wait_text("#manage-status", |t| t.contains("2 container(s)"))
+        .await;
+    // Docker's verdict, refreshed until its first checks ran.
+    let started = std::time::Instant::now();
+    while !d.text("#manage-status").await.contains("2 healthy") {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{}",
+            d.text("#manage-status").await
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        d.click("#manage-refresh").await;
+    }
+    d.click("#logs-btn").await;
+    d.wait_text("#logs-out", |t| t.contains("stand-in vLLM"))
+        .await;
+    d.screenshot(&artifacts().join("wizard-8-manage.png")).await;
+
+    // Upgrade the gateway's tag: recreated on the new image, healthy, and the spec names the new tag.
+    d.type_into("#u-gateway-tag", "standin-v2").await;
+    d.click("#upgrade-btn").await;
+    let up = d
+        .wait_text_within("#upgrade-status", Duration::from_secs(120), |t| {
+            t.starts_with("Upgraded") || t.contains("failed")
+        })
+        .await;
+    assert!(
+        up.starts_with("Upgraded"),
+        "{up}: {}",
+        d.text("#upgrade-error").await
+    );
+    let running = ours(&engine).await;
+    let gw = running
+        .iter()
+        .find(|c| c.image.starts_with(GATEWAY_IMAGE))
+        .unwrap();
+    assert!(gw.image.ends_with(":standin-v2"), "{running:?}");
+    let spec = std::fs::read_to_string(data.join("aigw-installer/aigw-spec.toml")).unwrap();
+    assert!(spec.contains("standin-v2"), "{spec}");
+
+    // Uninstall asks first, then removes exactly our containers and network.
+    d.click("#uninstall-btn").await;
+    d.click("#uninstall-yes").await;
+    let removed = d
+        .wait_text("#uninstall-result", |t| t.starts_with("Removed"))
+        .await;
+    assert!(removed.contains("gitlab-aigw"), "{removed}");
+    assert!(ours(&engine).await.is_empty());
+    d.wait_text("#manage-status", |t| t.contains("Nothing is installed"))
+        .await;
+    d.quit().await;
+}
+
+/// No Docker engine: the wizard says what it cannot do, refuses to install, and still generates and
+/// exports the GitLab settings from the reviewed plan.
+#[tokio::test]
+async fn without_docker_it_plans_and_exports() {
+    if !gui_available() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let host = format!("unix://{}", tmp.path().join("no-docker.sock").display());
+    let d = Driver::launch(
+        APP,
+        &[
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("DOCKER_HOST", &host),
+        ],
+    )
+    .await;
+    let limits = d
+        .wait_text("#welcome-limits", |t| t.contains("cannot be reached"))
+        .await;
+    assert!(limits.contains("export"), "{limits}");
+    d.click("[data-step='model']").await;
+    d.type_into("#m-gitlab", "18.11").await;
+    d.type_into("#m-gpus", "1xH100-80").await;
+    d.click("#recommend").await;
+    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
+        .await;
+    d.click("#to-configure").await;
+    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
+        .await;
+    d.type_into("#c-gateway-host", "aigw.example.com").await;
+    d.type_into("#c-gpus", "").await;
+    d.click("#review-btn").await;
+    let problem = d
+        .wait_text("#review-engine", |t| t.contains("cannot be reached"))
+        .await;
+    assert!(
+        problem.contains("generate the GitLab settings"),
+        "{problem}"
+    );
+    assert_eq!(
+        d.attribute("#install-btn", "disabled").await.as_deref(),
+        Some("true")
+    );
+    d.click("#export-only").await;
+    let summary = d
+        .wait_text("#connect-summary", |t| t.contains("GitLab 18.11"))
+        .await;
+    assert!(summary.contains("reviewed plan"), "{summary}");
+    let zip_path = tmp.path().join("settings.zip");
+    d.type_into("#export-path", &zip_path.display().to_string())
+        .await;
+    d.click("#export-btn").await;
+    let result = d
+        .wait_text("#export-outcome", |t| !t.trim().is_empty())
+        .await;
+    assert!(result.starts_with("Wrote"), "{result}");
+    let (names, all) = zip_names(&zip_path);
+    assert!(names.iter().any(|n| n == "README.md"), "{names:?}");
+    // 18.11 needs JWT keys; an export without --include-secrets names them but holds none.
+    assert!(!all.contains("BEGIN PRIVATE KEY") && !all.contains("BEGIN RSA PRIVATE KEY"));
+    assert!(
+        !data.join("aigw-installer/aigw-spec.toml").exists(),
+        "nothing was installed"
+    );
+    d.screenshot(&artifacts().join("wizard-7-connect-without-docker.png"))
+        .await;
     d.quit().await;
 }

@@ -122,8 +122,19 @@ impl Driver {
         }
     }
 
+    /// Clicks the element, scrolled to the middle of the window first: WebKitWebDriver clicks at the
+    /// element's coordinates without scrolling it fully into view, so a click below the fold is lost.
     pub async fn click(&self, css: &str) {
         let id = self.find(css).await;
+        self.call(
+            "POST",
+            "/execute/sync",
+            Some(json!({
+                "script": "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'});",
+                "args": [css]
+            })),
+        )
+        .await;
         self.call("POST", &format!("/element/{id}/click"), None)
             .await;
     }
@@ -172,6 +183,16 @@ impl Driver {
 
     /// Waits (30 s at most) until the element's text satisfies `pred`; returns it.
     pub async fn wait_text(&self, css: &str, pred: impl Fn(&str) -> bool) -> String {
+        self.wait_text_within(css, STEP, pred).await
+    }
+
+    /// Like [`Self::wait_text`] with a longer bound, for operations such as an install.
+    pub async fn wait_text_within(
+        &self,
+        css: &str,
+        limit: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> String {
         let started = Instant::now();
         loop {
             let t = self.try_text(css).await.unwrap_or_default();
@@ -179,11 +200,21 @@ impl Driver {
                 return t;
             }
             assert!(
-                started.elapsed() < STEP,
+                started.elapsed() < limit,
                 "{css} never matched; last text: {t}"
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+
+    /// Runs `script` in the page (W3C "execute async"); it calls `arguments[0]` with its result.
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
     }
 
     /// Saves a PNG screenshot of the window.

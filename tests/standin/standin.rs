@@ -6,7 +6,8 @@
 //!   python3 -c "<code>"         the health checks' `python3 -c "…urlopen('URL'…"`: GETs the URL, exit 0 on 200
 //!
 //! Knobs (environment): STANDIN_START_DELAY_MS (slow to load), STANDIN_NEVER_HEALTHY=1 (health answers 503),
-//! STANDIN_CRASH_AFTER_MS (exits 1 after that long).
+//! STANDIN_CRASH_AFTER_MS (exits 1 after that long). The model server also reads a file named
+//! STANDIN_START_DELAY_MS in its model directory (`--model`): the wizard test cannot set environment.
 //! Built with `rustc -C target-feature=+crt-static` so the image can be `FROM scratch`; std only.
 
 use std::collections::BTreeMap;
@@ -99,7 +100,13 @@ fn serve(role: Role) {
     };
     let ready = Arc::new(AtomicBool::new(false));
     let never = std::env::var("STANDIN_NEVER_HEALTHY").is_ok_and(|v| v == "1");
-    let delay = env_ms("STANDIN_START_DELAY_MS").unwrap_or(0);
+    let delay_file = match &role {
+        Role::Model(m) => std::fs::read_to_string(format!("{}/STANDIN_START_DELAY_MS", m.model))
+            .ok()
+            .and_then(|v| v.trim().parse().ok()),
+        Role::Gateway => None,
+    };
+    let delay = env_ms("STANDIN_START_DELAY_MS").or(delay_file).unwrap_or(0);
     if let Some(ms) = env_ms("STANDIN_CRASH_AFTER_MS") {
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(ms));

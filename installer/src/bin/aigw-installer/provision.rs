@@ -215,9 +215,7 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
 
 /// Where the installer keeps its own files (the token file, JWT keys): `~/.local/share/aigw-installer`.
 fn data_dir() -> anyhow::Result<PathBuf> {
-    aigw_installer::logging::log_dir()
-        .and_then(|d| d.parent().map(|p| p.to_path_buf()))
-        .context("no data directory (set HOME or XDG_DATA_HOME)")
+    aigw_installer::logging::data_dir().context("no data directory (set HOME or XDG_DATA_HOME)")
 }
 
 /// What `apply` and `upgrade` share: the token file, the engine, Ctrl-C wired to cancellation.

@@ -1,0 +1,154 @@
+//! Connect GitLab: the installed spec's GitLab-side snippets (for its version and install type), the
+//! values of the model registration, and the export zip — the same engine calls as `snippets`/`export`.
+
+use aigw_installer::export::bundle::{self, ExportOptions};
+use aigw_installer::gitlab::config::{self, InstallType, Snippet};
+use aigw_installer::spec::DeploymentSpec;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+use crate::error::UiError;
+use crate::store;
+
+#[derive(Debug, Serialize)]
+pub struct Registration {
+    pub name: String,
+    pub family: String,
+    pub endpoint: String,
+    pub identifier: String,
+    pub features: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectInfo {
+    pub gitlab_url: String,
+    pub gitlab_version: String,
+    pub install_type: String,
+    pub install_label: String,
+    pub gateway_url: String,
+    /// In the order an admin applies them.
+    pub snippets: Vec<Snippet>,
+    pub registration: Registration,
+    /// The installed spec's path, or a note that this is the reviewed, not installed, plan.
+    pub spec_origin: String,
+}
+
+fn options(install: InstallType) -> ExportOptions {
+    ExportOptions {
+        install,
+        agent_platform: None,
+        include_secrets: false,
+        hf_token: None,
+        jwt_keys: Vec::new(),
+    }
+}
+
+fn install_type(s: &DeploymentSpec, choice: &str) -> Result<InstallType, UiError> {
+    if choice.trim().is_empty() {
+        return Ok(s.gitlab.install_type);
+    }
+    choice.parse::<InstallType>().map_err(|e| {
+        UiError::field(
+            "connect.install_type",
+            e,
+            "choose one of the listed install types",
+        )
+    })
+}
+
+/// The reviewed spec (planning without installing: no Docker here, or export only), else the installed one.
+fn spec_for(spec_toml: Option<&str>) -> Result<(String, DeploymentSpec), UiError> {
+    match spec_toml.filter(|t| !t.trim().is_empty()) {
+        Some(text) => {
+            let s = DeploymentSpec::from_toml(text, "the reviewed plan")?;
+            s.validate(&Default::default())?;
+            Ok(("not installed: the reviewed plan".into(), s))
+        }
+        None => {
+            let (path, s) = store::require_installed_spec()?;
+            Ok((path.display().to_string(), s))
+        }
+    }
+}
+
+/// The snippets for the reviewed or installed spec; `install_type` shows another install type's settings.
+#[tauri::command]
+pub fn connect_info(
+    spec_toml: Option<String>,
+    install_type_choice: Option<String>,
+) -> Result<ConnectInfo, UiError> {
+    let (origin, s) = spec_for(spec_toml.as_deref())?;
+    let install = install_type(&s, install_type_choice.as_deref().unwrap_or(""))?;
+    let side = bundle::gitlab_side(&s, &options(install))?;
+    let snippets = config::snippets(&side).map_err(bundle::ExportError::from)?;
+    Ok(ConnectInfo {
+        gitlab_url: side.gitlab.as_str().to_string(),
+        gitlab_version: s.gitlab.version.clone(),
+        install_type: install.as_str().to_string(),
+        install_label: install.label().to_string(),
+        gateway_url: side.gateway_url.clone(),
+        snippets,
+        registration: Registration {
+            name: side.model.name,
+            family: side.model.family,
+            endpoint: side.model.endpoint,
+            identifier: side.model.identifier,
+            features: side.model.features,
+        },
+        spec_origin: origin,
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExportArgs {
+    /// The reviewed spec when exporting without installing; empty: the installed spec.
+    pub spec_toml: String,
+    pub path: String,
+    /// The save dialog already asked before replacing a file; a typed path never replaces one.
+    pub overwrite: bool,
+    pub install_type: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Exported {
+    pub path: String,
+    pub files: Vec<String>,
+}
+
+/// Writes the export zip (no secrets: the token and JWT keys stay on this machine).
+#[tauri::command]
+pub fn export_zip(args: ExportArgs) -> Result<Exported, UiError> {
+    let (_, s) = spec_for(Some(&args.spec_toml))?;
+    let raw = args.path.trim();
+    if raw.is_empty() {
+        return Err(UiError::field(
+            "export.path",
+            "no file was chosen",
+            "press Choose… or type a path ending in .zip",
+        ));
+    }
+    let mut out = PathBuf::from(raw);
+    if out.extension().is_none() {
+        out.set_extension("zip");
+    }
+    if !out.is_absolute() {
+        return Err(UiError::field(
+            "export.path",
+            format!("{raw} is not a full path"),
+            "press Choose…, or type a path starting with /",
+        ));
+    }
+    let opts = options(install_type(&s, &args.install_type)?);
+    let files = bundle::bundle_files(&s, &opts)?;
+    let manifest = bundle::write_zip(&files, &s, &opts, &out, args.overwrite)?;
+    Ok(Exported {
+        path: out.display().to_string(),
+        files: manifest
+            .files
+            .into_iter()
+            .map(|f| f.path)
+            .chain(std::iter::once("manifest.json".to_string()))
+            .collect(),
+    })
+}

@@ -1,0 +1,100 @@
+// Renders the engine's event stream (docker::events::Event) as phases with ticks, a bar per image layer
+// or transfer with bytes, the health wait, and the loading server's log tail.
+import { $, el } from "./lib.js";
+
+const MIB = 1024 * 1024;
+const LOG_LINES = 300;
+
+const bytes = (n) => `${(n / MIB).toFixed(1)} MiB`;
+
+export function progressView(root) {
+  const phases = $(".phases", root);
+  const transfers = $(".transfers", root);
+  const log = $(".log", root);
+  const byPhase = new Map();
+  const bars = new Map();
+  let health = null;
+  let lines = [];
+
+  function bar(key, label) {
+    let b = bars.get(key);
+    if (!b) {
+      const p = el("progress", { max: "1", value: "0", "aria-label": label });
+      const text = el("span", { class: "bar-text" }, label);
+      b = { p, text, row: el("div", { class: "transfer" }, text, p) };
+      transfers.append(b.row);
+      bars.set(key, b);
+    }
+    return b;
+  }
+
+  function phase(name, state) {
+    let li = byPhase.get(name);
+    if (!li) {
+      li = el("li", { class: "phase" }, el("span", { class: "mark", "aria-hidden": "true" }), el("span", {}, name));
+      phases.append(li);
+      byPhase.set(name, li);
+    }
+    li.dataset.state = state;
+    li.firstChild.textContent = { done: "✓", failed: "✗", stopped: "–" }[state] ?? "…";
+    li.setAttribute("aria-label", `${name}: ${state === "started" ? "in progress" : state}`);
+  }
+
+  return {
+    reset() {
+      phases.replaceChildren();
+      transfers.replaceChildren();
+      log.textContent = "";
+      byPhase.clear();
+      bars.clear();
+      health = null;
+      lines = [];
+    },
+    /// The operation ended: phases still in progress were stopped (by a failure or Cancel).
+    finish() {
+      if (health) { health.remove(); health = null; }
+      for (const [name, li] of byPhase) if (li.dataset.state === "started") phase(name, "stopped");
+    },
+    handle(ev) {
+      switch (ev.event) {
+        case "plan":
+          phase(`Plan: ${ev.steps.length} step(s)`, "done");
+          break;
+        case "phase":
+          if (health) { health.remove(); health = null; }
+          phase(ev.phase, ev.state);
+          break;
+        case "layer": {
+          if (!ev.layer) break;
+          const b = bar(`${ev.image} ${ev.layer}`, ev.image);
+          b.p.max = Math.max(ev.total, 1);
+          b.p.value = ev.total ? ev.current : 0;
+          b.text.textContent = `${ev.image} ${ev.layer.slice(0, 12)}: ${ev.status}`
+            + (ev.total ? ` ${bytes(ev.current)} of ${bytes(ev.total)}` : "");
+          break;
+        }
+        case "transfer": {
+          const b = bar(`transfer ${ev.what}`, ev.what);
+          if (ev.total) { b.p.max = ev.total; b.p.value = ev.current; } else b.p.removeAttribute("value");
+          b.text.textContent = `${ev.what}: ${bytes(ev.current)}${ev.total ? ` of ${bytes(ev.total)}` : ""}`;
+          break;
+        }
+        case "health":
+          if (!health) { health = el("li", { class: "phase waiting" }); phases.append(health); }
+          health.textContent = `Waiting for the ${ev.component === "model" ? "model server" : "gateway"} to become healthy: ${ev.waited_s} s (${ev.status})`;
+          break;
+        case "log":
+          lines.push(ev.line);
+          if (lines.length > LOG_LINES) lines = lines.slice(-LOG_LINES);
+          log.textContent = lines.join("\n");
+          log.scrollTop = log.scrollHeight;
+          break;
+        case "warning":
+          phases.append(el("li", { class: "phase warning" }, `Warning: ${ev.message}`));
+          break;
+        default:
+          break;
+      }
+    },
+  };
+}
