@@ -56,8 +56,6 @@ async function runCheck() {
   try {
     const report = await invoke("detect");
     state.report = report;
-    $("#docker-endpoint").textContent = report.docker.endpoint.scheme === "unix"
-      ? `unix://${report.docker.endpoint.path}` : (report.docker.endpoint.addr ?? report.docker.endpoint.url);
     const blockers = report.findings.filter((f) => f.severity === "blocker").length;
     const warnings = report.findings.filter((f) => f.severity === "warning").length;
     status.textContent = blockers
@@ -76,6 +74,7 @@ for (const b of document.querySelectorAll("[data-step]")) b.addEventListener("cl
 $("#start").addEventListener("click", () => showStep("check"));
 $("#to-model").addEventListener("click", () => showStep("model"));
 $("#model-form").addEventListener("submit", (e) => { e.preventDefault(); runRecommend(); });
+$("#model-form").addEventListener("change", () => runRecommend());
 $("#to-configure").addEventListener("click", () => showStep("configure"));
 $("#config-form").addEventListener("submit", (e) => { e.preventDefault(); runReview(); });
 
@@ -144,14 +143,19 @@ function headline(d) {
   return `${d.model_name} · ${d.precision} · TP=${d.tensor_parallel_size} · ${d.max_model_len} tokens · ${d.engine}`;
 }
 
+// Overrides are checked by the engine as they change; an answer to an older request is dropped.
+let recommendSeq = 0;
+
 async function runRecommend() {
+  const seq = ++recommendSeq;
   const args = recommendArgs();
   const err = $("#model-error");
   const card = $("#model-card");
-  err.hidden = true;
   $("#recommend").disabled = true;
   try {
     const plan = await invoke("recommend", { args });
+    if (seq !== recommendSeq) return;
+    err.hidden = true;
     state.plan = plan;
     card.replaceChildren();
     const d = plan.recommendation;
@@ -168,6 +172,7 @@ async function runRecommend() {
     if (plan.rejected.length) card.append(section("Rejected", plan.rejected.map((r) => `${r.candidate}: ${r.reason}`)));
     card.hidden = false;
   } catch (e) {
+    if (seq !== recommendSeq) return;
     card.hidden = true;
     if (e?.code === "license_required") {
       // The admin accepts the named model's licence explicitly; nothing is accepted by default.

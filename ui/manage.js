@@ -13,6 +13,7 @@ export async function refreshInstalled() {
   } catch (e) {
     st = { containers: [], engine_problem: errorText(e) };
   }
+  if (st.engine) $("#docker-endpoint").textContent = st.engine;
   const installed = st.containers.length > 0;
   $("#nav-manage").hidden = !installed;
   $("#to-manage").hidden = !installed;

@@ -19,6 +19,8 @@ pub struct Status {
     pub model_tag: Option<String>,
     /// Set when the engine cannot be reached: the page says so instead of "nothing installed".
     pub engine_problem: Option<String>,
+    /// The engine everything goes to: this machine's socket or the one `DOCKER_HOST` names.
+    pub engine: String,
 }
 
 #[tauri::command]
@@ -37,6 +39,9 @@ pub async fn status() -> Result<Status, UiError> {
         gateway_tag: spec.as_ref().and_then(|(_, s)| s.gateway_tag().ok()),
         model_tag: spec.as_ref().map(|(_, s)| s.model.tag.clone()),
         engine_problem,
+        engine: aigw_installer::hardware::DetectOptions::from_env()
+            .docker_endpoint
+            .display(),
     })
 }
 

@@ -60,7 +60,7 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     );
     d.screenshot(&artifacts().join("wizard-2-system-check.png"))
         .await;
-    // The welcome step now names the engine it found.
+    // The welcome step names the engine (set at launch from the engine's own endpoint resolution).
     d.click("[data-step='welcome']").await;
     let endpoint = d
         .wait_text("#docker-endpoint", |t| t.starts_with("unix://"))
@@ -442,6 +442,8 @@ async fn without_docker_it_plans_and_exports() {
         .wait_text("#welcome-limits", |t| t.contains("cannot be reached"))
         .await;
     assert!(limits.contains("export"), "{limits}");
+    // Welcome says where things would go: the engine DOCKER_HOST names.
+    assert_eq!(d.text("#docker-endpoint").await, host);
     d.click("[data-step='model']").await;
     d.type_into("#m-gitlab", "18.11").await;
     d.type_into("#m-gpus", "1xH100-80").await;

@@ -41,8 +41,24 @@ pub fn gui_available() -> bool {
 }
 
 impl Driver {
-    /// Starts tauri-driver and a session that launches `application` (the app's binary).
+    /// Starts tauri-driver and a session that launches `application` (the app's binary). On a loaded
+    /// machine the driver chain occasionally drops the session request; then it is started again on
+    /// fresh ports (three tries), and the last error is reported.
     pub async fn launch(application: &str, env: &[(&str, &str)]) -> Driver {
+        let mut last = String::new();
+        for _ in 0..3 {
+            match Self::try_launch(application, env).await {
+                Ok(d) => return d,
+                Err(e) => {
+                    eprintln!("WebDriver session failed, retrying: {e}");
+                    last = e;
+                }
+            }
+        }
+        panic!("no WebDriver session after 3 tries: {last}");
+    }
+
+    async fn try_launch(application: &str, env: &[(&str, &str)]) -> Result<Driver, String> {
         let (port, native) = (free_port(), free_port());
         let mut cmd = Command::new("tauri-driver");
         cmd.args([
@@ -55,24 +71,34 @@ impl Driver {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("tauri-driver starts");
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                started.elapsed() < STEP,
-                "tauri-driver did not listen on {port}"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // From here on, Drop stops tauri-driver whatever happens.
         let mut d = Driver {
             child,
-            base,
+            base: format!("http://127.0.0.1:{port}"),
             session: String::new(),
         };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > STEP {
+                return Err(format!("tauri-driver did not listen on {port}"));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         let caps = json!({"capabilities": {"alwaysMatch": {"browserName": "wry", "tauri:options": {"application": application}}}});
-        let v = d.call("POST", "/session", Some(caps)).await;
-        d.session = v["sessionId"].as_str().expect("a session id").to_string();
-        d
+        let r = http::call(
+            "POST",
+            &format!("{}/session", d.base),
+            Some(&caps.to_string()),
+            Duration::from_secs(60),
+        )
+        .await
+        .map_err(|e| format!("POST /session: {e}"))?;
+        let v: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
+        d.session = v["value"]["sessionId"]
+            .as_str()
+            .ok_or_else(|| format!("POST /session answered {}: {}", r.status, r.body))?
+            .to_string();
+        Ok(d)
     }
 
     async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Value {
