@@ -185,6 +185,10 @@ pub async fn upgrade(
 }
 
 impl Jobs {
+    pub fn is_running(&self) -> bool {
+        self.0.lock().map(|slot| slot.is_some()).unwrap_or(false)
+    }
+
     /// Cancels the running operation, if any; `false` when none runs.
     pub fn cancel_running(&self) -> bool {
         match self.0.lock() {

@@ -31,6 +31,10 @@ fn main() {
             manage::logs,
             manage::uninstall
         ])
+        .setup(|app| {
+            stop_on_signals(app.handle().clone());
+            Ok(())
+        })
         .on_window_event(|window, event| {
             // Closing the window mid-install would end the process with containers half made: the
             // close is refused once, the operation cancelled (the engine rolls back), and the page
@@ -50,14 +54,63 @@ fn main() {
                 webview.app_handle().exit(0);
             }
         })
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        tracing::error!("the window could not start: {e}");
-        eprintln!(
-            "error: the window could not start: {e}\n\
+        .build(tauri::generate_context!());
+    match result {
+        Ok(app) => app.run(|app, event| {
+            // However the window went away (closed by the window manager after the refusal above, by
+            // a driver, or the app asked to quit), the process must not end mid-install: it stays,
+            // window-less, until the cancelled operation has rolled back, then exits.
+            if let tauri::RunEvent::ExitRequested { api, .. } = event {
+                if app.state::<install::Jobs>().cancel_running() {
+                    api.prevent_exit();
+                    let app = app.clone();
+                    tauri::async_runtime::spawn(async move {
+                        while app.state::<install::Jobs>().is_running() {
+                            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        }
+                        tracing::info!("the cancelled operation rolled back; exiting");
+                        app.exit(0);
+                    });
+                }
+            }
+        }),
+        Err(e) => {
+            tracing::error!("the window could not start: {e}");
+            eprintln!(
+                "error: the window could not start: {e}\n\
              fix: check that a display is available (DISPLAY or WAYLAND_DISPLAY) and that \
              libwebkit2gtk-4.1-0 is installed"
-        );
-        std::process::exit(1);
+            );
+            std::process::exit(1);
+        }
     }
+}
+
+/// SIGTERM, SIGINT and SIGHUP (logout, shutdown, `kill`, a closed terminal) end the app only after a
+/// running install or upgrade was cancelled and rolled back, like Ctrl-C in the CLI.
+fn stop_on_signals(app: tauri::AppHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    tauri::async_runtime::spawn(async move {
+        let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) else {
+            tracing::warn!("signal handlers could not be installed");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let jobs = app.state::<install::Jobs>();
+        if jobs.cancel_running() {
+            tracing::info!("signal received: cancelling the running operation before exiting");
+            while jobs.is_running() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        app.exit(0);
+    });
 }

@@ -206,6 +206,21 @@ async fn plan_with_standins(d: &Driver, weights: &Path, logs: &Path) -> (u16, u1
     (gw_port, model_port)
 }
 
+/// The app process this test launched: the one whose environment names this test's data directory.
+fn app_pid(data: &Path) -> u32 {
+    let needle = format!("XDG_DATA_HOME={}", data.display());
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            exe.ends_with("aigw-installer-app")
+                && env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes())
+        })
+        .expect("the app's process")
+}
+
 async fn ours(engine: &aigw_e2e::Engine) -> Vec<manage::ContainerStatus> {
     manage::status(&engine.docker).await.unwrap()
 }
@@ -417,6 +432,33 @@ async fn install_connect_export_and_manage_on_the_real_engine() {
     assert!(ours(&engine).await.is_empty());
     d.wait_text("#manage-status", |t| t.contains("Nothing is installed"))
         .await;
+
+    // A SIGTERM mid-install (logout, shutdown, `kill`): the install is cancelled and rolled back before
+    // the process ends.
+    std::fs::write(&delay, "120000").unwrap();
+    d.click("[data-step='review']").await;
+    d.click("#install-btn").await;
+    d.wait_text_within("#install-progress", Duration::from_secs(60), |t| {
+        t.contains("Waiting for the model server")
+    })
+    .await;
+    let pid = app_pid(&data);
+    assert!(!ours(&engine).await.is_empty());
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let started = std::time::Instant::now();
+    while !ours(&engine).await.is_empty() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "after SIGTERM: {:?}",
+            ours(&engine).await
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     d.quit().await;
 }
 
