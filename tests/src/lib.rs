@@ -61,8 +61,10 @@ pub async fn clean_engine() -> Option<Engine> {
     )
     .await
     .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
-    standin::ensure_images(&conn.docker).await;
+    // Built under the lock: a suite from another checkout may build the same tags from a binary that
+    // differs (embedded paths), and a retag mid-scenario would make its containers look outdated.
     let lock = engine_lock();
+    standin::ensure_images(&conn.docker).await;
     // Only objects carrying our labels are removed.
     aigw_installer::docker::manage::uninstall(&conn.docker)
         .await
