@@ -1,12 +1,14 @@
-//! The exported docker-compose.yml, checked by the real tool: `docker-compose config` accepts it, and
-//! `docker-compose up -d` brings up the stand-ins healthy with the environment `apply` would set — so
-//! exactly that our own `plan` then finds nothing to change.
+//! The exported docker-compose.yml and docker-run.sh, checked by the real tools: `docker-compose config`
+//! accepts the file, and `docker-compose up -d` or `sh docker-run.sh` brings up the stand-ins healthy with the
+//! environment and health checks `apply` would set — so exactly that our own `plan` then finds nothing to change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
+use aigw_installer::docker::body::create_body;
 use aigw_installer::docker::{deploy, http};
 use aigw_installer::export::compose::compose_yaml;
-use aigw_installer::plan::{desired, Step};
+use aigw_installer::export::gateway::{docker_run_script, env_file};
+use aigw_installer::plan::{desired, Component, Step};
 use aigw_installer::spec::DeploymentSpec;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -44,16 +46,10 @@ async fn wait_ok(url: &str) {
     }
 }
 
-#[tokio::test]
-async fn compose_brings_up_what_apply_would() {
-    let Some(engine) = aigw_e2e::clean_engine().await else {
-        return;
-    };
-    let d = engine.docker.clone();
-
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("weights")).unwrap();
-    let (gw, model) = (free_port(), free_port());
+/// A spec for the stand-ins in `dir` (weights and a log directory owned by the gateway's user, as the
+/// exported README tells admins).
+fn spec_in(dir: &std::path::Path, gw: u16, model: u16) -> DeploymentSpec {
+    std::fs::create_dir_all(dir.join("weights")).unwrap();
     let spec = DeploymentSpec::from_toml(
         &format!(
             r#"
@@ -76,19 +72,32 @@ port = {model}
 source = "local"
 path = "{d}/weights"
 "#,
-            d = dir.path().display()
+            d = dir.display()
         ),
         "t",
     )
     .unwrap();
     // As the exported README tells admins: the log directory belongs to the user the gateway runs as.
-    std::fs::create_dir_all(dir.path().join("logs")).unwrap();
+    std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::os::unix::fs::chown(
-        dir.path().join("logs"),
+        dir.join("logs"),
         Some(standin::GATEWAY_UID),
         Some(standin::GATEWAY_UID),
     )
     .unwrap();
+    spec
+}
+
+#[tokio::test]
+async fn compose_brings_up_what_apply_would() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
+
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (free_port(), free_port());
+    let spec = spec_in(dir.path(), gw, model);
     let want = desired(&spec, None).unwrap();
     std::fs::write(dir.path().join("docker-compose.yml"), compose_yaml(&want)).unwrap();
 
@@ -135,6 +144,79 @@ path = "{d}/weights"
         "{}",
         String::from_utf8_lossy(&down.stderr)
     );
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test]
+async fn docker_run_script_brings_up_what_apply_would() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (free_port(), free_port());
+    let spec = spec_in(dir.path(), gw, model);
+    let want = desired(&spec, None).unwrap();
+    std::fs::write(
+        dir.path().join("docker-run.sh"),
+        docker_run_script(&want, &[]),
+    )
+    .unwrap();
+    let gateway = want
+        .containers
+        .iter()
+        .find(|c| c.component == Component::Gateway)
+        .unwrap();
+    std::fs::write(dir.path().join("aigw.env"), env_file(gateway)).unwrap();
+
+    let run = Command::new("sh")
+        .arg("docker-run.sh")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let result = std::panic::AssertUnwindSafe(async {
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        wait_ok(&format!("http://127.0.0.1:{model}/health")).await;
+        wait_ok(&format!("http://127.0.0.1:{gw}/monitoring/healthz")).await;
+        // Docker's health check is the one apply sets: command, interval, timeout, retries, start period.
+        for c in &want.containers {
+            let got = d
+                .inspect_container(&c.name, None)
+                .await
+                .unwrap()
+                .config
+                .unwrap()
+                .healthcheck
+                .unwrap();
+            let want = create_body(c).healthcheck.unwrap();
+            // `--health-cmd` is always run by a shell (CMD-SHELL); the same command, the same timing.
+            assert_eq!(
+                (got.interval, got.timeout, got.retries, got.start_period),
+                (want.interval, want.timeout, want.retries, want.start_period),
+                "{}",
+                c.name
+            );
+            let words = want.test.unwrap();
+            let line = got.test.unwrap().join(" ");
+            assert!(line.starts_with("CMD-SHELL python3 -c"), "{line}");
+            assert!(line.contains(words.last().unwrap().as_str()), "{line}");
+        }
+        let (_, p) = deploy::plan(&d, &spec, None, &Default::default(), true)
+            .await
+            .unwrap();
+        assert!(
+            p.steps.iter().all(|s| matches!(s, Step::Keep { .. })),
+            "docker-run.sh made exactly what apply makes: {p:#?}"
+        );
+    });
+    let outcome = futures_util::FutureExt::catch_unwind(result).await;
+    aigw_installer::docker::manage::uninstall(&d).await.unwrap();
     if let Err(panic) = outcome {
         std::panic::resume_unwind(panic);
     }

@@ -2,7 +2,9 @@
 
 use std::fmt::Write;
 
-use crate::plan::{Component, Desired, DesiredContainer, HEALTH_INTERVAL_S};
+use crate::plan::{
+    Component, Desired, DesiredContainer, HEALTH_INTERVAL_S, HEALTH_RETRIES, HEALTH_TIMEOUT_S,
+};
 
 /// `KEY=value` lines, as `docker run --env-file` reads them (no quoting: the value is the rest of the line).
 pub fn env_file(c: &DesiredContainer) -> String {
@@ -107,6 +109,12 @@ fn run_command(c: &DesiredContainer, env_file: Option<&str>, passthrough: &[&str
         health,
         "--health-interval".into(),
         format!("{HEALTH_INTERVAL_S}s"),
+        "--health-timeout".into(),
+        format!("{HEALTH_TIMEOUT_S}s"),
+        "--health-retries".into(),
+        HEALTH_RETRIES.to_string(),
+        "--health-start-period".into(),
+        format!("{}s", c.health_start_period_s()),
     ]);
     lines.push(vec![c.image.clone()]);
     if !c.cmd.is_empty() {
