@@ -40,6 +40,19 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     let d = Driver::launch(APP, &[]).await;
     let welcome = d.text("#welcome-title").await;
     assert!(welcome.contains("GitLab Duo"), "{welcome}");
+    // Every control of every step has an accessible name (a <label>, aria-label or its own text), and
+    // none is taken out of the keyboard order.
+    let unlabelled = d
+        .execute_async(
+            "const done = arguments[0];
+             const bad = [...document.querySelectorAll('input, select, textarea, button')]
+               .filter((e) => !(e.labels?.length || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim()))
+                 || e.tabIndex < 0)
+               .map((e) => e.id || e.outerHTML.slice(0, 80));
+             done(JSON.stringify(bad));",
+        )
+        .await;
+    assert_eq!(unlabelled.as_str(), Some("[]"), "controls without a name");
     d.screenshot(&artifacts().join("wizard-1-welcome.png"))
         .await;
 
