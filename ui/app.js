@@ -1,6 +1,6 @@
 // The wizard shell: navigation and the planning steps (check, model, configure, review). Every fact
 // comes from the engine through Tauri commands; nothing here decides.
-import { $, el, invoke, showError, clearErrors, choosePath } from "./lib.js";
+import { $, el, invoke, errorText, showError, clearErrors, choosePath } from "./lib.js";
 import { startInstall } from "./install.js";
 import { showConnect } from "./connect.js";
 import { showManage, refreshInstalled } from "./manage.js";
@@ -181,7 +181,7 @@ async function runRecommend() {
       $("#m-accept-license").checked = false;
       $("#m-license-box").hidden = false;
     }
-    err.textContent = e?.fix ? `${e.message} — ${e.fix}` : `${e?.message ?? e}`;
+    err.textContent = errorText(e);
     err.hidden = false;
   } finally {
     $("#recommend").disabled = false;
@@ -198,4 +198,7 @@ for (const b of document.querySelectorAll("[data-choose]")) {
   });
 }
 if (invoke) refreshInstalled();
-else $("#welcome-limits").textContent = "This page must run inside the installer app.";
+else {
+  $("#welcome-limits").textContent = "This page must run inside the installer app.";
+  $("#welcome-limits").hidden = false;
+}

@@ -41,12 +41,10 @@ repo = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
 }
 
 fn opts(install: InstallType) -> ExportOptions {
+    // A token is at hand, but not asked for: it must stay out.
     ExportOptions {
-        install,
-        agent_platform: None,
-        include_secrets: false,
         hf_token: Some(SECRET.into()),
-        jwt_keys: Vec::new(),
+        ..ExportOptions::without_secrets(install)
     }
 }
 

@@ -2,7 +2,7 @@
 //! here changes the machine.
 
 use aigw_installer::catalog::{Catalog, GitlabVersion, Precision};
-use aigw_installer::docker::{deploy, engine};
+use aigw_installer::docker::deploy;
 use aigw_installer::export::compose::compose_yaml;
 use aigw_installer::gitlab::config::InstallType;
 use aigw_installer::hardware::{detect as run_detect, DetectOptions, SystemReport};
@@ -40,6 +40,15 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// engine call as `aigw-installer recommend --json`.
 #[tauri::command]
 pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
+    recommend_with(args, None).await
+}
+
+/// `report` is this machine when the caller has already detected it; otherwise detection runs here, and
+/// only when no what-if GPUs are given.
+async fn recommend_with(
+    args: RecommendArgs,
+    report: Option<&SystemReport>,
+) -> Result<Plan, UiError> {
     let catalog = Catalog::builtin().map_err(|e| UiError::new("catalog", e, None))?;
     let request = Request {
         gitlab_version: non_empty(args.gitlab_version)
@@ -62,7 +71,10 @@ pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
                 "write GPUs as COUNTxNAME, e.g. 2xL4 or 1xA100-80,1xA100-40",
             )
         })?,
-        None => Machine::from_report(&run_detect(&DetectOptions::from_env()).await, &catalog),
+        None => match report {
+            Some(r) => Machine::from_report(r, &catalog),
+            None => Machine::from_report(&run_detect(&DetectOptions::from_env()).await, &catalog),
+        },
     };
     recommend::recommend(&catalog, &machine, &request).map_err(|e| match e {
         // The page shows an explicit acceptance box for this model instead of the CLI's flag.
@@ -177,7 +189,9 @@ fn port(field: &str, v: &str, default: u16) -> Result<u16, UiError> {
 pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<DeploymentSpec, UiError> {
     let gitlab_version = non_empty(rec.gitlab_version.clone())
         .unwrap_or_else(|| aigw_installer::catalog::NEWEST_KNOWN.to_string());
-    let plan = recommend(rec).await?;
+    // One detection serves the recommendation, the platform and the GPU-id check.
+    let report = run_detect(&DetectOptions::from_env()).await;
+    let plan = recommend_with(rec, Some(&report)).await?;
     let deployment = plan.recommendation.ok_or_else(|| {
         UiError::new(
             "cannot_serve",
@@ -196,7 +210,6 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
             )
         })?
     };
-    let report = run_detect(&DetectOptions::from_env()).await;
     let answers = Answers {
         gitlab_url: form.gitlab_url.trim().to_string(),
         gitlab_version,
@@ -250,22 +263,23 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
     // Keys already made are part of the gateway's configuration (so an unchanged install plans "keep");
     // missing ones are generated only by install.
     let keys = spec::resolve_jwt_keys(&s, &crate::store::data_dir()?, false)?;
-    let endpoint = DetectOptions::from_env().docker_endpoint;
-    let (steps, blockers, engine_problem) = match engine::connect(&endpoint).await {
-        Ok(conn) => match deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await {
-            Ok((_, p)) => (
-                p.steps.iter().map(ToString::to_string).collect(),
-                p.blockers,
-                None,
-            ),
-            Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
-        },
-        Err((_, detail)) => (
+    let (steps, blockers, engine_problem) = match crate::store::connect().await {
+        Ok((conn, endpoint)) => {
+            match deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await {
+                Ok((_, p)) => (
+                    p.steps.iter().map(ToString::to_string).collect(),
+                    p.blockers,
+                    None,
+                ),
+                Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
+            }
+        }
+        Err(e) => (
             Vec::new(),
             Vec::new(),
             Some(format!(
-                "the Docker engine at {} cannot be reached: {detail}",
-                endpoint.display()
+                "the Docker engine cannot be reached: {}",
+                e.one_line()
             )),
         ),
     };

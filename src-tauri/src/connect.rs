@@ -2,22 +2,13 @@
 //! values of the model registration, and the export zip — the same engine calls as `snippets`/`export`.
 
 use aigw_installer::export::bundle::{self, ExportOptions};
-use aigw_installer::gitlab::config::{self, InstallType, Snippet};
+use aigw_installer::gitlab::config::{self, InstallType, ModelRegistration, Snippet};
 use aigw_installer::spec::DeploymentSpec;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
 use crate::error::UiError;
 use crate::store;
-
-#[derive(Debug, Serialize)]
-pub struct Registration {
-    pub name: String,
-    pub family: String,
-    pub endpoint: String,
-    pub identifier: String,
-    pub features: Vec<String>,
-}
 
 #[derive(Debug, Serialize)]
 pub struct ConnectInfo {
@@ -28,19 +19,9 @@ pub struct ConnectInfo {
     pub gateway_url: String,
     /// In the order an admin applies them.
     pub snippets: Vec<Snippet>,
-    pub registration: Registration,
+    pub registration: ModelRegistration,
     /// The installed spec's path, or a note that this is the reviewed, not installed, plan.
     pub spec_origin: String,
-}
-
-fn options(install: InstallType) -> ExportOptions {
-    ExportOptions {
-        install,
-        agent_platform: None,
-        include_secrets: false,
-        hf_token: None,
-        jwt_keys: Vec::new(),
-    }
 }
 
 fn install_type(s: &DeploymentSpec, choice: &str) -> Result<InstallType, UiError> {
@@ -79,7 +60,7 @@ pub fn connect_info(
 ) -> Result<ConnectInfo, UiError> {
     let (origin, s) = spec_for(spec_toml.as_deref())?;
     let install = install_type(&s, install_type_choice.as_deref().unwrap_or(""))?;
-    let side = bundle::gitlab_side(&s, &options(install))?;
+    let side = bundle::gitlab_side(&s, &ExportOptions::without_secrets(install))?;
     let snippets = config::snippets(&side).map_err(bundle::ExportError::from)?;
     Ok(ConnectInfo {
         gitlab_url: side.gitlab.as_str().to_string(),
@@ -88,13 +69,7 @@ pub fn connect_info(
         install_label: install.label().to_string(),
         gateway_url: side.gateway_url.clone(),
         snippets,
-        registration: Registration {
-            name: side.model.name,
-            family: side.model.family,
-            endpoint: side.model.endpoint,
-            identifier: side.model.identifier,
-            features: side.model.features,
-        },
+        registration: side.model,
         spec_origin: origin,
     })
 }
@@ -139,7 +114,7 @@ pub fn export_zip(args: ExportArgs) -> Result<Exported, UiError> {
             "press Choose…, or type a path starting with /",
         ));
     }
-    let opts = options(install_type(&s, &args.install_type)?);
+    let opts = ExportOptions::without_secrets(install_type(&s, &args.install_type)?);
     let files = bundle::bundle_files(&s, &opts)?;
     let manifest = bundle::write_zip(&files, &s, &opts, &out, args.overwrite)?;
     Ok(Exported {

@@ -104,16 +104,21 @@ impl From<ExportError> for UiError {
 }
 
 /// The engine could not be reached: the same finding (message and fix) as the system check gives.
-pub fn unreachable(
-    reason: aigw_installer::docker::engine::Unreachable,
-    at: &str,
-    detail: &str,
-) -> UiError {
-    let f = aigw_installer::preflight::docker_unreachable(reason, at, detail);
-    UiError {
-        code: "docker_unreachable",
-        message: f.message,
-        fix: f.fix,
-        field: None,
+impl From<aigw_installer::preflight::Finding> for UiError {
+    fn from(f: aigw_installer::preflight::Finding) -> Self {
+        Self {
+            fix: f.fix,
+            ..Self::new("docker_unreachable", f.message, None)
+        }
+    }
+}
+
+impl UiError {
+    /// Message and fix on one line, for a page that reports the problem rather than failing on it.
+    pub fn one_line(&self) -> String {
+        match &self.fix {
+            Some(fix) => format!("{} — {fix}", self.message),
+            None => self.message.clone(),
+        }
     }
 }

@@ -28,10 +28,7 @@ pub async fn status() -> Result<Status, UiError> {
     let spec = store::installed_spec().ok().flatten();
     let (containers, engine_problem) = match store::connect().await {
         Ok((conn, _)) => (manage::status(&conn.docker).await?, None),
-        Err(e) => (
-            Vec::new(),
-            Some(format!("{} — {}", e.message, e.fix.unwrap_or_default())),
-        ),
+        Err(e) => (Vec::new(), Some(e.one_line())),
     };
     Ok(Status {
         containers,

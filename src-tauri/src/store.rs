@@ -1,8 +1,7 @@
 //! Where the wizard keeps what outlives a window: the spec of the installation it made (so Connect,
 //! Manage and the CLI's `--spec` read the same file), beside the engine's token file and JWT keys.
 
-use aigw_installer::docker::engine::{self, Connection, Endpoint};
-use aigw_installer::hardware::DetectOptions;
+use aigw_installer::docker::engine::{Connection, Endpoint};
 use aigw_installer::spec::DeploymentSpec;
 use std::path::PathBuf;
 
@@ -46,13 +45,7 @@ pub fn require_installed_spec() -> Result<(PathBuf, DeploymentSpec), UiError> {
 
 /// The engine `DOCKER_HOST` names (or this machine's), or the system check's message and fix.
 pub async fn connect() -> Result<(Connection, Endpoint), UiError> {
-    let endpoint = DetectOptions::from_env().docker_endpoint;
-    match engine::connect(&endpoint).await {
-        Ok(c) => Ok((c, endpoint)),
-        Err((reason, detail)) => Err(crate::error::unreachable(
-            reason,
-            &endpoint.display(),
-            &detail,
-        )),
-    }
+    aigw_installer::hardware::connect_docker()
+        .await
+        .map_err(UiError::from)
 }

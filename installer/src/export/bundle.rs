@@ -39,6 +39,19 @@ pub struct ExportOptions {
     pub jwt_keys: Vec<(String, String)>,
 }
 
+impl ExportOptions {
+    /// The settings for `install`, with no Agent Platform and no secrets.
+    pub fn without_secrets(install: InstallType) -> Self {
+        Self {
+            install,
+            agent_platform: None,
+            include_secrets: false,
+            hf_token: None,
+            jwt_keys: Vec::new(),
+        }
+    }
+}
+
 /// Generates the JWT keys this spec's GitLab version needs (RSA 2048, locally).
 pub fn generate_keys(
     spec: &DeploymentSpec,

@@ -35,6 +35,20 @@ pub struct DetectOptions {
     pub ports: Vec<(u16, PortPurpose)>,
 }
 
+/// Connects to the engine `DOCKER_HOST` names (or this machine's socket). When it cannot be reached, the
+/// system check's finding for it: what is wrong and how to fix it.
+pub async fn connect_docker() -> Result<(engine::Connection, Endpoint), preflight::Finding> {
+    let endpoint = DetectOptions::from_env().docker_endpoint;
+    match engine::connect(&endpoint).await {
+        Ok(c) => Ok((c, endpoint)),
+        Err((reason, detail)) => Err(preflight::docker_unreachable(
+            reason,
+            &endpoint.display(),
+            &detail,
+        )),
+    }
+}
+
 impl DetectOptions {
     /// The live system: NVML, `DOCKER_HOST` (or the standard socket), default paths and ports.
     pub fn from_env() -> Self {

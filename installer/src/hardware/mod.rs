@@ -8,7 +8,7 @@ pub mod network;
 pub mod platform;
 pub mod resources;
 
-pub use detect::{detect, DetectOptions, DEFAULT_LOG_DIR, DEFAULT_WEIGHTS_DIR};
+pub use detect::{connect_docker, detect, DetectOptions, DEFAULT_LOG_DIR, DEFAULT_WEIGHTS_DIR};
 
 use serde::{Deserialize, Serialize};
 

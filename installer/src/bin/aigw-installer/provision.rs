@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use aigw_installer::catalog::Catalog;
 use aigw_installer::docker::deploy::{self, ApplyOptions};
-use aigw_installer::docker::engine::{self, Connection, Endpoint};
+use aigw_installer::docker::engine::{Connection, Endpoint};
 use aigw_installer::hardware::{detect, DetectOptions};
 use aigw_installer::recommend::{self, Machine};
 use aigw_installer::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
@@ -18,14 +18,9 @@ use aigw_installer::preflight::Severity;
 
 /// Connects to the engine `DOCKER_HOST` names, or says why not and how to fix it.
 pub async fn connect() -> anyhow::Result<(Connection, Endpoint)> {
-    let endpoint = DetectOptions::from_env().docker_endpoint;
-    match engine::connect(&endpoint).await {
-        Ok(c) => Ok((c, endpoint)),
-        Err((reason, detail)) => {
-            let f =
-                aigw_installer::preflight::docker_unreachable(reason, &endpoint.display(), &detail);
-            bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default())
-        }
+    match aigw_installer::hardware::connect_docker().await {
+        Ok(c) => Ok(c),
+        Err(f) => bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default()),
     }
 }
 

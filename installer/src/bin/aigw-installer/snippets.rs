@@ -34,14 +34,11 @@ fn options(
     agent: Option<String>,
 ) -> anyhow::Result<ExportOptions> {
     Ok(ExportOptions {
-        install: install.unwrap_or(s.gitlab.install_type),
         agent_platform: agent
             .as_deref()
             .map(config::agent_platform_checked)
             .transpose()?,
-        include_secrets: false,
-        hf_token: None,
-        jwt_keys: Vec::new(),
+        ..ExportOptions::without_secrets(install.unwrap_or(s.gitlab.install_type))
     })
 }
 

@@ -136,7 +136,7 @@ impl FromStr for Part {
 }
 
 /// What the admin types into "Add self-hosted model". There is deliberately no API key field.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ModelRegistration {
     /// Deployment name (unique in GitLab).
     pub name: String,
