@@ -2,6 +2,7 @@
 //! the real engine, with the stand-in images. Runs its scenario in one test: the engine is shared.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_e2e::free_port;
 use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -23,14 +24,6 @@ fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn write_spec(dir: &Path, gateway_tag: &str, gw: u16, model: u16) -> String {

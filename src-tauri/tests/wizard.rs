@@ -4,6 +4,7 @@
 //! lock, so their plans never see each other's containers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_e2e::free_port;
 use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_e2e::webdriver::{gui_available, Driver};
 use aigw_installer::docker::manage;
@@ -25,6 +26,24 @@ fn docker_version() -> Option<String> {
     o.status
         .success()
         .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+/// Model step: a what-if recommendation (this machine has no GPU); returns its headline.
+async fn what_if(d: &Driver, gitlab: &str, gpus: &str) -> String {
+    d.click("[data-step='model']").await;
+    d.type_into("#m-gitlab", gitlab).await;
+    d.type_into("#m-gpus", gpus).await;
+    d.click("#recommend").await;
+    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
+        .await
+}
+
+/// On to Configure, with the GitLab URL and the gateway host filled in.
+async fn configure(d: &Driver, gateway_host: &str) {
+    d.click("#to-configure").await;
+    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
+        .await;
+    d.type_into("#c-gateway-host", gateway_host).await;
 }
 
 #[tokio::test]
@@ -81,13 +100,7 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     assert!(endpoint.ends_with("docker.sock"), "{endpoint}");
 
     // Model: no GPU here, so a what-if plan for 2× L4 on GitLab 18.2, with the arithmetic shown.
-    d.click("[data-step='model']").await;
-    d.type_into("#m-gitlab", "18.2").await;
-    d.type_into("#m-gpus", "2xL4").await;
-    d.click("#recommend").await;
-    let head = d
-        .wait_text("#model-headline", |t| t.starts_with("Recommended"))
-        .await;
+    let head = what_if(&d, "18.2", "2xL4").await;
     assert!(
         head.contains("TP=2") && head.contains("32768 tokens"),
         "{head}"
@@ -130,10 +143,7 @@ async fn welcome_then_system_check_shows_the_real_engine() {
         .await;
 
     // Configure: `localhost` as the gateway host is refused with the reason, and the field is marked.
-    d.click("#to-configure").await;
-    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
-        .await;
-    d.type_into("#c-gateway-host", "localhost").await;
+    configure(&d, "localhost").await;
     d.click("#review-btn").await;
     let err = d.wait_text("#config-error", |t| !t.is_empty()).await;
     assert!(
@@ -176,28 +186,12 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     d.quit().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Model step: a what-if plan for 2× L4 on GitLab 18.2 (this machine has no GPU), then Configure with
 /// the GPU ids cleared (the stand-in model server needs none) and the stand-in images.
 async fn plan_with_standins(d: &Driver, weights: &Path, logs: &Path) -> (u16, u16) {
-    d.click("[data-step='model']").await;
-    d.type_into("#m-gitlab", "18.2").await;
-    d.type_into("#m-gpus", "2xL4").await;
-    d.click("#recommend").await;
-    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
-        .await;
-    d.click("#to-configure").await;
+    what_if(d, "18.2", "2xL4").await;
+    configure(d, "aigw.example.com").await;
     let (gw_port, model_port) = (free_port(), free_port());
-    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
-        .await;
-    d.type_into("#c-gateway-host", "aigw.example.com").await;
     d.type_into("#c-gateway-port", &gw_port.to_string()).await;
     d.type_into("#c-model-port", &model_port.to_string()).await;
     d.type_into("#c-gpus", "").await;
@@ -499,16 +493,8 @@ async fn without_docker_it_plans_and_exports() {
     assert!(limits.contains("export"), "{limits}");
     // Welcome says where things would go: the engine DOCKER_HOST names.
     assert_eq!(d.text("#docker-endpoint").await, host);
-    d.click("[data-step='model']").await;
-    d.type_into("#m-gitlab", "18.11").await;
-    d.type_into("#m-gpus", "1xH100-80").await;
-    d.click("#recommend").await;
-    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
-        .await;
-    d.click("#to-configure").await;
-    d.type_into("#c-gitlab-url", "https://gitlab.example.com")
-        .await;
-    d.type_into("#c-gateway-host", "aigw.example.com").await;
+    what_if(&d, "18.11", "1xH100-80").await;
+    configure(&d, "aigw.example.com").await;
     d.type_into("#c-gpus", "").await;
     d.click("#review-btn").await;
     let problem = d

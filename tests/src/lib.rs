@@ -12,6 +12,14 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// A TCP port free on 127.0.0.1 right now (the OS picks it), for a service or a driver under test.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// Whether a Docker engine answers through the docker CLI. When `CI` is set a missing engine is a
 /// failure, never a silent skip.
 pub fn docker_available() -> bool {

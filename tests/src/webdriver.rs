@@ -2,6 +2,7 @@
 //! WebKitWebDriver under Xvfb. tauri-driver is stopped with SIGTERM (a SIGKILL would orphan
 //! WebKitWebDriver, which then holds its port), on fresh ports, with every wait bounded.
 
+use crate::free_port;
 use aigw_installer::docker::http;
 use serde_json::{json, Value};
 use std::process::{Child, Command};
@@ -13,13 +14,6 @@ pub struct Driver {
     child: Child,
     base: String,
     session: String,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// Whether the GUI can be tested here; when `CI` is set a missing piece is a failure, never a skip.

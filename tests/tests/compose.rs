@@ -3,23 +3,17 @@
 //! environment and health checks `apply` would set — so exactly that our own `plan` then finds nothing to change.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_e2e::free_port;
 use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_installer::docker::body::create_body;
 use aigw_installer::docker::{deploy, http};
 use aigw_installer::export::compose::compose_yaml;
 use aigw_installer::export::gateway::{docker_run_script, env_file};
-use aigw_installer::plan::{desired, Component, Step};
+use aigw_installer::plan::{desired, Component, Desired, Step};
 use aigw_installer::spec::DeploymentSpec;
+use bollard::Docker;
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn compose(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new("docker-compose")
@@ -88,6 +82,40 @@ path = "{d}/weights"
     spec
 }
 
+/// The services `tool` brought up answer, the gateway has the environment `apply` sets, and our plan
+/// keeps both containers (same names, labels and configuration): `tool` made exactly what `apply` makes.
+async fn made_what_apply_makes(d: &Docker, spec: &DeploymentSpec, want: &Desired, tool: &str) {
+    wait_ok(&format!("http://127.0.0.1:{}/health", spec.model.port)).await;
+    wait_ok(&format!(
+        "http://127.0.0.1:{}/monitoring/healthz",
+        spec.gateway.port
+    ))
+    .await;
+    let env = http::request(
+        &format!("http://127.0.0.1:{}/stand-in/env", spec.gateway.port),
+        None,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let env: serde_json::Value = serde_json::from_str(&env.body).unwrap();
+    let gateway = want
+        .containers
+        .iter()
+        .find(|c| c.component == Component::Gateway)
+        .unwrap();
+    for (k, v) in &gateway.env {
+        assert_eq!(env[k], v.as_str(), "{tool}: {k} as apply would set it");
+    }
+    let (_, p) = deploy::plan(d, spec, None, &Default::default(), true)
+        .await
+        .unwrap();
+    assert!(
+        p.steps.iter().all(|s| matches!(s, Step::Keep { .. })),
+        "{tool} made exactly what apply makes: {p:#?}"
+    );
+}
+
 #[tokio::test]
 async fn compose_brings_up_what_apply_would() {
     let Some(engine) = aigw_e2e::clean_engine().await else {
@@ -115,27 +143,7 @@ async fn compose_brings_up_what_apply_would() {
             "{}",
             String::from_utf8_lossy(&up.stderr)
         );
-        wait_ok(&format!("http://127.0.0.1:{model}/health")).await;
-        wait_ok(&format!("http://127.0.0.1:{gw}/monitoring/healthz")).await;
-        let env = http::request(
-            &format!("http://127.0.0.1:{gw}/stand-in/env"),
-            None,
-            Duration::from_secs(5),
-        )
-        .await
-        .unwrap();
-        let env: serde_json::Value = serde_json::from_str(&env.body).unwrap();
-        for (k, v) in &want.containers[1].env {
-            assert_eq!(env[k], v.as_str(), "{k} as apply would set it");
-        }
-        // Same names, labels and configuration: our plan keeps both containers.
-        let (_, p) = deploy::plan(&d, &spec, None, &Default::default(), true)
-            .await
-            .unwrap();
-        assert!(
-            p.steps.iter().all(|s| matches!(s, Step::Keep { .. })),
-            "compose made exactly what apply makes: {p:#?}"
-        );
+        made_what_apply_makes(&d, &spec, &want, "compose").await;
     });
     let outcome = futures_util::FutureExt::catch_unwind(result).await;
     let down = compose(dir.path(), &["down"]);
@@ -182,8 +190,7 @@ async fn docker_run_script_brings_up_what_apply_would() {
             "{}",
             String::from_utf8_lossy(&run.stderr)
         );
-        wait_ok(&format!("http://127.0.0.1:{model}/health")).await;
-        wait_ok(&format!("http://127.0.0.1:{gw}/monitoring/healthz")).await;
+        made_what_apply_makes(&d, &spec, &want, "docker-run.sh").await;
         // Docker's health check is the one apply sets: command, interval, timeout, retries, start period.
         for c in &want.containers {
             let got = d
@@ -207,13 +214,6 @@ async fn docker_run_script_brings_up_what_apply_would() {
             assert!(line.starts_with("CMD-SHELL python3 -c"), "{line}");
             assert!(line.contains(words.last().unwrap().as_str()), "{line}");
         }
-        let (_, p) = deploy::plan(&d, &spec, None, &Default::default(), true)
-            .await
-            .unwrap();
-        assert!(
-            p.steps.iter().all(|s| matches!(s, Step::Keep { .. })),
-            "docker-run.sh made exactly what apply makes: {p:#?}"
-        );
     });
     let outcome = futures_util::FutureExt::catch_unwind(result).await;
     aigw_installer::docker::manage::uninstall(&d).await.unwrap();

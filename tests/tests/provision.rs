@@ -3,6 +3,7 @@
 //! The scenarios share the engine (and our labels), so they run one at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_e2e::free_port;
 use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_installer::docker::deploy::{self, ApplyOptions, DeployError};
 use aigw_installer::docker::{labels, manage};
@@ -10,14 +11,6 @@ use aigw_installer::spec::{DeploymentSpec, Weights};
 use bollard::Docker;
 use std::net::TcpListener;
 use std::path::Path;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn spec(dir: &Path, name: &str) -> DeploymentSpec {
     let weights = dir.join("weights");
