@@ -465,3 +465,50 @@ async fn save_remove_load_then_apply_works_offline() {
     assert!(r.changed);
     manage::uninstall(&d).await.unwrap();
 }
+
+#[tokio::test]
+async fn uninstall_removes_two_networks_that_share_our_name() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
+    // Docker 20.10 lets two networks carry one name (an apply killed while creating it, then run again);
+    // the name is then ambiguous and cannot be used to remove either.
+    for _ in 0..2 {
+        d.create_network(bollard::models::NetworkCreateRequest {
+            name: "aigw-e2e-dup".into(),
+            labels: Some(std::collections::HashMap::from([(
+                labels::APP.to_string(),
+                labels::APP_ID.to_string(),
+            )])),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    // Apply refuses the ambiguous name with the way out, and changes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "dup");
+    match deploy::apply(&d, &s, None, &ApplyOptions::default(), &None).await {
+        Err(DeployError::Blocked(b)) => {
+            assert!(
+                b[0].contains("two Docker networks are named aigw-e2e-dup"),
+                "{b:?}"
+            );
+            assert!(b[0].contains("aigw-installer uninstall"), "{b:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(manage::status(&d).await.unwrap().is_empty());
+    let removed = manage::uninstall(&d).await.unwrap();
+    assert_eq!(removed.networks, vec!["aigw-e2e-dup", "aigw-e2e-dup"]);
+    let left = d
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+        .unwrap();
+    assert!(
+        left.iter()
+            .all(|n| n.name.as_deref() != Some("aigw-e2e-dup")),
+        "{left:?}"
+    );
+}

@@ -113,6 +113,16 @@ pub async fn observe(
                 == Some(labels::APP_ID),
         ),
         Err(e) if is_not_found(&e) => None,
+        // Docker allows two networks with one name (an apply killed while creating it, then run
+        // again at once) and then refuses the name.
+        Err(e) if e.to_string().contains("is ambiguous") => {
+            return Err(DeployError::Blocked(vec![format!(
+                "two Docker networks are named {} (an earlier run was stopped while creating it); \
+                 `aigw-installer uninstall` removes the installer's own containers and networks, then \
+                 apply again",
+                desired.network
+            )]))
+        }
         Err(e) => return Err(engine_err("inspect the network")(e)),
     };
     let ours = list_ours(docker).await?;
@@ -223,14 +233,13 @@ pub async fn plan(
 /// What to undo, newest last.
 #[derive(Debug)]
 enum Undo {
-    RemoveNetwork(String),
+    /// By id: Docker allows two networks with one name (a run killed mid-create, then run again), and
+    /// then refuses the name as ambiguous.
+    RemoveNetwork { name: String, id: String },
     /// A container this run created and started.
     RemoveContainer(String),
     /// `<name>` replaced the container now named `<name>-prev`.
-    RestorePrevious {
-        name: String,
-        was_running: bool,
-    },
+    RestorePrevious { name: String, was_running: bool },
     /// A container this run started.
     StopContainer(String),
 }
@@ -348,6 +357,26 @@ fn with_rollback(e: DeployError, text: String) -> DeployError {
 }
 
 impl Run<'_> {
+    /// An apply killed while creating the network may have had its request still in flight when this
+    /// run observed none: Docker then holds two networks of that name and refuses the name as ambiguous.
+    /// The twin has no containers (that run got no further), so it is removed, by id.
+    async fn remove_twin_networks(&self, name: &str, keep: &str) -> Result<(), DeployError> {
+        let networks = labels::our_networks(self.docker, Some(name))
+            .await
+            .map_err(engine_err("list networks"))?;
+        for twin in networks
+            .into_iter()
+            .filter_map(|n| n.id)
+            .filter(|id| id != keep)
+        {
+            self.docker
+                .remove_network(&twin)
+                .await
+                .map_err(engine_err(format!("remove the duplicate network {name}")))?;
+        }
+        Ok(())
+    }
+
     fn phase(&self, phase: &str, state: PhaseState) {
         emit(
             self.sink,
@@ -383,7 +412,8 @@ impl Run<'_> {
         for step in &p.steps {
             if let Step::CreateNetwork { name } = step {
                 self.phase("network", PhaseState::Started);
-                self.docker
+                let created = self
+                    .docker
                     .create_network(bollard::models::NetworkCreateRequest {
                         name: name.clone(),
                         driver: Some("bridge".into()),
@@ -395,7 +425,11 @@ impl Run<'_> {
                     })
                     .await
                     .map_err(engine_err(format!("create network {name}")))?;
-                self.journal.push(Undo::RemoveNetwork(name.clone()));
+                self.journal.push(Undo::RemoveNetwork {
+                    name: name.clone(),
+                    id: created.id.clone(),
+                });
+                self.remove_twin_networks(name, &created.id).await?;
                 self.phase("network", PhaseState::Done);
             }
         }
@@ -833,10 +867,10 @@ impl Run<'_> {
                     }
                     (format!("restored the previous {name}"), r)
                 }
-                Undo::RemoveNetwork(name) => (
+                Undo::RemoveNetwork { name, id } => (
                     format!("removed network {name}"),
                     self.docker
-                        .remove_network(name)
+                        .remove_network(id)
                         .await
                         .map_err(engine_err(format!("remove network {name}"))),
                 ),

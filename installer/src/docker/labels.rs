@@ -1,8 +1,8 @@
 //! The labels that mark what this installer created. Everything we list, change or remove is found by
 //! these labels, never by name alone, so nothing we did not create is ever touched.
 
-use bollard::models::ContainerSummary;
-use bollard::query_parameters::ListContainersOptionsBuilder;
+use bollard::models::{ContainerSummary, Network};
+use bollard::query_parameters::{ListContainersOptionsBuilder, ListNetworksOptionsBuilder};
 use bollard::Docker;
 use std::collections::HashMap;
 
@@ -25,4 +25,28 @@ pub async fn list_ours(docker: &Docker) -> Result<Vec<ContainerSummary>, bollard
                 .build(),
         ))
         .await
+}
+
+/// The networks that carry our app label; with `name`, only those named exactly that (Docker allows two
+/// networks with one name).
+pub async fn our_networks(
+    docker: &Docker,
+    name: Option<&str>,
+) -> Result<Vec<Network>, bollard::errors::Error> {
+    let mut filters = HashMap::from([("label", vec![format!("{APP}={APP_ID}")])]);
+    if let Some(n) = name {
+        filters.insert("name", vec![n.to_string()]);
+    }
+    let all = docker
+        .list_networks(Some(
+            ListNetworksOptionsBuilder::default()
+                .filters(&filters)
+                .build(),
+        ))
+        .await?;
+    // Docker's name filter matches substrings.
+    Ok(all
+        .into_iter()
+        .filter(|n| name.is_none_or(|want| n.name.as_deref() == Some(want)))
+        .collect())
 }

@@ -4,7 +4,6 @@ use bollard::query_parameters::{LogsOptionsBuilder, RemoveContainerOptionsBuilde
 use bollard::Docker;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
-use std::collections::HashMap;
 
 use super::deploy::{list_ours, DeployError};
 use super::labels;
@@ -140,13 +139,7 @@ pub async fn uninstall(docker: &Docker) -> Result<Removed, DeployError> {
             })?;
         removed.containers.push(c.name);
     }
-    let filters = HashMap::from([("label", vec![format!("{}={}", labels::APP, labels::APP_ID)])]);
-    let networks = docker
-        .list_networks(Some(
-            bollard::query_parameters::ListNetworksOptionsBuilder::default()
-                .filters(&filters)
-                .build(),
-        ))
+    let networks = labels::our_networks(docker, None)
         .await
         .map_err(|e| DeployError::Engine {
             what: "list networks".into(),
@@ -154,8 +147,9 @@ pub async fn uninstall(docker: &Docker) -> Result<Removed, DeployError> {
         })?;
     for n in networks {
         let name = n.name.unwrap_or_default();
+        // By id: two networks may share our name (a run killed mid-create), and the name is then ambiguous.
         docker
-            .remove_network(&name)
+            .remove_network(n.id.as_deref().unwrap_or(&name))
             .await
             .map_err(|e| DeployError::Engine {
                 what: format!("remove network {name}"),
