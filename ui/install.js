@@ -7,11 +7,24 @@ import { refreshInstalled } from "./manage.js";
 
 const view = progressView($("#install-progress"));
 
-/// Runs a long operation (`install` or `upgrade`) with its events sent to `progress`.
+/// Runs a long operation (`install` or `upgrade`) with its events sent to `progress`. Settles only
+/// after the channel's end marker too, so no event is rendered after the caller marks the view finished.
 export async function runWithProgress(command, args, progress) {
   const channel = new Channel();
-  channel.onmessage = (ev) => progress.handle(ev);
-  return invoke(command, { ...args, onEvent: channel });
+  let ended;
+  const end = new Promise((resolve) => { ended = resolve; });
+  channel.onmessage = (msg) => (msg.end ? ended() : progress.handle(msg));
+  let result;
+  try {
+    result = await invoke(command, { ...args, onEvent: channel });
+  } catch (e) {
+    // A command that ran answers `{code, …}` and has sent its end marker; a call refused before it ran
+    // (its arguments did not deserialize) answers a bare string and sends nothing more.
+    if (e?.code) await end;
+    throw e;
+  }
+  await end;
+  return result;
 }
 
 /// Shows a failure: the message, then its detail (the engine's log lines and the rollback result).

@@ -35,10 +35,17 @@ function renderContainers(list) {
     el("td", { class: `health ${c.health ?? ""}` }, c.health ?? "—"), el("td", {}, c.endpoints.join(", ")))));
 }
 
+// Each reading is numbered; only the newest writes, and the status declares when it has settled
+// (`data-state="ready"`, `data-reading=N`) so that nothing has to guess from the transient text.
+let readings = 0;
+
 export async function showManage() {
   const status = $("#manage-status");
+  const reading = ++readings;
+  status.dataset.state = "loading";
   status.textContent = "Reading the engine…";
   const st = await refreshInstalled();
+  if (reading !== readings) return;
   renderContainers(st.containers);
   if (st.engine_problem) status.textContent = `The Docker engine cannot be reached: ${st.engine_problem}`;
   else if (!st.containers.length) status.textContent = "Nothing is installed on this engine.";
@@ -49,6 +56,8 @@ export async function showManage() {
   }
   if (st.gateway_tag && !$("#u-gateway-tag").value) $("#u-gateway-tag").placeholder = st.gateway_tag;
   if (st.model_tag && !$("#u-model-tag").value) $("#u-model-tag").placeholder = st.model_tag;
+  status.dataset.reading = String(reading);
+  status.dataset.state = "ready";
 }
 
 async function showLogs() {

@@ -60,13 +60,33 @@ pub struct Done {
     pub spec_path: String,
 }
 
+/// What the page receives on an operation's channel: the engine's events, then one `{"end": true}` as
+/// the very last message, on success and failure alike. The command's answer and the channel's messages
+/// travel separately, so the page waits for this marker before it declares the operation finished.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Message {
+    Event(Event),
+    End { end: bool },
+}
+
+/// Runs `op`, then closes the page's stream with [`Message::End`].
+async fn ended<T>(
+    channel: Channel<Message>,
+    op: impl std::future::Future<Output = Result<T, UiError>>,
+) -> Result<T, UiError> {
+    let result = op.await;
+    let _ = channel.send(Message::End { end: true });
+    result
+}
+
 /// Forwards engine events to the page until the sink's sender is dropped.
-fn forward(channel: Channel<Event>) -> (Sink, tokio::task::JoinHandle<()>) {
+fn forward(channel: Channel<Message>) -> (Sink, tokio::task::JoinHandle<()>) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         while let Some(e) = rx.recv().await {
             // A closed page must not stop the operation.
-            let _ = channel.send(e);
+            let _ = channel.send(Message::Event(e));
         }
     });
     (Some(tx), task)
@@ -115,7 +135,16 @@ fn done(s: &DeploymentSpec, report: &ApplyReport, spec_path: String) -> Done {
 pub async fn install(
     rec: RecommendArgs,
     form: ConfigForm,
-    on_event: Channel<Event>,
+    on_event: Channel<Message>,
+    jobs: State<'_, Jobs>,
+) -> Result<Done, UiError> {
+    ended(on_event.clone(), install_then_save(rec, form, on_event, jobs)).await
+}
+
+async fn install_then_save(
+    rec: RecommendArgs,
+    form: ConfigForm,
+    on_event: Channel<Message>,
     jobs: State<'_, Jobs>,
 ) -> Result<Done, UiError> {
     let bundle = form.image_bundle()?;
@@ -151,7 +180,15 @@ pub struct UpgradeArgs {
 #[tauri::command]
 pub async fn upgrade(
     args: UpgradeArgs,
-    on_event: Channel<Event>,
+    on_event: Channel<Message>,
+    jobs: State<'_, Jobs>,
+) -> Result<Done, UiError> {
+    ended(on_event.clone(), upgrade_then_save(args, on_event, jobs)).await
+}
+
+async fn upgrade_then_save(
+    args: UpgradeArgs,
+    on_event: Channel<Message>,
     jobs: State<'_, Jobs>,
 ) -> Result<Done, UiError> {
     let (_, s) = store::require_installed_spec()?;

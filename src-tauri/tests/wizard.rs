@@ -228,6 +228,24 @@ fn app_pid(data: &Path) -> u32 {
         .expect("the app's process")
 }
 
+/// Clicks Manage's Refresh and returns the status once the page declares that reading settled.
+async fn refresh_manage(d: &Driver) -> String {
+    let before: u64 = d
+        .attribute("#manage-status", "data-reading")
+        .await
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    d.click("#manage-refresh").await;
+    d.wait_attribute("#manage-status", "data-reading", |v| {
+        v.and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > before)
+    })
+    .await;
+    d.wait_attribute("#manage-status", "data-state", |v| v == Some("ready"))
+        .await;
+    d.text("#manage-status").await
+}
+
 async fn ours(engine: &aigw_e2e::Engine) -> Vec<manage::ContainerStatus> {
     manage::status(&engine.docker).await.unwrap()
 }
@@ -391,17 +409,22 @@ async fn install_connect_export_and_manage_on_the_real_engine() {
     d.click("[data-step='manage']").await;
     d.wait_text("#manage-status", |t| t.contains("2 container(s)"))
         .await;
-    // Docker's verdict, refreshed until its first checks ran.
+    // Docker's own health verdict lags our probe by up to one interval: wait for the engine to say
+    // "healthy" for both, then the page must say so after one Refresh, once it declares it has settled.
     let started = std::time::Instant::now();
-    while !d.text("#manage-status").await.contains("2 healthy") {
+    loop {
+        let running = ours(&engine).await;
+        if running.len() == 2 && running.iter().all(|c| c.health.as_deref() == Some("healthy")) {
+            break;
+        }
         assert!(
             started.elapsed() < Duration::from_secs(60),
-            "{}",
-            d.text("#manage-status").await
+            "the engine never called both healthy: {running:?}"
         );
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        d.click("#manage-refresh").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    let status = refresh_manage(&d).await;
+    assert!(status.contains("2 container(s), 2 healthy"), "{status}");
     d.click("#logs-btn").await;
     d.wait_text("#logs-out", |t| t.contains("stand-in vLLM"))
         .await;

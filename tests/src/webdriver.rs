@@ -227,6 +227,27 @@ impl Driver {
         }
     }
 
+    /// Waits (30 s at most) until the element's attribute satisfies `pred` (`None`: absent); returns it.
+    pub async fn wait_attribute(
+        &self,
+        css: &str,
+        name: &str,
+        pred: impl Fn(Option<&str>) -> bool,
+    ) -> Option<String> {
+        let started = Instant::now();
+        loop {
+            let v = self.attribute(css, name).await;
+            if pred(v.as_deref()) {
+                return v;
+            }
+            assert!(
+                started.elapsed() < STEP,
+                "{css}[{name}] never matched; last value: {v:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Runs `script` in the page (W3C "execute async"); it calls `arguments[0]` with its result.
     pub async fn execute_async(&self, script: &str) -> Value {
         self.call(
