@@ -1,13 +1,14 @@
 //! The planning commands (detect, recommend, review) and the spec the wizard's answers describe. Nothing
 //! here changes the machine.
 
-use aigw_installer::catalog::{Catalog, GitlabVersion, Precision};
-use aigw_installer::docker::deploy;
-use aigw_installer::export::compose::compose_yaml;
-use aigw_installer::gitlab::config::InstallType;
-use aigw_installer::hardware::{detect as run_detect, DetectOptions, SystemReport};
-use aigw_installer::recommend::{self, Machine, Plan, Request};
-use aigw_installer::spec::{self, Answers, Context, DeploymentSpec, Weights};
+use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
+use aigw_core::export::compose::compose_yaml;
+use aigw_core::gitlab::config::InstallType;
+use aigw_core::recommend::{self, Machine, Plan, Request};
+use aigw_core::spec::{self, Answers, Context, DeploymentSpec, Weights};
+use aigw_engine::docker::deploy;
+use aigw_engine::hardware::{detect as run_detect, DetectOptions, SystemReport};
+use aigw_engine::spec_file::SpecFile;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -141,7 +142,7 @@ impl ConfigForm {
         let Some(path) = non_empty(Some(self.image_bundle.clone())).map(PathBuf::from) else {
             return Ok(None);
         };
-        let manifest = aigw_installer::docker::images::manifest_path(&path);
+        let manifest = aigw_engine::docker::images::manifest_path(&path);
         if !path.is_file() || !manifest.is_file() {
             return Err(UiError::field(
                 "form.image_bundle",
@@ -188,7 +189,7 @@ fn port(field: &str, v: &str, default: u16) -> Result<u16, UiError> {
 /// detection: nothing is written.
 pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<DeploymentSpec, UiError> {
     let gitlab_version = non_empty(rec.gitlab_version.clone())
-        .unwrap_or_else(|| aigw_installer::catalog::NEWEST_KNOWN.to_string());
+        .unwrap_or_else(|| aigw_core::catalog::NEWEST_KNOWN.to_string());
     // One detection serves the recommendation, the platform and the GPU-id check.
     let report = run_detect(&DetectOptions::from_env()).await;
     let plan = recommend_with(rec, Some(&report)).await?;
@@ -248,7 +249,7 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
     if let Some(d) = non_empty(Some(form.log_dir.clone())) {
         s.log_dir = PathBuf::from(d);
     }
-    s.validate(&Context {
+    s.validate_with_files(&Context {
         gpus: Some(report.gpus.ids()),
     })?;
     Ok(s)
@@ -259,10 +260,10 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
 pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiError> {
     let image_bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
-    let desired = aigw_installer::plan::desired(&s, None)?;
+    let desired = aigw_core::plan::desired(&s, None)?;
     // Keys already made are part of the gateway's configuration (so an unchanged install plans "keep");
     // missing ones are generated only by install.
-    let keys = spec::resolve_jwt_keys(&s, &crate::store::data_dir()?, false)?;
+    let keys = aigw_engine::secrets::resolve_jwt_keys(&s, &crate::store::data_dir()?, false)?;
     let (steps, blockers, engine_problem) = match crate::store::connect().await {
         Ok((conn, endpoint)) => {
             match deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await {

@@ -1,9 +1,10 @@
 //! Connect GitLab: the installed spec's GitLab-side snippets (for its version and install type), the
 //! values of the model registration, and the export zip — the same engine calls as `snippets`/`export`.
 
-use aigw_installer::export::bundle::{self, ExportOptions};
-use aigw_installer::gitlab::config::{self, InstallType, ModelRegistration, Snippet};
-use aigw_installer::spec::DeploymentSpec;
+use aigw_core::export::bundle::{self, ExportOptions};
+use aigw_core::gitlab::config::{self, InstallType, ModelRegistration, Snippet};
+use aigw_core::spec::DeploymentSpec;
+use aigw_engine::spec_file::SpecFile;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -42,7 +43,7 @@ fn spec_for(spec_toml: Option<&str>) -> Result<(String, DeploymentSpec), UiError
     match spec_toml.filter(|t| !t.trim().is_empty()) {
         Some(text) => {
             let s = DeploymentSpec::from_toml(text, "the reviewed plan")?;
-            s.validate(&Default::default())?;
+            s.validate_with_files(&Default::default())?;
             Ok(("not installed: the reviewed plan".into(), s))
         }
         None => {
@@ -116,7 +117,7 @@ pub fn export_zip(args: ExportArgs) -> Result<Exported, UiError> {
     }
     let opts = ExportOptions::without_secrets(install_type(&s, &args.install_type)?);
     let files = bundle::bundle_files(&s, &opts)?;
-    let manifest = bundle::write_zip(&files, &s, &opts, &out, args.overwrite)?;
+    let manifest = aigw_engine::export_zip::write_zip(&files, &s, &opts, &out, args.overwrite)?;
     Ok(Exported {
         path: out.display().to_string(),
         files: manifest

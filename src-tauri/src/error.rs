@@ -1,9 +1,9 @@
 //! The one error shape the page receives: `{code, message, fix, field}`. Every engine error maps here;
 //! none carries a secret (the engine's messages never include the token or keys).
 
-use aigw_installer::docker::deploy::DeployError;
-use aigw_installer::export::bundle::ExportError;
-use aigw_installer::spec::SpecError;
+use aigw_core::export::bundle::ExportError;
+use aigw_core::spec::SpecError;
+use aigw_engine::docker::deploy::DeployError;
 use serde::Serialize;
 
 #[derive(Debug, Serialize)]
@@ -104,8 +104,8 @@ impl From<ExportError> for UiError {
 }
 
 /// The engine could not be reached: the same finding (message and fix) as the system check gives.
-impl From<aigw_installer::preflight::Finding> for UiError {
-    fn from(f: aigw_installer::preflight::Finding) -> Self {
+impl From<aigw_core::preflight::Finding> for UiError {
+    fn from(f: aigw_core::preflight::Finding) -> Self {
         Self {
             fix: f.fix,
             ..Self::new("docker_unreachable", f.message, None)

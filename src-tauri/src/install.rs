@@ -2,10 +2,11 @@
 //! through a `tauri::ipc::Channel`, and Cancel wired to the same cancellation token Ctrl-C uses in the
 //! CLI (the engine then rolls back what the run changed). One operation at a time.
 
-use aigw_installer::docker::deploy::{self, ApplyOptions, ApplyReport, DeployError};
-use aigw_installer::docker::events::{Event, Sink};
-use aigw_installer::docker::images;
-use aigw_installer::spec::{self, DeploymentSpec, Weights};
+use aigw_core::spec::{DeploymentSpec, Weights};
+use aigw_engine::docker::deploy::{self, ApplyOptions, ApplyReport, DeployError};
+use aigw_engine::docker::events::{Event, Sink};
+use aigw_engine::docker::images;
+use aigw_engine::spec_file::SpecFile;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use tauri::ipc::Channel;
@@ -99,11 +100,11 @@ async fn prepare(
     cancel: CancellationToken,
 ) -> Result<(bollard::Docker, Option<String>, ApplyOptions), UiError> {
     let data_dir = store::data_dir()?;
-    let token = spec::resolve_token_file(s, hf_token, &data_dir)?;
+    let token = aigw_engine::secrets::resolve_token_file(s, hf_token, &data_dir)?;
     let (conn, endpoint) = store::connect().await?;
     let opts = ApplyOptions {
         local_engine: endpoint.is_local(),
-        gateway_secret_env: spec::resolve_jwt_keys(s, &data_dir, true)?,
+        gateway_secret_env: aigw_engine::secrets::resolve_jwt_keys(s, &data_dir, true)?,
         cancel,
         ..Default::default()
     };
@@ -138,7 +139,11 @@ pub async fn install(
     on_event: Channel<Message>,
     jobs: State<'_, Jobs>,
 ) -> Result<Done, UiError> {
-    ended(on_event.clone(), install_then_save(rec, form, on_event, jobs)).await
+    ended(
+        on_event.clone(),
+        install_then_save(rec, form, on_event, jobs),
+    )
+    .await
 }
 
 async fn install_then_save(

@@ -14,7 +14,7 @@ mod manage;
 mod store;
 
 fn main() {
-    let _log = aigw_installer::logging::init("aigw-installer-app");
+    let _log = aigw_engine::logging::init("aigw-installer-app");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(install::Jobs::default())

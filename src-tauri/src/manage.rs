@@ -1,8 +1,8 @@
 //! Manage: what the installer runs on the engine (found by label, like `aigw-installer status`), its
 //! logs, and uninstall. Upgrade lives with install (it is an apply).
 
-use aigw_installer::docker::manage::{self, ContainerStatus, Removed};
-use aigw_installer::plan::Component;
+use aigw_core::plan::Component;
+use aigw_engine::docker::manage::{self, ContainerStatus, Removed};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -36,7 +36,7 @@ pub async fn status() -> Result<Status, UiError> {
         gateway_tag: spec.as_ref().and_then(|(_, s)| s.gateway_tag().ok()),
         model_tag: spec.as_ref().map(|(_, s)| s.model.tag.clone()),
         engine_problem,
-        engine: aigw_installer::hardware::DetectOptions::from_env()
+        engine: aigw_engine::hardware::DetectOptions::from_env()
             .docker_endpoint
             .display(),
     })
@@ -77,7 +77,7 @@ pub async fn uninstall() -> Result<Uninstalled, UiError> {
     if let Some((path, s)) = spec {
         kept.push(format!("the spec: {}", path.display()));
         kept.push(format!("the gateway logs: {}", s.log_dir.display()));
-        if let aigw_installer::spec::Weights::HuggingFace { cache_dir, .. } = &s.model.weights {
+        if let aigw_core::spec::Weights::HuggingFace { cache_dir, .. } = &s.model.weights {
             kept.push(format!("the downloaded weights: {}", cache_dir.display()));
         }
         kept.push(format!(

@@ -1,14 +1,15 @@
 //! Where the wizard keeps what outlives a window: the spec of the installation it made (so Connect,
 //! Manage and the CLI's `--spec` read the same file), beside the engine's token file and JWT keys.
 
-use aigw_installer::docker::engine::{Connection, Endpoint};
-use aigw_installer::spec::DeploymentSpec;
+use aigw_core::spec::DeploymentSpec;
+use aigw_engine::docker::engine::{Connection, Endpoint};
+use aigw_engine::spec_file::SpecFile;
 use std::path::PathBuf;
 
 use crate::error::UiError;
 
 pub fn data_dir() -> Result<PathBuf, UiError> {
-    aigw_installer::logging::data_dir().ok_or_else(|| {
+    aigw_engine::logging::data_dir().ok_or_else(|| {
         UiError::new(
             "no_data_dir",
             "this user has no data directory",
@@ -45,7 +46,7 @@ pub fn require_installed_spec() -> Result<(PathBuf, DeploymentSpec), UiError> {
 
 /// The engine `DOCKER_HOST` names (or this machine's), or the system check's message and fix.
 pub async fn connect() -> Result<(Connection, Endpoint), UiError> {
-    aigw_installer::hardware::connect_docker()
+    aigw_engine::hardware::connect_docker()
         .await
         .map_err(UiError::from)
 }

@@ -7,7 +7,7 @@
 use aigw_e2e::free_port;
 use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_e2e::webdriver::{gui_available, Driver};
-use aigw_installer::docker::manage;
+use aigw_engine::docker::manage;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -414,7 +414,11 @@ async fn install_connect_export_and_manage_on_the_real_engine() {
     let started = std::time::Instant::now();
     loop {
         let running = ours(&engine).await;
-        if running.len() == 2 && running.iter().all(|c| c.health.as_deref() == Some("healthy")) {
+        if running.len() == 2
+            && running
+                .iter()
+                .all(|c| c.health.as_deref() == Some("healthy"))
+        {
             break;
         }
         assert!(

@@ -64,8 +64,8 @@ pub async fn clean_engine() -> Option<Engine> {
     if !docker_available() {
         return None;
     }
-    let conn = aigw_installer::docker::engine::connect(
-        &aigw_installer::docker::engine::resolve_endpoint(None, None, false),
+    let conn = aigw_engine::docker::engine::connect(
+        &aigw_engine::docker::engine::resolve_endpoint(None, None, false),
     )
     .await
     .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
@@ -74,7 +74,7 @@ pub async fn clean_engine() -> Option<Engine> {
     let lock = engine_lock();
     standin::ensure_images(&conn.docker).await;
     // Only objects carrying our labels are removed.
-    aigw_installer::docker::manage::uninstall(&conn.docker)
+    aigw_engine::docker::manage::uninstall(&conn.docker)
         .await
         .unwrap();
     Some(Engine {

@@ -3,7 +3,7 @@
 //! WebKitWebDriver, which then holds its port), on fresh ports, with every wait bounded.
 
 use crate::free_port;
-use aigw_installer::docker::http;
+use aigw_engine::docker::http;
 use serde_json::{json, Value};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};

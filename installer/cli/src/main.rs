@@ -1,0 +1,112 @@
+//! `aigw-installer`: the command-line shell over the engine. Each subcommand lives in its own module with
+//! an `Args` struct and a `run` function; this file only parses, sets up logging and dispatches.
+
+mod detect;
+mod manage;
+mod models;
+mod progress;
+mod provision;
+mod recommend;
+mod render;
+mod snippets;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Exit status when `--strict` finds a blocker (clap uses 2 for usage errors).
+pub const EXIT_BLOCKED: u8 = 3;
+
+#[derive(Parser)]
+#[command(
+    name = "aigw-installer",
+    version,
+    about = "Set up GitLab Duo Self-Hosted on your own GPU server: a vLLM model server and the GitLab AI Gateway",
+    long_about = "Set up GitLab Duo Self-Hosted on your own GPU server.\n\n\
+        aigw-installer checks this machine (NVIDIA GPUs, CPU architecture, memory, disk, the Docker engine, \
+        ports), recommends a Mistral model that fits, runs the model server and the GitLab AI Gateway as \
+        containers, and writes the GitLab-side configuration. Nothing is fetched from outside your network \
+        unless you ask for it.\n\n\
+        Start with:  aigw-installer detect",
+    after_help = "Logs: stderr (set RUST_LOG=info or debug for more) and a daily file under \
+        ~/.local/share/aigw-installer/logs.",
+    propagate_version = true
+)]
+struct Cli {
+    /// When to colour the output.
+    #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto)]
+    color: render::Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check this machine (or the Docker host it talks to) for everything the stack needs.
+    Detect(detect::Args),
+    /// List the built-in catalog: Mistral models and the GPUs what-if planning knows.
+    Models(models::Args),
+    /// Recommend a model, precision, GPUs and context for this machine (or a what-if one), with the arithmetic.
+    Recommend(recommend::Args),
+    /// Write a deployment spec from this machine's recommendation and your answers.
+    Init(provision::InitArgs),
+    /// Show what `apply` would change, and why, without changing anything.
+    Plan(provision::PlanArgs),
+    /// Create or update the model server and the gateway to match the spec, and wait until both are healthy.
+    Apply(provision::ApplyArgs),
+    /// Move the gateway and/or the model server to new image tags, safely (old container restored on failure).
+    Upgrade(provision::UpgradeArgs),
+    /// Offline images: save the spec's images to a bundle, or load one (air-gapped sites).
+    Images(provision::ImagesArgs),
+    /// Print one generated part: compose, or a GitLab-side setting for your version and install type.
+    Snippets(snippets::Args),
+    /// Write everything another admin needs (compose, env, GitLab settings, Kubernetes, README) into a zip.
+    Export(snippets::ExportArgs),
+    /// The installed containers: state, health, image, endpoints and GPUs.
+    Status(manage::StatusArgs),
+    /// Print (or follow) the logs of the gateway or the model server.
+    Logs(manage::LogsArgs),
+    /// Remove what the installer created (containers and network, found by label).
+    Uninstall(manage::UninstallArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    render::set_color(cli.color);
+    let _log = aigw_engine::logging::init("aigw-installer");
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command {
+        Command::Detect(args) => runtime.block_on(detect::run(args)),
+        Command::Models(args) => runtime.block_on(models::run(args)),
+        Command::Recommend(args) => runtime.block_on(recommend::run(args)),
+        Command::Init(args) => runtime.block_on(provision::init(args)),
+        Command::Plan(args) => runtime.block_on(provision::plan(args)),
+        Command::Apply(args) => runtime.block_on(provision::apply(args)),
+        Command::Upgrade(args) => runtime.block_on(provision::upgrade(args)),
+        Command::Images(args) => runtime.block_on(provision::images(args)),
+        Command::Snippets(args) => runtime.block_on(snippets::run(args)),
+        Command::Export(args) => runtime.block_on(snippets::export(args)),
+        Command::Status(args) => runtime.block_on(manage::status(args)),
+        Command::Logs(args) => runtime.block_on(manage::logs(args)),
+        Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // To the log file only (info); the terminal gets the rendered error below, once.
+            tracing::info!(error = format!("{e:#}"), "command failed");
+            render::error(&e);
+            ExitCode::FAILURE
+        }
+    }
+}

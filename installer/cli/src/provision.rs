@@ -1,0 +1,362 @@
+//! `init`, `plan` and `apply`: from a recommendation to a spec file, and from a spec to running containers.
+
+use aigw_engine::spec_file::SpecFile;
+use anstream::println;
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aigw_core::catalog::Catalog;
+use aigw_core::recommend::{self, Machine};
+use aigw_core::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
+use aigw_engine::docker::deploy::{self, ApplyOptions};
+use aigw_engine::docker::engine::{Connection, Endpoint};
+use aigw_engine::hardware::{detect, DetectOptions};
+
+use crate::progress::Renderer;
+use crate::render::{severity_style, HEADING};
+use aigw_core::preflight::Severity;
+
+/// Connects to the engine `DOCKER_HOST` names, or says why not and how to fix it.
+pub async fn connect() -> anyhow::Result<(Connection, Endpoint)> {
+    match aigw_engine::hardware::connect_docker().await {
+        Ok(c) => Ok(c),
+        Err(f) => bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default()),
+    }
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Writes a deployment spec (TOML) from this machine's recommendation and your answers. \
+    Review it, then run `aigw-installer plan --spec FILE` and `aigw-installer apply --spec FILE`."
+)]
+pub struct InitArgs {
+    /// Your GitLab instance, as users reach it (e.g. https://gitlab.example.com).
+    #[arg(long, value_name = "URL")]
+    gitlab_url: String,
+    /// Your GitLab version (X.Y or X.Y.Z); chooses the gateway image tag and the supported models.
+    #[arg(long, value_name = "X.Y.Z")]
+    gitlab_version: String,
+    /// The name or address GitLab and IDEs use to reach this machine (default: its FQDN or first address).
+    #[arg(long, value_name = "HOST")]
+    gateway_host: Option<String>,
+    /// Air-gapped: a directory holding the model checkpoint (otherwise it is downloaded from Hugging Face).
+    #[arg(long, value_name = "DIR")]
+    weights_dir: Option<PathBuf>,
+    /// How GitLab is installed: omnibus (Linux package), helm, docker or source.
+    #[arg(long, value_name = "TYPE", default_value = "omnibus")]
+    install_type: aigw_core::gitlab::config::InstallType,
+    /// A file (mode 0600) holding the Hugging Face token, for gated models. HF_TOKEN works too.
+    #[arg(long, value_name = "FILE")]
+    hf_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    overrides: crate::recommend::Overrides,
+    /// Where to write the spec.
+    #[arg(long, value_name = "FILE", default_value = "aigw-spec.toml")]
+    out: PathBuf,
+    /// Replace the spec file if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::builtin().context("the built-in catalog")?;
+    let report = detect(&DetectOptions::from_env()).await;
+    let request = args.overrides.request(Some(&args.gitlab_version))?;
+    let plan = recommend::recommend(&catalog, &Machine::from_report(&report, &catalog), &request)?;
+    let Some(deployment) = plan.recommendation else {
+        bail!(
+            "no model can be served on this machine:\n  {}\nfix: see `aigw-installer recommend` for the details and the alternatives",
+            plan.explanation.join("\n  ")
+        );
+    };
+    let gateway_host = match args.gateway_host {
+        Some(h) => h,
+        None => report
+            .network
+            .gateway_host_candidates()
+            .into_iter()
+            .next()
+            .context("this machine has no name or address GitLab could use; pass --gateway-host")?,
+    };
+    let answers = Answers {
+        gitlab_url: args.gitlab_url,
+        gitlab_version: args.gitlab_version,
+        gateway_host,
+        local_weights: args.weights_dir,
+        hf_token_file: args.hf_token_file,
+        platform: report.platform.docker_platform().map(str::to_string),
+        install_type: Some(args.install_type),
+    };
+    let s = spec::from_deployment(&deployment, &answers)?;
+    s.validate_with_files(&SpecContext {
+        gpus: Some(report.gpus.ids()),
+    })?;
+    s.save(&args.out, args.force)?;
+    println!("wrote {} — {}", args.out.display(), deployment.summary);
+    println!("next: aigw-installer plan --spec {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+pub struct SpecArg {
+    /// The deployment spec (TOML), as written by `init`.
+    #[arg(long, value_name = "FILE")]
+    pub spec: PathBuf,
+}
+
+pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
+    let s = DeploymentSpec::load(&spec.spec)?;
+    // GPU ids are checked against this machine's NVML when the engine is this machine.
+    let local = DetectOptions::from_env().docker_endpoint.is_local();
+    let gpus = (local && !s.model.gpus.is_empty()).then(|| {
+        use aigw_engine::hardware::gpu::{inventory, GpuProbe, NvmlLibrary};
+        let mut ids = inventory(&NvmlLibrary.read()).ids();
+        if !ids.is_empty() {
+            ids.push("all".into());
+        }
+        ids
+    });
+    s.validate_with_files(&SpecContext { gpus })?;
+    Ok(s)
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Exit status: 0 when the plan can be applied (or nothing needs doing); 3 when something \
+    blocks it (a port taken, a foreign container with our name); 1 on an error."
+)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+    let s = load(&args.spec)?;
+    let (conn, endpoint) = connect().await?;
+    let keys = aigw_engine::secrets::resolve_jwt_keys(&s, &data_dir()?, false)?;
+    let (_, p) = deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+    } else {
+        println!("{HEADING}Plan for {}{HEADING:#}", args.spec.spec.display());
+        for step in &p.steps {
+            println!("  {step}");
+        }
+        for b in &p.blockers {
+            let st = severity_style(Severity::Blocker);
+            println!("  {st}blocked:{st:#} {b}");
+        }
+        if p.is_noop() {
+            println!("nothing to do: everything is up to date");
+        }
+    }
+    Ok(if p.blockers.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_BLOCKED)
+    })
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Pulls the new images first, recreates only the containers whose tag changed, waits \
+    until they are healthy and, if one is not, puts the old container back as it was. On success the spec \
+    file is updated with the new tags."
+)]
+pub struct UpgradeArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// The gateway's new tag (e.g. self-hosted-v18.3.0-ee, matching your GitLab after its upgrade).
+    #[arg(long, value_name = "TAG", required_unless_present = "model_tag")]
+    gateway_tag: Option<String>,
+    /// The model server's new tag (e.g. v0.19.0).
+    #[arg(long, value_name = "TAG")]
+    model_tag: Option<String>,
+}
+
+pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
+    let s = load(&args.spec)?;
+    let (conn, _, token, opts) = prepare(&s).await?;
+    let (tx, render) = renderer();
+    let token_str = token.as_ref().map(|p| p.display().to_string());
+    let result = deploy::upgrade(
+        &conn.docker,
+        &s,
+        args.gateway_tag.as_deref(),
+        args.model_tag.as_deref(),
+        token_str.as_deref(),
+        &opts,
+        &Some(tx),
+    )
+    .await;
+    let _ = render.await;
+    let (next, report) = result?;
+    next.save(&args.spec.spec, true)?;
+    let st = severity_style(Severity::Ok);
+    if report.changed {
+        println!(
+            "{st}upgraded{st:#} in {:.1} s; {} now names the new tags",
+            report.elapsed.as_secs_f64(),
+            args.spec.spec.display()
+        );
+    } else {
+        println!("{st}already at those tags{st:#}: nothing to do");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the installer keeps its own files (the token file, JWT keys): `~/.local/share/aigw-installer`.
+fn data_dir() -> anyhow::Result<PathBuf> {
+    aigw_engine::logging::data_dir().context("no data directory (set HOME or XDG_DATA_HOME)")
+}
+
+/// What `apply` and `upgrade` share: the token file, the engine, Ctrl-C wired to cancellation.
+async fn prepare(
+    s: &DeploymentSpec,
+) -> anyhow::Result<(Connection, Endpoint, Option<PathBuf>, ApplyOptions)> {
+    let data_dir = data_dir()?;
+    let token = aigw_engine::secrets::resolve_token_file(
+        s,
+        std::env::var("HF_TOKEN").ok().as_deref(),
+        &data_dir,
+    )?;
+    let (conn, endpoint) = connect().await?;
+    let opts = ApplyOptions {
+        local_engine: endpoint.is_local(),
+        gateway_secret_env: aigw_engine::secrets::resolve_jwt_keys(s, &data_dir, true)?,
+        ..Default::default()
+    };
+    let cancel = opts.cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            anstream::eprintln!("cancelling: undoing what this run changed…");
+            cancel.cancel();
+        }
+    });
+    Ok((conn, endpoint, token, opts))
+}
+
+fn renderer() -> (
+    tokio::sync::mpsc::UnboundedSender<aigw_engine::docker::events::Event>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let render = tokio::spawn(async move {
+        let mut r = Renderer::new();
+        while let Some(e) = rx.recv().await {
+            r.handle(e);
+        }
+        r.finish();
+    });
+    (tx, render)
+}
+
+#[derive(clap::Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// On failure, return to the state before this apply (default: true).
+    #[arg(long, value_name = "BOOL", default_value_t = true, action = clap::ArgAction::Set)]
+    rollback_on_failure: bool,
+    /// Skip the completion request made once both services are healthy.
+    #[arg(long)]
+    no_smoke_test: bool,
+}
+
+pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    let s = load(&args.spec)?;
+    let (conn, _, token, mut opts) = prepare(&s).await?;
+    opts.rollback_on_failure = args.rollback_on_failure;
+    opts.smoke_test = !args.no_smoke_test;
+    let (tx, render) = renderer();
+    let token_str = token.as_ref().map(|p| p.display().to_string());
+    let result = deploy::apply(&conn.docker, &s, token_str.as_deref(), &opts, &Some(tx)).await;
+    let _ = render.await;
+    let report = result?;
+    let st = severity_style(Severity::Ok);
+    if report.changed {
+        println!(
+            "{st}applied{st:#} in {:.1} s: the gateway answers at http://{}:{}",
+            report.elapsed.as_secs_f64(),
+            s.gateway.host,
+            s.gateway.port
+        );
+    } else {
+        println!("{st}up to date{st:#}: nothing to do");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Subcommand)]
+pub enum ImagesCommand {
+    /// Save the spec's two images into one tar (plus BUNDLE.manifest.json with its SHA-256), to carry to
+    /// a site without registry access.
+    Save {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// The bundle to write.
+        #[arg(long, value_name = "BUNDLE.tar")]
+        out: PathBuf,
+        /// Replace the bundle if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Verify a bundle against its manifest, then load its images into the engine.
+    Load {
+        /// The bundle (its BUNDLE.tar.manifest.json must sit beside it).
+        bundle: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct ImagesArgs {
+    #[command(subcommand)]
+    command: ImagesCommand,
+}
+
+pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
+    use aigw_engine::docker::images;
+    let (conn, _) = connect().await?;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let c2 = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            c2.cancel();
+        }
+    });
+    let (tx, render) = renderer();
+    let sink = Some(tx);
+    let st = severity_style(Severity::Ok);
+    match args.command {
+        ImagesCommand::Save { spec, out, force } => {
+            let s = load(&spec)?;
+            let desired = aigw_core::plan::desired(&s, None)?;
+            let refs: Vec<String> = desired.containers.iter().map(|c| c.image.clone()).collect();
+            let r = images::save(&conn.docker, &refs, &out, force, &sink, &cancel).await;
+            drop(sink);
+            let _ = render.await;
+            let m = r?;
+            println!(
+                "{st}saved{st:#} {} image(s), {:.1} MiB, to {} (sha256 {}; manifest {})",
+                m.images.len(),
+                m.bytes as f64 / 1048576.0,
+                out.display(),
+                m.sha256,
+                images::manifest_path(&out).display()
+            );
+        }
+        ImagesCommand::Load { bundle } => {
+            let r = images::load(&conn.docker, &bundle, &sink, &cancel).await;
+            drop(sink);
+            let _ = render.await;
+            for reference in r? {
+                println!("{st}loaded{st:#} {reference}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,52 @@
+//! Terminal output: colour only on a terminal (anstream strips it when piped or with NO_COLOR).
+
+use aigw_core::preflight::Severity;
+use anstyle::{AnsiColor, Style};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+pub fn set_color(c: Color) {
+    let choice = match c {
+        Color::Auto => anstream::ColorChoice::Auto,
+        Color::Always => anstream::ColorChoice::Always,
+        Color::Never => anstream::ColorChoice::Never,
+    };
+    choice.write_global();
+}
+
+pub const HEADING: Style = Style::new().bold().underline();
+pub const DIM: Style = Style::new().dimmed();
+pub const BOLD: Style = Style::new().bold();
+
+pub fn severity_style(s: Severity) -> Style {
+    let c = match s {
+        Severity::Ok => AnsiColor::Green,
+        Severity::Warning => AnsiColor::Yellow,
+        Severity::Blocker => AnsiColor::Red,
+    };
+    Style::new().fg_color(Some(c.into())).bold()
+}
+
+/// Plain-text markers that still read well without colour.
+pub fn severity_mark(s: Severity) -> &'static str {
+    match s {
+        Severity::Ok => "ok  ",
+        Severity::Warning => "warn",
+        Severity::Blocker => "FAIL",
+    }
+}
+
+/// `12345` MiB → "12.1 GiB".
+pub fn gib(mib: u64) -> String {
+    format!("{:.1} GiB", mib as f64 / 1024.0)
+}
+
+pub fn error(e: &anyhow::Error) {
+    let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
+    anstream::eprintln!("{red}error:{red:#} {e:#}");
+}

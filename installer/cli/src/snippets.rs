@@ -1,0 +1,134 @@
+//! `snippets --for PART` prints one generated part; `export` writes them all into one zip.
+
+use aigw_engine::spec_file::SpecFile;
+use anstream::println;
+use anyhow::{bail, Context};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aigw_core::export::bundle::{self, ExportOptions};
+use aigw_core::export::compose::compose_yaml;
+use aigw_core::gitlab::config::{self, InstallType, Part};
+use aigw_core::plan::desired;
+use aigw_core::spec::DeploymentSpec;
+
+use crate::provision::SpecArg;
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "PART: compose, omnibus, helm, docker, source, admin-ui, model, feature-flags, verify."
+)]
+pub struct Args {
+    /// Which part to print.
+    #[arg(long = "for", value_name = "PART")]
+    part: String,
+    #[command(flatten)]
+    spec: SpecArg,
+    /// The Duo Agent Platform address (host:50052), for GitLab 18.4+.
+    #[arg(long, value_name = "HOST:PORT")]
+    agent_platform: Option<String>,
+}
+
+fn options(
+    s: &DeploymentSpec,
+    install: Option<InstallType>,
+    agent: Option<String>,
+) -> anyhow::Result<ExportOptions> {
+    Ok(ExportOptions {
+        agent_platform: agent
+            .as_deref()
+            .map(config::agent_platform_checked)
+            .transpose()?,
+        ..ExportOptions::without_secrets(install.unwrap_or(s.gitlab.install_type))
+    })
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let s = crate::provision::load(&args.spec)?;
+    if args.part == "compose" {
+        println!("{}", compose_yaml(&desired(&s, None)?).trim_end());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let part: Part = args.part.parse()?;
+    let side = bundle::gitlab_side(&s, &options(&s, None, args.agent_platform)?)?;
+    match config::snippet_for(&side, part)? {
+        Some(snippet) => println!("{}", snippet.body.trim_end()),
+        None => bail!(
+            "GitLab {} needs no `{}` step (nothing to print)",
+            s.gitlab.version,
+            args.part
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "The zip holds README.md (the steps, in order), docker-compose.yml, aigw.env, docker-run.sh, \
+    gitlab/ (this version's and install type's settings), kubernetes/aigw.yaml, the spec and manifest.json (each \
+    file's SHA-256). Secrets are left out unless --include-secrets (then the zip is written with mode 0600)."
+)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    spec: SpecArg,
+    /// The zip to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// How GitLab is installed (default: the spec's gitlab.install_type).
+    #[arg(long, value_name = "TYPE")]
+    install_type: Option<InstallType>,
+    /// The Duo Agent Platform address (host:50052), for GitLab 18.4+.
+    #[arg(long, value_name = "HOST:PORT")]
+    agent_platform: Option<String>,
+    /// Include the secrets: the Hugging Face token (from HF_TOKEN or the spec's token_file) and, for GitLab
+    /// versions that need them, newly generated JWT signing keys.
+    #[arg(long)]
+    include_secrets: bool,
+    /// Replace the zip if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let s = DeploymentSpec::load(&args.spec.spec)?;
+    s.validate_with_files(&Default::default())?;
+    let mut opts = options(&s, args.install_type, args.agent_platform)?;
+    if args.include_secrets {
+        opts.include_secrets = true;
+        opts.hf_token = match &s.model.weights {
+            aigw_core::spec::Weights::HuggingFace {
+                token_file: Some(f),
+                ..
+            } => Some(
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("reading {}", f.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            _ => std::env::var("HF_TOKEN").ok(),
+        };
+    }
+    if opts.include_secrets {
+        opts.jwt_keys = aigw_engine::export_zip::generate_keys(&s, &opts)?;
+    }
+    if let Some(w) = aigw_engine::hardware::network::resolution_warning(
+        &s.gateway.host,
+        std::time::Duration::from_secs(2),
+    ) {
+        let st = crate::render::severity_style(aigw_core::preflight::Severity::Warning);
+        anstream::eprintln!("{st}warning:{st:#} {w}");
+    }
+    let files = bundle::bundle_files(&s, &opts)?;
+    let manifest = aigw_engine::export_zip::write_zip(&files, &s, &opts, &args.out, args.force)?;
+    println!(
+        "wrote {} ({} files{}) — start with README.md inside",
+        args.out.display(),
+        manifest.files.len() + 1,
+        if manifest.contains_secrets {
+            ", WITH SECRETS: mode 0600"
+        } else {
+            ", no secrets"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,459 @@
+//! The export bundle: snapshots per GitLab version, real tools on what it contains (docker-compose,
+//! Ruby's YAML parser, a Kubernetes structure check), the zip round trip with its checksums, secrets kept
+//! out by default, and writes that never clobber or leave half a file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_core::export::bundle::{bundle_files, ExportOptions, TOKEN_PATH};
+use aigw_core::gitlab::config::InstallType;
+use aigw_core::spec::DeploymentSpec;
+use aigw_engine::export_zip::write_zip;
+use sha2::{Digest, Sha256};
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_aigw-installer");
+const SECRET: &str = "hf_SuperSecretToken123";
+
+fn spec(version: &str) -> DeploymentSpec {
+    DeploymentSpec::from_toml(
+        &format!(
+            r#"
+[gitlab]
+url = "https://gitlab.example.com"
+version = "{version}"
+[gateway]
+host = "aigw.example.com"
+[model]
+served_model_name = "mistral-small-3.2-24b"
+args = ["--tensor-parallel-size", "2", "--max-model-len", "32768", "--tokenizer-mode", "mistral"]
+gpus = ["0", "1"]
+gitlab_family = "mistral"
+duo_features = ["code_completion", "code_generation", "duo_chat"]
+[model.weights]
+source = "hugging_face"
+repo = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
+"#
+        ),
+        "test",
+    )
+    .unwrap()
+}
+
+fn opts(install: InstallType) -> ExportOptions {
+    // A token is at hand, but not asked for: it must stay out.
+    ExportOptions {
+        hf_token: Some(SECRET.into()),
+        ..ExportOptions::without_secrets(install)
+    }
+}
+
+fn ruby_available() -> bool {
+    let ok = Command::new("ruby")
+        .arg("-v")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok || std::env::var_os("CI").is_none(),
+        "CI is set but ruby is missing"
+    );
+    ok
+}
+
+#[test]
+fn every_file_per_version_snapshot() {
+    for version in ["17.3", "17.9", "18.2", "18.11"] {
+        let files = bundle_files(&spec(version), &opts(InstallType::Omnibus)).unwrap();
+        let text: String = files
+            .iter()
+            .map(|f| {
+                let body = String::from_utf8(f.bytes.clone()).unwrap();
+                // The config hash has its own tests; keep the snapshot about the files' content.
+                let body: String = body
+                    .lines()
+                    .map(|l| match l.find("io.aigw-installer.config-hash") {
+                        Some(i) => format!("{}io.aigw-installer.config-hash=[hash]", &l[..i]),
+                        None => l.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                format!("===== {} =====\n{body}\n", f.path)
+            })
+            .collect();
+        insta::assert_snapshot!(format!("bundle_{version}"), text);
+    }
+}
+
+#[test]
+fn compose_yaml_and_kubernetes_pass_the_real_tools() {
+    let dir = tempfile::tempdir().unwrap();
+    for f in bundle_files(&spec("18.2"), &opts(InstallType::Helm)).unwrap() {
+        let p = dir.path().join(&f.path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, &f.bytes).unwrap();
+    }
+    let cfg = Command::new("docker-compose")
+        .arg("-f")
+        .arg(dir.path().join("docker-compose.yml"))
+        .args(["config", "-q"])
+        .output();
+    match cfg {
+        Ok(o) => assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => assert!(
+            std::env::var_os("CI").is_none(),
+            "docker-compose missing in CI: {e}"
+        ),
+    }
+    let sh = Command::new("sh")
+        .arg("-n")
+        .arg(dir.path().join("docker-run.sh"))
+        .output()
+        .unwrap();
+    assert!(
+        sh.status.success(),
+        "docker-run.sh: {}",
+        String::from_utf8_lossy(&sh.stderr)
+    );
+    if !ruby_available() {
+        return;
+    }
+    // Every YAML document parses, and the Kubernetes objects have the shape the API server requires.
+    let check = r#"
+require "yaml"; require "json"
+docs = YAML.load_stream(File.read(ARGV[0]))
+YAML.safe_load(File.read(ARGV[1]))
+YAML.safe_load(File.read(ARGV[2]))
+out = docs.map do |d|
+  raise "no apiVersion/kind/name" unless d["apiVersion"] && d["kind"] && d.dig("metadata", "name")
+  if d["kind"] == "Deployment"
+    sel = d.dig("spec", "selector", "matchLabels")
+    lab = d.dig("spec", "template", "metadata", "labels")
+    raise "selector does not match template labels" unless sel.all? { |k, v| lab[k] == v }
+    c = d.dig("spec", "template", "spec", "containers")[0]
+    raise "no image" unless c["image"].is_a?(String)
+    { "kind" => "Deployment", "name" => d["metadata"]["name"], "gpus" => c.dig("resources", "limits", "nvidia.com/gpu"),
+      "port" => c["ports"][0]["containerPort"], "args" => c["args"] || [] }
+  else
+    { "kind" => d["kind"], "name" => d["metadata"]["name"], "port" => d.dig("spec", "ports", 0, "port") }
+  end
+end
+puts JSON.generate(out)
+"#;
+    let o = Command::new("ruby")
+        .args(["-e", check])
+        .arg(dir.path().join("kubernetes/aigw.yaml"))
+        .arg(dir.path().join("docker-compose.yml"))
+        .arg(dir.path().join("gitlab/helm-values.yaml"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let objs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let objs = objs.as_array().unwrap();
+    assert_eq!(objs.len(), 4, "{objs:#?}");
+    let model = objs
+        .iter()
+        .find(|o| o["kind"] == "Deployment" && o["name"] == "gitlab-aigw-model")
+        .unwrap();
+    assert_eq!(model["gpus"], 2);
+    assert_eq!(model["port"], 8000);
+    assert!(model["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "--tensor-parallel-size"));
+    assert!(objs
+        .iter()
+        .any(|o| o["kind"] == "Service" && o["name"] == "gitlab-aigw" && o["port"] == 5052));
+}
+
+fn read_zip(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    (0..z.len())
+        .map(|i| {
+            let mut f = z.by_index(i).unwrap();
+            let mut b = Vec::new();
+            f.read_to_end(&mut b).unwrap();
+            (f.name().unwrap().to_string(), b)
+        })
+        .collect()
+}
+
+#[test]
+fn the_zip_round_trips_and_its_checksums_match() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bundle.zip");
+    let s = spec("18.2");
+    let o = opts(InstallType::Docker);
+    let files = bundle_files(&s, &o).unwrap();
+    write_zip(&files, &s, &o, &out, false).unwrap();
+    let entries = read_zip(&out);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &entries
+            .iter()
+            .find(|(n, _)| n == "manifest.json")
+            .unwrap()
+            .1,
+    )
+    .unwrap();
+    let listed = manifest["files"].as_array().unwrap();
+    assert_eq!(listed.len(), entries.len() - 1);
+    for entry in listed {
+        let (_, bytes) = entries
+            .iter()
+            .find(|(n, _)| n == entry["path"].as_str().unwrap())
+            .unwrap();
+        let sum: String = Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(entry["sha256"], sum.as_str(), "{}", entry["path"]);
+    }
+    for needed in [
+        "README.md",
+        "docker-compose.yml",
+        "aigw.env",
+        "kubernetes/aigw.yaml",
+        "aigw-spec.toml",
+        "gitlab/docker-env.txt",
+    ] {
+        assert!(entries.iter().any(|(n, _)| n == needed), "{needed} missing");
+    }
+    assert_eq!(manifest["contains_secrets"], false);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+}
+
+#[test]
+fn secrets_stay_out_unless_asked_and_then_the_zip_is_private() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec("18.11");
+    let out = dir.path().join("plain.zip");
+    let o = opts(InstallType::Omnibus);
+    write_zip(&bundle_files(&s, &o).unwrap(), &s, &o, &out, false).unwrap();
+    for (name, bytes) in read_zip(&out) {
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(SECRET),
+            "{name} leaks the token"
+        );
+    }
+    let readme = read_zip(&out)
+        .into_iter()
+        .find(|(n, _)| n == "README.md")
+        .unwrap()
+        .1;
+    assert!(
+        String::from_utf8_lossy(&readme).contains(TOKEN_PATH),
+        "README says where the token goes"
+    );
+
+    let secret_out = dir.path().join("secret.zip");
+    let o = ExportOptions {
+        include_secrets: true,
+        ..opts(InstallType::Omnibus)
+    };
+    let m = write_zip(&bundle_files(&s, &o).unwrap(), &s, &o, &secret_out, false).unwrap();
+    assert!(m.contains_secrets);
+    assert_eq!(
+        std::fs::metadata(&secret_out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let entries = read_zip(&secret_out);
+    assert_eq!(
+        entries.iter().find(|(n, _)| n == TOKEN_PATH).unwrap().1,
+        SECRET.as_bytes()
+    );
+    let compose = &entries
+        .iter()
+        .find(|(n, _)| n == "docker-compose.yml")
+        .unwrap()
+        .1;
+    assert!(
+        String::from_utf8_lossy(compose).contains("HF_TOKEN_PATH"),
+        "the token file is wired in"
+    );
+}
+
+#[test]
+fn the_cli_never_clobbers_and_bad_inputs_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("spec.toml");
+    std::fs::write(&spec_path, spec("18.2").to_toml()).unwrap();
+    let out = dir.path().join("out.zip");
+    let data = dir.path().join("data");
+    let run = |args: &[&str]| {
+        Command::new(BIN)
+            .args(args)
+            .env("HF_TOKEN", SECRET)
+            .env("RUST_LOG", "debug")
+            .env("XDG_DATA_HOME", &data)
+            .output()
+            .unwrap()
+    };
+    let s = spec_path.to_str().unwrap();
+    let o = out.to_str().unwrap();
+    assert!(run(&["export", "--spec", s, "--out", o]).status.success());
+    let before = std::fs::read(&out).unwrap();
+    let again = run(&["export", "--spec", s, "--out", o, "--install-type", "helm"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        before,
+        "the existing zip is untouched"
+    );
+    assert!(run(&[
+        "export",
+        "--spec",
+        s,
+        "--out",
+        o,
+        "--force",
+        "--install-type",
+        "helm"
+    ])
+    .status
+    .success());
+    assert_ne!(std::fs::read(&out).unwrap(), before);
+
+    // A directory that does not exist: an error, and no partial file anywhere.
+    let missing = dir.path().join("no/such/dir/out.zip");
+    let e = run(&["export", "--spec", s, "--out", missing.to_str().unwrap()]);
+    assert_eq!(e.status.code(), Some(1));
+    assert!(!dir.path().join("no").exists());
+
+    for (field, bad) in [
+        (
+            "gateway.host",
+            spec("18.2")
+                .to_toml()
+                .replace("aigw.example.com", "127.0.0.1"),
+        ),
+        (
+            "gateway.host",
+            spec("18.2").to_toml().replace("aigw.example.com", "[::1]"),
+        ),
+        (
+            "gitlab.url",
+            spec("18.2").to_toml().replace(
+                "https://gitlab.example.com",
+                "https://root:pw@gitlab.example.com",
+            ),
+        ),
+        (
+            "gitlab.url",
+            spec("18.2")
+                .to_toml()
+                .replace("https://gitlab.example.com", "https://gitlab example.com"),
+        ),
+        (
+            "gitlab.version",
+            spec("18.2")
+                .to_toml()
+                .replace("version = \"18.2\"", "version = \"16.11\""),
+        ),
+    ] {
+        let bad_spec = dir.path().join("bad.toml");
+        std::fs::write(&bad_spec, bad).unwrap();
+        let bad_out = dir.path().join("bad.zip");
+        let r = run(&[
+            "export",
+            "--spec",
+            bad_spec.to_str().unwrap(),
+            "--out",
+            bad_out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(1), "{err}");
+        assert!(err.contains(field), "{field}: {err}");
+        assert!(!err.contains("pw@"), "credentials are not echoed: {err}");
+        assert!(!bad_out.exists(), "nothing written for {field}");
+    }
+    // The name does not resolve here: a warning, not a refusal.
+    let first = run(&[
+        "export",
+        "--spec",
+        s,
+        "--out",
+        dir.path().join("w.zip").to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8_lossy(&first.stderr).contains("does not resolve"));
+    // The token was in the environment all along: no output and no log line carries it.
+    let logs = std::fs::read_dir(data.join("aigw-installer/logs")).unwrap();
+    for f in logs.flatten() {
+        assert!(
+            !std::fs::read_to_string(f.path()).unwrap().contains(SECRET),
+            "the log file leaks the token"
+        );
+    }
+    assert!(!String::from_utf8_lossy(&first.stderr).contains(SECRET));
+    assert!(!String::from_utf8_lossy(&first.stdout).contains(SECRET));
+    // A path that exists as a directory is not a zip to overwrite.
+    let r = run(&[
+        "export",
+        "--spec",
+        s,
+        "--out",
+        dir.path().to_str().unwrap(),
+        "--force",
+    ]);
+    assert_eq!(r.status.code(), Some(1));
+}
+
+#[test]
+fn jwt_keys_for_18_10_are_generated_only_when_asked_and_never_written_in_clear_elsewhere() {
+    let s = spec("18.11");
+    let dir = tempfile::tempdir().unwrap();
+    // Without secrets: the README says how to make them; the compose file passes them through by name.
+    let files = bundle_files(&s, &opts(InstallType::Omnibus)).unwrap();
+    let get = |files: &[aigw_core::export::bundle::ExportFile], p: &str| {
+        String::from_utf8(files.iter().find(|f| f.path == p).unwrap().bytes.clone()).unwrap()
+    };
+    assert!(get(&files, "README.md").contains("openssl genrsa -out secrets/aigw_signing.key 2048"));
+    assert!(
+        get(&files, "docker-compose.yml").contains("      AIGW_SELF_SIGNED_JWT__SIGNING_KEY:\n")
+    );
+    assert!(get(&files, "docker-run.sh").contains("-e AIGW_SELF_SIGNED_JWT__VALIDATION_KEY"));
+    assert!(!files.iter().any(|f| f.path.ends_with(".key")));
+    // 18.2 needs none.
+    assert!(!get(
+        &bundle_files(&spec("18.2"), &opts(InstallType::Omnibus)).unwrap(),
+        "README.md"
+    )
+    .contains("JWT"));
+
+    // With secrets: fresh RSA keys in secrets/, the zip private, the keys in no other file.
+    let mut o = opts(InstallType::Omnibus);
+    o.include_secrets = true;
+    o.jwt_keys = aigw_engine::export_zip::generate_keys(&s, &o).unwrap();
+    assert_eq!(o.jwt_keys.len(), 2);
+    let files = bundle_files(&s, &o).unwrap();
+    let out = dir.path().join("k.zip");
+    let m = write_zip(&files, &s, &o, &out, false).unwrap();
+    assert!(m.contains_secrets);
+    assert_eq!(
+        std::fs::metadata(&out).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let entries = read_zip(&out);
+    let key = &entries
+        .iter()
+        .find(|(n, _)| n == "secrets/aigw_signing.key")
+        .unwrap()
+        .1;
+    let pem_body = String::from_utf8_lossy(key)
+        .lines()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    for (name, bytes) in &entries {
+        if !name.starts_with("secrets/") {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains(&pem_body),
+                "{name} holds key material"
+            );
+        }
+    }
+}

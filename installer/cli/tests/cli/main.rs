@@ -1,0 +1,6 @@
+//! The CLI's integration tests: one binary (the suites share a build and the engine lock).
+
+mod cli_detect;
+mod cli_provision;
+mod export_bundle;
+mod recommend_cli;

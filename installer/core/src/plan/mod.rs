@@ -1,0 +1,635 @@
+//! Planning, as pure functions: the spec becomes desired containers (with a hash of each one's config),
+//! and desired versus observed becomes a list of steps with reasons, like `terraform plan`. Compose's
+//! rule, adopted: a container is recreated when its config hash or its image changed, started when it is
+//! up to date but stopped, and otherwise kept.
+
+pub mod labels;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::gitlab::inputs::parse_gitlab_url;
+use crate::spec::{DeploymentSpec, RestartPolicy, SpecError, Weights};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Component {
+    /// Started first: the gateway is useless without it.
+    Model,
+    Gateway,
+}
+
+impl Component {
+    pub fn label(self) -> &'static str {
+        match self {
+            Component::Model => "model",
+            Component::Gateway => "gateway",
+        }
+    }
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortMap {
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bind {
+    pub host: String,
+    pub container: String,
+    pub read_only: bool,
+}
+
+/// Everything that defines a container; its hash decides recreation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DesiredContainer {
+    pub component: Component,
+    pub name: String,
+    pub image: String,
+    pub cmd: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub ports: Vec<PortMap>,
+    pub binds: Vec<Bind>,
+    /// NVIDIA device ids for the GPU device request; empty: no GPU.
+    pub gpus: Vec<String>,
+    /// Docker HEALTHCHECK in CMD form.
+    pub healthcheck: Vec<String>,
+    pub restart: RestartPolicy,
+    pub network: String,
+    /// vLLM needs shared memory for tensor parallelism (`--ipc=host`).
+    pub ipc_host: bool,
+    pub platform: Option<String>,
+    /// The URL probed from the host for readiness (not container config: not hashed).
+    #[serde(skip)]
+    pub probe_url: String,
+    /// Seconds to wait for readiness (not container config: not hashed).
+    #[serde(skip)]
+    pub health_timeout_s: u64,
+}
+
+/// Docker health-check timing, the same in the container body, the compose file and `docker run`.
+pub const HEALTH_INTERVAL_S: u64 = 10;
+pub const HEALTH_TIMEOUT_S: u64 = 6;
+pub const HEALTH_RETRIES: u64 = 3;
+
+impl DesiredContainer {
+    /// Grace before failed checks count: loading weights onto GPUs is not unhealthiness.
+    pub fn health_start_period_s(&self) -> u64 {
+        if self.gpus.is_empty() {
+            30
+        } else {
+            600
+        }
+    }
+
+    /// SHA-256 of the canonical JSON (maps are ordered), as hex.
+    pub fn config_hash(&self) -> String {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let digest = Sha256::digest(&json);
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn labels(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (labels::APP.to_string(), labels::APP_ID.to_string()),
+            (
+                labels::COMPONENT.to_string(),
+                self.component.label().to_string(),
+            ),
+            (labels::CONFIG_HASH.to_string(), self.config_hash()),
+        ])
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Desired {
+    pub network: String,
+    /// Model first, then gateway: the order of creation and health waits.
+    pub containers: Vec<DesiredContainer>,
+    pub served_model_name: String,
+}
+
+/// Where the Hugging Face token file is mounted; `HF_TOKEN_PATH` points there so the token itself never
+/// appears in the container's configuration.
+pub const HF_TOKEN_MOUNT: &str = "/run/secrets/hf_token";
+const HF_CACHE_MOUNT: &str = "/root/.cache/huggingface";
+const WEIGHTS_MOUNT: &str = "/models/weights";
+const GATEWAY_LOG_MOUNT: &str = "/var/log/aigw";
+
+/// The spec as containers. `hf_token_file` is the token file to mount, if one was found.
+pub fn desired(spec: &DeploymentSpec, hf_token_file: Option<&str>) -> Result<Desired, SpecError> {
+    let gitlab = parse_gitlab_url("gitlab.url", &spec.gitlab.url)?;
+    let m = &spec.model;
+    let mut binds = Vec::new();
+    let mut env = m.env.clone();
+    let model_ref = match &m.weights {
+        Weights::HuggingFace {
+            repo, cache_dir, ..
+        } => {
+            binds.push(Bind {
+                host: cache_dir.display().to_string(),
+                container: HF_CACHE_MOUNT.into(),
+                read_only: false,
+            });
+            if let Some(token) = hf_token_file {
+                binds.push(Bind {
+                    host: token.to_string(),
+                    container: HF_TOKEN_MOUNT.into(),
+                    read_only: true,
+                });
+                env.insert("HF_TOKEN_PATH".into(), HF_TOKEN_MOUNT.into());
+            }
+            repo.clone()
+        }
+        Weights::Local { path } => {
+            binds.push(Bind {
+                host: path.display().to_string(),
+                container: WEIGHTS_MOUNT.into(),
+                read_only: true,
+            });
+            // Air-gapped: never try the Hub.
+            env.insert("HF_HUB_OFFLINE".into(), "1".into());
+            WEIGHTS_MOUNT.into()
+        }
+    };
+    let mut cmd = vec![
+        "--model".to_string(),
+        model_ref,
+        "--served-model-name".into(),
+        m.served_model_name.clone(),
+        "--port".into(),
+        m.port.to_string(),
+    ];
+    cmd.extend(m.args.iter().cloned());
+    let model = DesiredContainer {
+        component: Component::Model,
+        name: m.container.clone(),
+        image: format!("{}:{}", m.image, m.tag),
+        cmd,
+        env,
+        ports: vec![PortMap {
+            host_ip: m.bind.clone(),
+            host_port: m.port,
+            container_port: m.port,
+        }],
+        binds,
+        gpus: m.gpus.clone(),
+        healthcheck: python_get(&format!("http://127.0.0.1:{}/health", m.port)),
+        restart: spec.restart,
+        network: spec.network.clone(),
+        ipc_host: true,
+        platform: None,
+        probe_url: format!("http://{}:{}", probe_host(&m.bind), m.port),
+        health_timeout_s: m.health_timeout_s,
+    };
+
+    let g = &spec.gateway;
+    let mut genv = g.env.clone();
+    genv.insert("AIGW_GITLAB_URL".into(), gitlab.as_str().to_string());
+    genv.insert("AIGW_GITLAB_API_URL".into(), gitlab.api_url());
+    // Baked into self-hosted images from 17.4; older images need it passed (17.1-17.3 docs).
+    genv.insert("AIGW_CUSTOM_MODELS__ENABLED".into(), "true".into());
+    genv.insert("AIGW_FASTAPI__API_PORT".into(), g.port.to_string());
+    genv.entry("AIGW_LOGGING__TO_FILE".into())
+        .or_insert_with(|| format!("{GATEWAY_LOG_MOUNT}/modelgateway.log"));
+    let gateway = DesiredContainer {
+        component: Component::Gateway,
+        name: g.container.clone(),
+        image: format!("{}:{}", g.image, spec.gateway_tag()?),
+        cmd: Vec::new(),
+        env: genv,
+        ports: vec![PortMap {
+            host_ip: "0.0.0.0".into(),
+            host_port: g.port,
+            container_port: g.port,
+        }],
+        binds: vec![Bind {
+            host: spec.log_dir.display().to_string(),
+            container: GATEWAY_LOG_MOUNT.into(),
+            read_only: false,
+        }],
+        gpus: Vec::new(),
+        healthcheck: python_get(&format!("http://127.0.0.1:{}/monitoring/healthz", g.port)),
+        restart: spec.restart,
+        network: spec.network.clone(),
+        ipc_host: false,
+        platform: spec.platform.clone(),
+        probe_url: format!("http://127.0.0.1:{}", g.port),
+        health_timeout_s: g.health_timeout_s,
+    };
+    Ok(Desired {
+        network: spec.network.clone(),
+        containers: vec![model, gateway],
+        served_model_name: m.served_model_name.clone(),
+    })
+}
+
+/// Both real images ship Python (vLLM's and the gateway's python:3.12-slim base) but not always curl.
+fn python_get(url: &str) -> Vec<String> {
+    vec![
+        "CMD".into(),
+        "python3".into(),
+        "-c".into(),
+        format!("import urllib.request; urllib.request.urlopen('{url}', timeout=5)"),
+    ]
+}
+
+fn probe_host(bind: &str) -> &str {
+    match bind {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "::" => "::1",
+        other => other,
+    }
+}
+
+/// One of our containers, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObservedContainer {
+    pub id: String,
+    pub name: String,
+    pub component: Option<Component>,
+    pub config_hash: Option<String>,
+    pub running: bool,
+    pub image_id: String,
+    /// Host ports it publishes (while running).
+    #[serde(default)]
+    pub published_ports: Vec<u16>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    /// `Some(ours)` when a network of the desired name exists.
+    pub network: Option<bool>,
+    /// Containers carrying our app label.
+    pub ours: Vec<ObservedContainer>,
+    /// Containers holding a desired name without our label: never touched, always a blocker.
+    pub foreign_names: Vec<String>,
+    /// Image id per desired image reference; `None` when absent locally.
+    pub images: BTreeMap<String, Option<String>>,
+    /// Host ports (of the desired ones) that something other than our containers holds.
+    pub ports_taken: Vec<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Step {
+    CreateNetwork {
+        name: String,
+    },
+    PullImage {
+        image: String,
+    },
+    Create {
+        component: Component,
+        name: String,
+        reason: String,
+    },
+    Recreate {
+        component: Component,
+        name: String,
+        old_id: String,
+        reason: String,
+    },
+    Start {
+        component: Component,
+        name: String,
+        reason: String,
+    },
+    Keep {
+        component: Component,
+        name: String,
+    },
+    Remove {
+        name: String,
+        id: String,
+        reason: String,
+    },
+}
+
+impl Step {
+    pub fn changes(&self) -> bool {
+        !matches!(self, Step::Keep { .. })
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::CreateNetwork { name } => write!(f, "create  network {name}"),
+            Step::PullImage { image } => write!(f, "pull    {image} (not present on the engine)"),
+            Step::Create { name, reason, .. } => write!(f, "create  {name} ({reason})"),
+            Step::Recreate { name, reason, .. } => write!(f, "recreate {name} because {reason}"),
+            Step::Start { name, reason, .. } => write!(f, "start   {name} ({reason})"),
+            Step::Keep { name, .. } => write!(f, "keep    {name} (up to date and running)"),
+            Step::Remove { name, reason, .. } => write!(f, "remove  {name} ({reason})"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub steps: Vec<Step>,
+    /// Reasons nothing can be applied; each says how to fix it.
+    pub blockers: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_noop(&self) -> bool {
+        self.blockers.is_empty() && self.steps.iter().all(|s| !s.changes())
+    }
+}
+
+/// Desired versus observed. Pure.
+pub fn diff(desired: &Desired, observed: &Observed) -> Plan {
+    let mut steps = Vec::new();
+    let mut blockers = Vec::new();
+    match observed.network {
+        None => steps.push(Step::CreateNetwork {
+            name: desired.network.clone(),
+        }),
+        Some(true) => {}
+        Some(false) => blockers.push(format!(
+            "a network named {} exists and was not created by the installer; remove it or set `network` in the spec",
+            desired.network
+        )),
+    }
+    for name in &observed.foreign_names {
+        blockers.push(format!(
+            "a container named {name} exists and was not created by the installer; rename or remove it \
+             (docker rm -f {name}) or choose another container name in the spec"
+        ));
+    }
+    for port in &observed.ports_taken {
+        blockers.push(format!(
+            "port {port} is in use by another program; stop it (find it with: sudo ss -ltnp 'sport = :{port}') \
+             or choose another port in the spec"
+        ));
+    }
+    for c in &desired.containers {
+        let image_id = observed.images.get(&c.image).cloned().flatten();
+        if image_id.is_none()
+            && !steps
+                .iter()
+                .any(|s| matches!(s, Step::PullImage { image } if image == &c.image))
+        {
+            steps.push(Step::PullImage {
+                image: c.image.clone(),
+            });
+        }
+        let current = observed.ours.iter().find(|o| o.name == c.name);
+        let hash = c.config_hash();
+        steps.push(match current {
+            None => Step::Create {
+                component: c.component,
+                name: c.name.clone(),
+                reason: "no container yet".into(),
+            },
+            Some(o) if o.config_hash.as_deref() != Some(hash.as_str()) => Step::Recreate {
+                component: c.component,
+                name: c.name.clone(),
+                old_id: o.id.clone(),
+                reason: "its configuration changed".into(),
+            },
+            Some(o) if image_id.as_ref().is_some_and(|id| id != &o.image_id) => Step::Recreate {
+                component: c.component,
+                name: c.name.clone(),
+                old_id: o.id.clone(),
+                reason: format!("{} now points to another image", c.image),
+            },
+            Some(o) if !o.running => Step::Start {
+                component: c.component,
+                name: c.name.clone(),
+                reason: "up to date but not running".into(),
+            },
+            Some(_) => Step::Keep {
+                component: c.component,
+                name: c.name.clone(),
+            },
+        });
+    }
+    let desired_names: Vec<&str> = desired.containers.iter().map(|c| c.name.as_str()).collect();
+    for o in &observed.ours {
+        if !desired_names.contains(&o.name.as_str()) {
+            steps.push(Step::Remove {
+                name: o.name.clone(),
+                id: o.id.clone(),
+                reason: "left over from an earlier or interrupted run".into(),
+            });
+        }
+    }
+    Plan { steps, blockers }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> DeploymentSpec {
+        DeploymentSpec::from_toml(
+            r#"
+[gitlab]
+url = "https://gitlab.example.com/"
+version = "18.2"
+[gateway]
+host = "aigw.example.com"
+[model]
+served_model_name = "mistral-7b"
+args = ["--max-model-len", "32768"]
+gpus = ["0", "1"]
+[model.weights]
+source = "hugging_face"
+repo = "mistralai/Mistral-7B-Instruct-v0.3"
+"#,
+            "t",
+        )
+        .unwrap()
+    }
+
+    fn observed_matching(d: &Desired) -> Observed {
+        Observed {
+            network: Some(true),
+            ours: d
+                .containers
+                .iter()
+                .map(|c| ObservedContainer {
+                    id: format!("id-{}", c.name),
+                    name: c.name.clone(),
+                    component: Some(c.component),
+                    config_hash: Some(c.config_hash()),
+                    running: true,
+                    image_id: "sha256:img".into(),
+                    published_ports: vec![],
+                })
+                .collect(),
+            foreign_names: vec![],
+            images: d
+                .containers
+                .iter()
+                .map(|c| (c.image.clone(), Some("sha256:img".into())))
+                .collect(),
+            ports_taken: vec![],
+        }
+    }
+
+    #[test]
+    fn desired_containers_carry_the_derived_gateway_environment() {
+        let d = desired(&spec(), None).unwrap();
+        let g = &d.containers[1];
+        assert_eq!(g.env["AIGW_GITLAB_URL"], "https://gitlab.example.com");
+        assert_eq!(
+            g.env["AIGW_GITLAB_API_URL"],
+            "https://gitlab.example.com/api/v4/"
+        );
+        assert_eq!(g.env["AIGW_CUSTOM_MODELS__ENABLED"], "true");
+        assert_eq!(g.ports[0].host_port, 5052);
+        assert!(g.image.ends_with(":self-hosted-v18.2.0-ee"));
+        let m = &d.containers[0];
+        assert_eq!(
+            &m.cmd[..4],
+            [
+                "--model",
+                "mistralai/Mistral-7B-Instruct-v0.3",
+                "--served-model-name",
+                "mistral-7b"
+            ]
+        );
+        assert_eq!(m.gpus, ["0", "1"]);
+        assert_eq!(m.ports[0].host_ip, "127.0.0.1");
+    }
+
+    #[test]
+    fn the_token_is_mounted_never_put_in_the_environment() {
+        let d = desired(&spec(), Some("/root/.config/hf_token")).unwrap();
+        let m = &d.containers[0];
+        assert_eq!(m.env["HF_TOKEN_PATH"], HF_TOKEN_MOUNT);
+        assert!(m
+            .binds
+            .iter()
+            .any(|b| b.container == HF_TOKEN_MOUNT && b.read_only));
+        assert!(!m.env.contains_key("HF_TOKEN"));
+    }
+
+    #[test]
+    fn from_nothing_everything_is_created() {
+        let d = desired(&spec(), None).unwrap();
+        let p = diff(&d, &Observed::default());
+        let kinds: Vec<String> = p.steps.iter().map(|s| s.to_string()).collect();
+        insta::assert_snapshot!(kinds.join("\n"));
+        assert!(p.blockers.is_empty());
+    }
+
+    #[test]
+    fn same_spec_is_a_noop() {
+        let d = desired(&spec(), None).unwrap();
+        let p = diff(&d, &observed_matching(&d));
+        assert!(p.is_noop(), "{p:#?}");
+    }
+
+    #[test]
+    fn a_changed_tag_recreates_only_that_container() {
+        let d = desired(&spec(), None).unwrap();
+        let obs = observed_matching(&d);
+        let mut s = spec();
+        s.gateway.tag = Some("self-hosted-v18.2.1-ee".into());
+        let d2 = desired(&s, None).unwrap();
+        let mut obs2 = obs.clone();
+        obs2.images
+            .insert(d2.containers[1].image.clone(), Some("sha256:new".into()));
+        let p = diff(&d2, &obs2);
+        let changed: Vec<_> = p.steps.iter().filter(|s| s.changes()).collect();
+        assert_eq!(changed.len(), 1, "{changed:#?}");
+        assert!(matches!(
+            changed[0],
+            Step::Recreate {
+                component: Component::Gateway,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn stopped_missing_leftover_and_repointed_tags() {
+        let d = desired(&spec(), None).unwrap();
+        let mut obs = observed_matching(&d);
+        obs.ours[0].running = false;
+        obs.ours.remove(1);
+        obs.ours.push(ObservedContainer {
+            id: "x".into(),
+            name: "gitlab-aigw-model-prev".into(),
+            component: Some(Component::Model),
+            config_hash: None,
+            running: false,
+            image_id: "sha256:img".into(),
+            published_ports: vec![],
+        });
+        let p = diff(&d, &obs);
+        assert!(matches!(
+            p.steps[0],
+            Step::Start {
+                component: Component::Model,
+                ..
+            }
+        ));
+        assert!(matches!(
+            p.steps[1],
+            Step::Create {
+                component: Component::Gateway,
+                ..
+            }
+        ));
+        assert!(
+            matches!(&p.steps[2], Step::Remove { name, .. } if name == "gitlab-aigw-model-prev")
+        );
+
+        let mut obs = observed_matching(&d);
+        obs.images
+            .insert(d.containers[0].image.clone(), Some("sha256:loaded".into()));
+        let p = diff(&d, &obs);
+        assert!(p.steps[0]
+            .to_string()
+            .contains("now points to another image"));
+    }
+
+    #[test]
+    fn foreign_objects_and_taken_ports_block() {
+        let d = desired(&spec(), None).unwrap();
+        let mut obs = observed_matching(&d);
+        obs.network = Some(false);
+        obs.foreign_names = vec!["gitlab-aigw".into()];
+        obs.ports_taken = vec![5052];
+        let p = diff(&d, &obs);
+        assert_eq!(p.blockers.len(), 3, "{:#?}", p.blockers);
+        assert!(p.blockers[2].contains("port 5052"));
+        assert!(!p.is_noop());
+    }
+
+    #[test]
+    fn waiting_longer_is_not_a_reason_to_recreate() {
+        let a = desired(&spec(), None).unwrap();
+        let mut s = spec();
+        s.model.health_timeout_s = 7200;
+        let b = desired(&s, None).unwrap();
+        assert_eq!(a.containers[0].config_hash(), b.containers[0].config_hash());
+    }
+
+    #[test]
+    fn hash_ignores_nothing_that_matters() {
+        let a = desired(&spec(), None).unwrap();
+        let mut s = spec();
+        s.model.args.push("--enforce-eager".into());
+        let b = desired(&s, None).unwrap();
+        assert_ne!(a.containers[0].config_hash(), b.containers[0].config_hash());
+        assert_eq!(a.containers[1].config_hash(), b.containers[1].config_hash());
+        assert_eq!(a.containers[0].config_hash().len(), 64);
+    }
+}

@@ -1,0 +1,605 @@
+//! The deployment spec: everything `apply` needs, as one serde type saved as TOML. Defaults serve; secrets
+//! are never stored here (the Hugging Face token comes from the environment or a 0600 file at apply time).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use crate::gitlab::images::{self, GATEWAY_IMAGE, VLLM_IMAGE, VLLM_TAG};
+use crate::gitlab::inputs::{self, InputError};
+
+pub const SPEC_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSpec {
+    #[serde(default = "spec_version")]
+    pub spec_version: u32,
+    pub gitlab: GitlabSpec,
+    pub gateway: GatewaySpec,
+    pub model: ModelSpec,
+    /// The bridge network both containers join; the gateway reaches the model server by its name there.
+    #[serde(default = "default_network")]
+    pub network: String,
+    /// Gateway logs on the host (GitLab's documented default).
+    #[serde(default = "default_log_dir")]
+    pub log_dir: PathBuf,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    /// `linux/amd64` where the gateway runs under emulation (Apple silicon, arm64 with binfmt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitlabSpec {
+    pub url: String,
+    /// X.Y or X.Y.Z; chooses the gateway tag and the GitLab-side steps.
+    pub version: String,
+    /// How GitLab is installed (omnibus, helm, docker, source): where its settings go.
+    #[serde(default = "default_install_type")]
+    pub install_type: crate::gitlab::config::InstallType,
+}
+
+fn default_install_type() -> crate::gitlab::config::InstallType {
+    crate::gitlab::config::InstallType::Omnibus
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySpec {
+    /// The name or address GitLab and IDEs use to reach the gateway (never localhost).
+    pub host: String,
+    #[serde(default = "default_gateway_port")]
+    pub port: u16,
+    #[serde(default = "default_gateway_image")]
+    pub image: String,
+    /// Defaults to the `self-hosted-vX.Y.Z-ee` tag matching the GitLab version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    #[serde(default = "default_gateway_container")]
+    pub container: String,
+    /// Seconds to wait for `/monitoring/healthz`.
+    #[serde(default = "default_gateway_timeout")]
+    pub health_timeout_s: u64,
+    /// Extra environment (e.g. `AIGW_LOGGING__LEVEL`); cannot override the variables the installer derives.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    #[serde(default = "default_model_image")]
+    pub image: String,
+    #[serde(default = "default_model_tag")]
+    pub tag: String,
+    #[serde(default = "default_model_container")]
+    pub container: String,
+    /// The id GitLab uses as `custom_openai/<served_model_name>`.
+    pub served_model_name: String,
+    pub weights: Weights,
+    /// vLLM arguments from the recommendation, without `--model`, `--served-model-name` and `--port`
+    /// (the installer sets those from this spec).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// NVIDIA device indices or UUIDs; empty runs without a GPU (stand-ins, CPU evaluation).
+    #[serde(default)]
+    pub gpus: Vec<String>,
+    #[serde(default = "default_model_port")]
+    pub port: u16,
+    /// Host address the model port is published on; loopback by default since vLLM has no auth by default
+    /// and the gateway reaches it over the container network.
+    #[serde(default = "default_model_bind")]
+    pub bind: String,
+    /// Seconds to wait for `/health` and `/v1/models`: loading weights can take many minutes.
+    #[serde(default = "default_model_timeout")]
+    pub health_timeout_s: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// GitLab's model family for the registration (mistral, mixtral, codestral, general); guessed from
+    /// the served name when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gitlab_family: Option<String>,
+    /// Duo features to assign the model to (code_completion, code_generation, duo_chat).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duo_features: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Weights {
+    /// Downloaded by vLLM into `cache_dir` (mounted as the Hugging Face cache).
+    HuggingFace {
+        repo: String,
+        #[serde(default = "default_hf_cache")]
+        cache_dir: PathBuf,
+        /// A file holding the token (mode 0600); else `HF_TOKEN` from the environment, if set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        token_file: Option<PathBuf>,
+    },
+    /// Air-gapped: a directory with the checkpoint, mounted read-only.
+    Local { path: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    #[default]
+    UnlessStopped,
+    Always,
+    No,
+}
+
+impl RestartPolicy {
+    /// Docker's name for it (`--restart`, Compose's `restart:`).
+    pub fn as_docker(self) -> &'static str {
+        match self {
+            RestartPolicy::UnlessStopped => "unless-stopped",
+            RestartPolicy::Always => "always",
+            RestartPolicy::No => "no",
+        }
+    }
+}
+
+fn spec_version() -> u32 {
+    SPEC_VERSION
+}
+fn default_network() -> String {
+    "gitlab-aigw".into()
+}
+fn default_log_dir() -> PathBuf {
+    PathBuf::from(DEFAULT_LOG_DIR)
+}
+fn default_gateway_port() -> u16 {
+    5052
+}
+fn default_gateway_image() -> String {
+    GATEWAY_IMAGE.into()
+}
+fn default_gateway_container() -> String {
+    "gitlab-aigw".into()
+}
+fn default_gateway_timeout() -> u64 {
+    180
+}
+fn default_model_image() -> String {
+    VLLM_IMAGE.into()
+}
+fn default_model_tag() -> String {
+    VLLM_TAG.into()
+}
+fn default_model_container() -> String {
+    "gitlab-aigw-model".into()
+}
+fn default_model_port() -> u16 {
+    8000
+}
+fn default_model_bind() -> String {
+    "127.0.0.1".into()
+}
+fn default_model_timeout() -> u64 {
+    1800
+}
+fn default_hf_cache() -> PathBuf {
+    PathBuf::from(DEFAULT_WEIGHTS_DIR).join("hf-cache")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read the spec {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the spec {path} is not valid TOML for a deployment: {message}")]
+    Parse { path: String, message: String },
+    #[error("spec_version {found} is not supported (this installer reads version {SPEC_VERSION})")]
+    Version { found: u32 },
+    #[error("invalid spec: {0}")]
+    Input(#[from] InputError),
+    #[error("invalid spec: {field}: {problem}. Fix: {fix}")]
+    Invalid {
+        field: String,
+        problem: String,
+        fix: String,
+    },
+    #[error("{path} already exists; pass --force to replace it")]
+    Exists { path: String },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+pub fn invalid(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
+    SpecError::Invalid {
+        field: field.into(),
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// Gateway logs (GitLab's documented default mount).
+pub const DEFAULT_LOG_DIR: &str = "/srv/gitlab-agw";
+
+/// Model weights for air-gapped installs and the Hugging Face cache.
+pub const DEFAULT_WEIGHTS_DIR: &str = "/srv/gitlab-agw-models";
+
+/// What validation may check against: the GPUs present (None = unknown, e.g. a remote engine).
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// Indices and UUIDs NVML reported.
+    pub gpus: Option<Vec<String>>,
+}
+
+impl DeploymentSpec {
+    pub fn from_toml(text: &str, origin: &str) -> Result<Self, SpecError> {
+        let spec: Self = toml::from_str(text).map_err(|e| SpecError::Parse {
+            path: origin.to_string(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        if spec.spec_version != SPEC_VERSION {
+            return Err(SpecError::Version {
+                found: spec.spec_version,
+            });
+        }
+        Ok(spec)
+    }
+
+    pub fn to_toml(&self) -> String {
+        let body = toml::to_string_pretty(self).unwrap_or_default();
+        format!(
+            "# aigw-installer deployment spec (see `aigw-installer plan --help`). No secrets belong here.\n{body}"
+        )
+    }
+
+    /// The gateway tag: the spec's, else the one matching the GitLab version.
+    pub fn gateway_tag(&self) -> Result<String, SpecError> {
+        match &self.gateway.tag {
+            Some(t) => Ok(t.clone()),
+            None => images::gateway_tag(&self.gitlab.version).map_err(|e| {
+                invalid(
+                    "gitlab.version",
+                    e.to_string(),
+                    "set gitlab.version to X.Y or X.Y.Z, e.g. 18.2.1",
+                )
+            }),
+        }
+    }
+
+    /// Every check that needs no Docker engine. Ports in use are checked by `plan`, which knows our own
+    /// containers.
+    pub fn validate(&self, ctx: &Context) -> Result<(), SpecError> {
+        inputs::parse_gitlab_url("gitlab.url", &self.gitlab.url)?;
+        self.gateway_tag()?;
+        inputs::check_gateway_host("gateway.host", &self.gateway.host)?;
+        for (field, port) in [
+            ("gateway.port", self.gateway.port),
+            ("model.port", self.model.port),
+        ] {
+            if port == 0 {
+                return Err(invalid(field, "0 is not a port", "use 1-65535, e.g. 5052"));
+            }
+        }
+        if self.gateway.port == self.model.port {
+            return Err(invalid(
+                "model.port",
+                format!("{} is also the gateway's port", self.model.port),
+                "give the model server another port, e.g. 8000",
+            ));
+        }
+        for (field, name) in [
+            ("gateway.container", &self.gateway.container),
+            ("model.container", &self.model.container),
+            ("network", &self.network),
+        ] {
+            if !is_docker_name(name) {
+                return Err(invalid(
+                    field,
+                    format!("\"{name}\" is not a valid Docker name"),
+                    "use letters, digits, '_', '.' and '-', starting with a letter or digit",
+                ));
+            }
+        }
+        if self.gateway.container == self.model.container {
+            return Err(invalid(
+                "model.container",
+                "same name as the gateway container",
+                "e.g. gitlab-aigw-model",
+            ));
+        }
+        if self.served_model_name_invalid() {
+            return Err(invalid(
+                "model.served_model_name",
+                format!(
+                    "\"{}\" is not usable as a model id",
+                    self.model.served_model_name
+                ),
+                "use letters, digits, '-', '_', '.', ':' or '/', e.g. mistral-small-3.2-24b",
+            ));
+        }
+        for reserved in ["--model", "--served-model-name", "--port", "--host"] {
+            if self
+                .model
+                .args
+                .iter()
+                .any(|a| a == reserved || a.starts_with(&format!("{reserved}=")))
+            {
+                return Err(invalid(
+                    "model.args",
+                    format!("{reserved} is set by the installer from the spec"),
+                    "remove it from model.args; set model.weights / served_model_name / port instead",
+                ));
+            }
+        }
+        for key in self.gateway.env.keys() {
+            if DERIVED_GATEWAY_ENV.contains(&key.as_str()) {
+                return Err(invalid(
+                    &format!("gateway.env.{key}"),
+                    "is derived from the spec and cannot be overridden",
+                    "set gitlab.url (and the installer derives the rest)",
+                ));
+            }
+        }
+        match &self.model.weights {
+            Weights::Local { path } => {
+                if !path.is_absolute() {
+                    return Err(invalid(
+                        "model.weights.path",
+                        "must be an absolute path",
+                        "/srv/models/Mistral-Small-3.2-24B-Instruct-2506",
+                    ));
+                }
+            }
+            Weights::HuggingFace { repo, .. } => {
+                if repo.split('/').count() != 2 || repo.contains(char::is_whitespace) {
+                    return Err(invalid(
+                        "model.weights.repo",
+                        format!("\"{repo}\" is not a Hugging Face repo id"),
+                        "write it as owner/name, e.g. mistralai/Mistral-Small-3.2-24B-Instruct-2506",
+                    ));
+                }
+            }
+        }
+        if let Some(known) = &ctx.gpus {
+            for g in &self.model.gpus {
+                if !known.iter().any(|k| k == g) {
+                    return Err(invalid(
+                        "model.gpus",
+                        format!("GPU \"{g}\" does not exist on this machine"),
+                        format!(
+                            "use one of: {}",
+                            if known.is_empty() {
+                                "none (no GPU found)".to_string()
+                            } else {
+                                known.join(", ")
+                            }
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The family GitLab's model registration asks for.
+    pub fn gitlab_family(&self) -> String {
+        if let Some(f) = &self.model.gitlab_family {
+            return f.clone();
+        }
+        let n = self.model.served_model_name.to_ascii_lowercase();
+        ["codestral", "mixtral", "mistral"]
+            .into_iter()
+            .find(|f| n.contains(f))
+            .unwrap_or("general")
+            .to_string()
+    }
+
+    fn served_model_name_invalid(&self) -> bool {
+        let n = &self.model.served_model_name;
+        n.is_empty()
+            || !n
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))
+    }
+}
+
+/// What `init` asks the admin; the rest comes from the recommendation.
+#[derive(Debug, Clone, Default)]
+pub struct Answers {
+    pub gitlab_url: String,
+    pub gitlab_version: String,
+    pub gateway_host: String,
+    /// Air-gapped: a directory holding the checkpoint. Otherwise the recommended Hugging Face repo.
+    pub local_weights: Option<PathBuf>,
+    pub hf_token_file: Option<PathBuf>,
+    pub platform: Option<String>,
+    pub install_type: Option<crate::gitlab::config::InstallType>,
+}
+
+/// A spec for a vLLM deployment the recommender chose.
+pub fn from_deployment(
+    d: &crate::recommend::Deployment,
+    a: &Answers,
+) -> Result<DeploymentSpec, SpecError> {
+    if d.engine != crate::recommend::Engine::Vllm {
+        return Err(invalid(
+            "model",
+            "the recommendation runs the model under Ollama, which `apply` does not provision",
+            "start Ollama as the recommendation describes, and point GitLab at it; or choose a vLLM configuration",
+        ));
+    }
+    let weights = match (&a.local_weights, &d.hf_repo) {
+        (Some(path), _) => Weights::Local { path: path.clone() },
+        (None, Some(repo)) => Weights::HuggingFace {
+            repo: repo.clone(),
+            cache_dir: default_hf_cache(),
+            token_file: a.hf_token_file.clone(),
+        },
+        (None, None) => {
+            return Err(invalid(
+                "model.weights",
+                "the recommendation names no checkpoint",
+                "pass --weights-dir",
+            ))
+        }
+    };
+    // `--model`, `--served-model-name` and `--port` come from the spec itself.
+    let mut args = Vec::new();
+    let mut it = d.vllm_args.iter();
+    while let Some(arg) = it.next() {
+        if ["--model", "--served-model-name", "--port", "--host"].contains(&arg.as_str()) {
+            it.next();
+        } else {
+            args.push(arg.clone());
+        }
+    }
+    Ok(DeploymentSpec {
+        spec_version: SPEC_VERSION,
+        gitlab: GitlabSpec {
+            url: a.gitlab_url.clone(),
+            version: a.gitlab_version.clone(),
+            install_type: a.install_type.unwrap_or_else(default_install_type),
+        },
+        gateway: GatewaySpec {
+            host: a.gateway_host.clone(),
+            port: default_gateway_port(),
+            image: default_gateway_image(),
+            tag: None,
+            container: default_gateway_container(),
+            health_timeout_s: default_gateway_timeout(),
+            env: BTreeMap::new(),
+        },
+        model: ModelSpec {
+            image: default_model_image(),
+            tag: default_model_tag(),
+            container: default_model_container(),
+            served_model_name: d.served_model_name.clone(),
+            weights,
+            args,
+            gpus: d.gpus.iter().map(u32::to_string).collect(),
+            port: default_model_port(),
+            bind: default_model_bind(),
+            health_timeout_s: default_model_timeout(),
+            env: BTreeMap::new(),
+            gitlab_family: Some(d.gitlab.model_family.clone()),
+            duo_features: d
+                .features
+                .iter()
+                .filter_map(|f| serde_json::to_value(f).ok())
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+        },
+        network: default_network(),
+        log_dir: default_log_dir(),
+        restart: RestartPolicy::default(),
+        platform: a.platform.clone(),
+    })
+}
+
+/// Gateway variables the installer derives from the spec.
+pub const DERIVED_GATEWAY_ENV: [&str; 3] = [
+    "AIGW_GITLAB_URL",
+    "AIGW_GITLAB_API_URL",
+    "AIGW_CUSTOM_MODELS__ENABLED",
+];
+
+fn is_docker_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const EXAMPLE: &str = include_str!("../../../tests/fixtures/specs/hf-mistral-small.toml");
+
+    #[test]
+    fn defaults_serve() {
+        let s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        assert_eq!(s.gateway.port, 5052);
+        assert_eq!(s.gateway.container, "gitlab-aigw");
+        assert_eq!(s.gateway_tag().unwrap(), "self-hosted-v18.2.1-ee");
+        assert_eq!(s.model.port, 8000);
+        assert_eq!(s.restart, RestartPolicy::UnlessStopped);
+        assert_eq!(s.log_dir, PathBuf::from("/srv/gitlab-agw"));
+        s.validate(&Context {
+            gpus: Some(vec!["0".into(), "GPU-abc".into()]),
+        })
+        .unwrap();
+        // Round trip through TOML.
+        let again = DeploymentSpec::from_toml(&s.to_toml(), "again").unwrap();
+        assert_eq!(again, s);
+    }
+
+    fn with(edit: impl FnOnce(&mut DeploymentSpec)) -> Result<(), SpecError> {
+        let mut s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        edit(&mut s);
+        s.validate(&Context {
+            gpus: Some(vec!["0".into()]),
+        })
+    }
+
+    #[test]
+    fn invalid_specs_are_refused_with_the_field() {
+        type Edit = Box<dyn FnOnce(&mut DeploymentSpec)>;
+        let cases: Vec<(Edit, &str)> = vec![
+            (
+                Box::new(|s| s.gitlab.url = "gitlab.example.com".into()),
+                "gitlab.url",
+            ),
+            (
+                Box::new(|s| s.gateway.host = "localhost".into()),
+                "gateway.host",
+            ),
+            (Box::new(|s| s.gateway.port = 0), "gateway.port"),
+            (Box::new(|s| s.model.port = 5052), "model.port"),
+            (Box::new(|s| s.model.gpus = vec!["3".into()]), "model.gpus"),
+            (
+                Box::new(|s| {
+                    s.model.weights = Weights::Local {
+                        path: "relative/weights".into(),
+                    }
+                }),
+                "model.weights.path",
+            ),
+            (
+                Box::new(|s| s.model.args.push("--port=9000".into())),
+                "model.args",
+            ),
+            (
+                Box::new(|s| {
+                    s.gateway.env.insert("AIGW_GITLAB_URL".into(), "x".into());
+                }),
+                "gateway.env.AIGW_GITLAB_URL",
+            ),
+            (
+                Box::new(|s| s.gitlab.version = "17.1".into()),
+                "gitlab.version",
+            ),
+            (
+                Box::new(|s| s.gateway.container = "bad name".into()),
+                "gateway.container",
+            ),
+        ];
+        for (edit, field) in cases {
+            let e = with(edit).unwrap_err().to_string();
+            assert!(e.contains(field), "expected {field}: {e}");
+        }
+    }
+
+    #[test]
+    fn unknown_fields_and_versions_are_refused() {
+        let e =
+            DeploymentSpec::from_toml(&format!("{EXAMPLE}\n[extra]\nx = 1\n"), "f").unwrap_err();
+        assert!(e.to_string().contains("unknown field"), "{e}");
+        let e =
+            DeploymentSpec::from_toml(&format!("spec_version = 9\n{EXAMPLE}"), "f").unwrap_err();
+        assert!(matches!(e, SpecError::Version { found: 9 }));
+    }
+}

@@ -1,0 +1,447 @@
+//! Table-driven checks of the recommender across the GPU catalog and the recorded NVML fixtures, and the
+//! GitLab hardware table and vLLM's KV-capacity refusal reproduced from the arithmetic.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_core::catalog::gpu::{CC_BF16, CC_VLLM_MIN};
+use aigw_core::catalog::{Catalog, Precision};
+use aigw_core::recommend::{
+    recommend, Deployment, Engine, Machine, Plan, Platform, RecommendError, Request, SpareRole,
+    Verdict,
+};
+use aigw_core::report::gpu::{inventory, GpuProfile};
+use aigw_core::sizing::{self, GIB};
+
+fn catalog() -> Catalog {
+    Catalog::builtin().unwrap()
+}
+
+fn fixture(name: &str) -> Machine {
+    let path = format!(
+        "{}/../../tests/fixtures/gpus/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let profile =
+        GpuProfile::from_json(&std::fs::read_to_string(std::path::Path::new(&path)).unwrap())
+            .unwrap();
+    let inv = inventory(&profile.nvml);
+    Machine::from_parts(
+        Platform::LinuxAmd64,
+        &inv.devices,
+        &[],
+        Some(256 * 1024),
+        &catalog(),
+    )
+}
+
+fn version(v: &str) -> Request {
+    Request {
+        gitlab_version: Some(v.parse().unwrap()),
+        ..Request::default()
+    }
+}
+
+/// What every vLLM deployment must satisfy, whatever the machine.
+fn assert_sound(d: &Deployment, m: &Machine, ctx: &str) {
+    let c = catalog();
+    let spec = c.model(&d.model).unwrap();
+    assert!(d.max_model_len >= sizing::MIN_CONTEXT, "{ctx}");
+    assert!(d.max_model_len <= spec.max_context, "{ctx}");
+    assert!(
+        d.capacity_tokens >= 2 * u64::from(d.max_model_len),
+        "{ctx}: {} < 2 × {}",
+        d.capacity_tokens,
+        d.max_model_len
+    );
+    let mem = &d.memory_per_gpu;
+    assert!(
+        mem.weights_gib + mem.overhead_gib + mem.kv_cache_gib <= mem.budget_gib + 0.02,
+        "{ctx}: {mem:?}"
+    );
+    if d.engine != Engine::Vllm {
+        return;
+    }
+    let tp = d.tensor_parallel_size;
+    assert!(
+        sizing::check_tp(&spec.architecture(), tp).is_ok(),
+        "{ctx}: TP={tp}"
+    );
+    assert_eq!(d.gpus.len(), tp as usize, "{ctx}");
+    let used: Vec<_> = m
+        .gpus
+        .iter()
+        .filter(|g| d.gpus.contains(&g.index))
+        .collect();
+    assert!(
+        used.windows(2)
+            .all(|w| w[0].label == w[1].label && w[0].memory_total_mib == w[1].memory_total_mib),
+        "{ctx}: TP across different GPUs"
+    );
+    for g in &used {
+        assert!(g.compute_capability >= CC_VLLM_MIN, "{ctx}");
+        // vLLM refuses to start unless gmu × total is free.
+        let need = (g.memory_total_mib as f64 * d.gpu_memory_utilization).ceil() as u64;
+        assert!(
+            g.memory_free_mib >= need,
+            "{ctx}: GPU {} free {} < {need}",
+            g.index,
+            g.memory_free_mib
+        );
+        if g.compute_capability < CC_BF16 {
+            assert_ne!(d.precision, Precision::Bf16, "{ctx}");
+            assert_ne!(d.dtype, "bfloat16", "{ctx}");
+        }
+    }
+    let args = d.vllm_args.join(" ");
+    assert!(
+        args.contains(&format!("--tensor-parallel-size {tp}")),
+        "{ctx}"
+    );
+    assert!(
+        args.contains(&format!("--max-model-len {}", d.max_model_len)),
+        "{ctx}"
+    );
+    assert!(
+        args.contains(&format!(
+            "--gpu-memory-utilization {:.2}",
+            d.gpu_memory_utilization
+        )),
+        "{ctx}"
+    );
+}
+
+/// Every GPU used or accounted for: none silently used or forgotten.
+fn assert_accounted(p: &Plan) {
+    let mut seen: Vec<u32> = p
+        .recommendation
+        .iter()
+        .flat_map(|d| d.gpus.iter().copied())
+        .chain(p.spare_gpus.iter().map(|s| s.index))
+        .collect();
+    seen.sort_unstable();
+    let mut all: Vec<u32> = p.machine.gpus.iter().map(|g| g.index).collect();
+    all.sort_unstable();
+    if p.recommendation
+        .as_ref()
+        .is_some_and(|d| d.engine == Engine::Vllm)
+    {
+        assert_eq!(seen, all, "every GPU is used or reported");
+    }
+}
+
+#[test]
+fn every_catalog_gpu_and_count_gets_a_sound_plan() {
+    let c = catalog();
+    let mut served = 0;
+    for gpu in &c.gpus {
+        for count in [1, 2, 3, 4, 8] {
+            for v in ["17.9", "18.2", "18.4", "18.11"] {
+                let m = Machine::what_if(&c, Some(&format!("{count}x{}", gpu.id)), None, Some(256))
+                    .unwrap();
+                let p = recommend(&c, &m, &version(v)).unwrap();
+                let ctx = format!("{count}× {} on GitLab {v}", gpu.id);
+                assert_accounted(&p);
+                match (&p.recommendation, p.verdict) {
+                    (Some(d), Verdict::Ok) => {
+                        served += 1;
+                        assert_sound(d, &m, &ctx);
+                        let spec = c.model(&d.model).unwrap();
+                        assert!(spec.gitlab.covers(v.parse().unwrap()), "{ctx}");
+                        for a in &p.alternatives {
+                            assert_sound(a, &m, &ctx);
+                        }
+                        // vLLM for Turing and newer, Ollama below.
+                        let expect = if gpu.compute_capability >= CC_VLLM_MIN {
+                            Engine::Vllm
+                        } else {
+                            Engine::Ollama
+                        };
+                        assert_eq!(d.engine, expect, "{ctx}");
+                    }
+                    (None, Verdict::CannotServe) => {
+                        assert!(!p.rejected.is_empty(), "{ctx}: a refusal says why");
+                    }
+                    other => panic!("{ctx}: inconsistent verdict {other:?}"),
+                }
+            }
+        }
+    }
+    assert!(
+        served > 200,
+        "most of the table can serve something ({served})"
+    );
+}
+
+#[test]
+fn policy_table() {
+    // (GPUs, GitLab version, model, precision, TP, context, FP8 KV)
+    let cases: &[(&str, &str, &str, Precision, u32, u32, bool)] = &[
+        (
+            "1xH100",
+            "18.11",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            1,
+            32768,
+            false,
+        ),
+        (
+            "1xH100",
+            "18.2",
+            "mixtral-8x7b-instruct-v0.1",
+            Precision::Fp8,
+            1,
+            32768,
+            false,
+        ),
+        (
+            "1xL4",
+            "18.11",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Awq,
+            1,
+            16384,
+            true,
+        ),
+        (
+            "2xL4",
+            "18.11",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Fp8,
+            2,
+            32768,
+            false,
+        ),
+        (
+            "1xA100-40",
+            "18.11",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Fp8,
+            1,
+            32768,
+            false,
+        ),
+        (
+            "3xL40S",
+            "18.11",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            2,
+            32768,
+            false,
+        ),
+        (
+            "8xA100-80",
+            "18.2",
+            "mixtral-8x22b-instruct-v0.1",
+            Precision::Bf16,
+            8,
+            32768,
+            false,
+        ),
+        // FP8 MoE needs W8A8 (≥ 8.9): on Ampere Mixtral 8x22B drops to 4-bit.
+        (
+            "2xA100-80",
+            "18.2",
+            "mixtral-8x22b-instruct-v0.1",
+            Precision::Awq,
+            2,
+            32768,
+            false,
+        ),
+        (
+            "1xT4",
+            "18.2",
+            "mistral-7b-instruct-v0.3",
+            Precision::Awq,
+            1,
+            32768,
+            false,
+        ),
+        // 32k at FP8 (weight-only on Ampere) beats 16k at bf16: context first, then precision.
+        (
+            "1xA10G",
+            "17.9",
+            "mistral-7b-instruct-v0.3",
+            Precision::Fp8,
+            1,
+            32768,
+            false,
+        ),
+        (
+            "1xH200",
+            "18.2",
+            "mixtral-8x22b-instruct-v0.1",
+            Precision::Awq,
+            1,
+            32768,
+            false,
+        ),
+    ];
+    let c = catalog();
+    for &(gpus, v, model, precision, tp, context, kv_fp8) in cases {
+        let m = Machine::what_if(&c, Some(gpus), None, Some(256)).unwrap();
+        let p = recommend(&c, &m, &version(v)).unwrap();
+        let d = p
+            .recommendation
+            .unwrap_or_else(|| panic!("{gpus} {v}: no plan"));
+        let got = (
+            d.model.as_str(),
+            d.precision,
+            d.tensor_parallel_size,
+            d.max_model_len,
+            d.kv_cache_dtype == aigw_core::recommend::KvCacheDtype::Fp8,
+        );
+        assert_eq!(
+            got,
+            (model, precision, tp, context, kv_fp8),
+            "{gpus} on GitLab {v}"
+        );
+    }
+}
+
+#[test]
+fn recorded_fixtures() {
+    let c = catalog();
+    for name in [
+        "t4-x1",
+        "a10g-x1",
+        "l4-x1",
+        "l40s-x1",
+        "a100-40gb-x1",
+        "a100-80gb-x8",
+        "h100-x1",
+        "h200-x1",
+        "rtx4090-x1",
+        "mixed",
+        "none",
+    ] {
+        let m = fixture(name);
+        for v in ["18.2", "18.11"] {
+            let p = recommend(&c, &m, &version(v)).unwrap();
+            assert_accounted(&p);
+            if let Some(d) = &p.recommendation {
+                assert_sound(d, &m, &format!("{name} {v}"));
+            }
+        }
+    }
+    // Detected names map to the catalog.
+    assert_eq!(fixture("a100-80gb-x8").gpu_summary(), "8× A100-80");
+    assert_eq!(
+        fixture("mixed").gpu_summary(),
+        "1× A100-80, 1× A100-40, 1× T4"
+    );
+    assert_eq!(fixture("none").gpu_summary(), "no NVIDIA GPU");
+}
+
+#[test]
+fn memory_in_use_lowers_the_budget() {
+    // mixed: GPU 0 (A100 80 GB) has 30 GiB held by another process.
+    let c = catalog();
+    let m = fixture("mixed");
+    let p = recommend(&c, &m, &version("18.2")).unwrap();
+    assert!(p
+        .explanation
+        .iter()
+        .any(|l| l.starts_with("GPU 0 (A100-80)") && l.contains("already in use")));
+    let d = p.recommendation.unwrap();
+    if d.gpus == vec![0] {
+        assert!(d.gpu_memory_utilization < 0.9);
+    }
+    // The T4 cannot join an A100 group.
+    assert!(p
+        .spare_gpus
+        .iter()
+        .any(|s| s.index == 2 && s.role == SpareRole::Spare));
+}
+
+/// GitLab's table (7B on 1× A100 40 GB; Mixtral 8x7B on 2× A100 80 GB; Mixtral 8x22B on 8× A100 80 GB),
+/// reproduced: the fewest A100s on which the bf16 model holds ≥ 4 concurrent 32k sequences.
+#[test]
+fn gitlab_hardware_table_from_the_arithmetic() {
+    let c = catalog();
+    let fewest = |model: &str, gpu: &str| -> Option<u32> {
+        [1u32, 2, 4, 8].into_iter().find(|n| {
+            let m = Machine::what_if(&c, Some(&format!("{n}x{gpu}")), None, None).unwrap();
+            let req = Request {
+                gitlab_version: Some("18.2".parse().unwrap()),
+                model: Some(model.into()),
+                precision: Some(Precision::Bf16),
+                context: Some(32768),
+                ..Request::default()
+            };
+            recommend(&c, &m, &req)
+                .ok()
+                .and_then(|p| p.recommendation)
+                .is_some_and(|d| d.concurrency >= 4.0)
+        })
+    };
+    assert_eq!(fewest("mistral-7b-instruct-v0.3", "A100-40"), Some(1));
+    assert_eq!(fewest("mixtral-8x7b-instruct-v0.1", "A100-80"), Some(2));
+    assert_eq!(fewest("mixtral-8x22b-instruct-v0.1", "A100-80"), Some(8));
+    // And the row above each is the policy's own TP choice on GitLab's machine.
+    for (model, gpus, tp) in [
+        ("mixtral-8x7b-instruct-v0.1", "2xA100-80", 2),
+        ("mixtral-8x22b-instruct-v0.1", "8xA100-80", 8),
+    ] {
+        let m = Machine::what_if(&c, Some(gpus), None, None).unwrap();
+        let req = Request {
+            gitlab_version: Some("18.2".parse().unwrap()),
+            model: Some(model.into()),
+            precision: Some(Precision::Bf16),
+            ..Request::default()
+        };
+        let d = recommend(&c, &m, &req).unwrap().recommendation.unwrap();
+        assert_eq!(d.tensor_parallel_size, tp, "{model}");
+    }
+}
+
+/// vLLM refuses to start when the KV cache cannot hold one max_model_len sequence; the planner must never
+/// produce such a configuration, and says so when asked for one.
+#[test]
+fn vllm_kv_capacity_refusal_from_the_arithmetic() {
+    let c = catalog();
+    // Mixtral 8x22B at 4-bit on one A100 80 GB: 68.7 GiB weights leave ≈ 1.3 GiB of KV.
+    let spec = c.model("mixtral-8x22b-instruct-v0.1").unwrap();
+    let a100 = c.gpu("A100-80").unwrap();
+    let share = sizing::gpu_share(
+        spec.weight_bytes(Precision::Awq),
+        1,
+        sizing::budget_bytes(a100.memory_mib, sizing::DEFAULT_GMU_PCT),
+        true,
+        sizing::kv_bytes_per_token(&spec.architecture(), 1, 2),
+    );
+    let cap = share.capacity_tokens();
+    assert!(share.kv_bytes() > 0 && share.kv_bytes() < 2 * GIB);
+    assert!(!sizing::vllm_starts(cap, 16384), "{cap} tokens");
+    let m = Machine::what_if(&c, Some("1xA100-80"), None, None).unwrap();
+    let req = Request {
+        gitlab_version: Some("18.2".parse().unwrap()),
+        model: Some(spec.id.clone()),
+        precision: Some(Precision::Awq),
+        context: Some(16384),
+        ..Request::default()
+    };
+    let e = recommend(&c, &m, &req).unwrap_err();
+    assert!(matches!(e, RecommendError::CannotStart { .. }));
+    assert!(e.to_string().contains("vLLM would refuse to start"), "{e}");
+
+    // Sweep: whatever the planner returns, vLLM's own check passes with room for two sequences.
+    for gpu in &c.gpus {
+        for model in &c.models {
+            let m = Machine::what_if(&c, Some(&format!("1x{}", gpu.id)), None, None).unwrap();
+            let req = Request {
+                gitlab_version: Some(model.gitlab.since),
+                model: Some(model.id.clone()),
+                accept_licenses: vec![model.id.clone()],
+                ..Request::default()
+            };
+            if let Ok(Plan {
+                recommendation: Some(d),
+                ..
+            }) = recommend(&c, &m, &req)
+            {
+                assert!(sizing::vllm_starts(d.capacity_tokens, d.max_model_len));
+            }
+        }
+    }
+}

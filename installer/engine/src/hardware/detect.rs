@@ -1,0 +1,248 @@
+//! The imperative shell of detection: runs every probe concurrently, each bounded in time, and assembles
+//! the report. No probe can fail the whole detection; a probe that fails shows up as a finding.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::gpu::{self, GpuProbe, NvmlFailure, NvmlReading, NvmlUnavailable};
+use super::network::{self, HostAddresses, PortCheck, PortPurpose, PortState};
+use super::platform::{self, OsFamily};
+use super::resources::{self, DiskPurpose};
+use super::{accel, GpuSource, SystemReport, REPORT_SCHEMA_VERSION};
+use crate::docker::engine::{self, Endpoint, EngineStatus};
+use aigw_core::preflight;
+use aigw_core::spec::{DEFAULT_LOG_DIR, DEFAULT_WEIGHTS_DIR};
+
+/// Bounds for probes that can block: a hung NVIDIA driver, a slow resolver, a dead engine.
+const NVML_BUDGET: Duration = Duration::from_secs(10);
+const DNS_BUDGET: Duration = Duration::from_millis(1500);
+const DOCKER_BUDGET: Duration = Duration::from_secs(8);
+
+#[derive(Clone)]
+pub struct DetectOptions {
+    pub gpu_probe: Arc<dyn GpuProbe>,
+    pub gpu_source: GpuSource,
+    pub docker_endpoint: Endpoint,
+    /// `/sys` on a real host.
+    pub sysfs_root: PathBuf,
+    pub log_dir: PathBuf,
+    pub weights_dir: PathBuf,
+    pub ports: Vec<(u16, PortPurpose)>,
+}
+
+/// Connects to the engine `DOCKER_HOST` names (or this machine's socket). When it cannot be reached, the
+/// system check's finding for it: what is wrong and how to fix it.
+pub async fn connect_docker() -> Result<(engine::Connection, Endpoint), preflight::Finding> {
+    let endpoint = DetectOptions::from_env().docker_endpoint;
+    match engine::connect(&endpoint).await {
+        Ok(c) => Ok((c, endpoint)),
+        Err((reason, detail)) => Err(preflight::docker_unreachable(
+            reason,
+            &endpoint.display(),
+            &detail,
+        )),
+    }
+}
+
+impl DetectOptions {
+    /// The live system: NVML, `DOCKER_HOST` (or the standard socket), default paths and ports.
+    pub fn from_env() -> Self {
+        let docker_host = std::env::var("DOCKER_HOST").ok();
+        let xdg = std::env::var("XDG_RUNTIME_DIR").ok();
+        let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0");
+        Self {
+            gpu_probe: Arc::new(gpu::NvmlLibrary),
+            gpu_source: GpuSource::Nvml,
+            docker_endpoint: engine::resolve_endpoint(docker_host.as_deref(), xdg.as_deref(), tls),
+            sysfs_root: PathBuf::from("/sys"),
+            log_dir: PathBuf::from(DEFAULT_LOG_DIR),
+            weights_dir: PathBuf::from(DEFAULT_WEIGHTS_DIR),
+            ports: network::DEFAULT_PORTS.to_vec(),
+        }
+    }
+
+    /// Replaces NVML with a recorded profile (what-if planning, tests).
+    pub fn with_gpu_profile(mut self, profile: gpu::GpuProfile) -> Self {
+        self.gpu_source = GpuSource::Profile {
+            machine: profile.machine.clone(),
+            source: profile.source.clone(),
+        };
+        self.gpu_probe = Arc::new(profile);
+        self
+    }
+}
+
+/// Reads everything. Never fails; bounded by the slowest probe's budget (10 s at worst, a few ms here).
+pub async fn detect(opts: &DetectOptions) -> SystemReport {
+    let nvml = {
+        let probe = opts.gpu_probe.clone();
+        bounded_blocking(NVML_BUDGET, move || probe.read())
+    };
+    let host = tokio::task::spawn_blocking(platform::probe_host);
+    let names = tokio::task::spawn_blocking(|| {
+        let hostname = sysinfo::System::host_name().unwrap_or_default();
+        (hostname, network::interface_addresses())
+    });
+    let local = {
+        let (sysfs, log_dir, weights_dir, ports) = (
+            opts.sysfs_root.clone(),
+            opts.log_dir.clone(),
+            opts.weights_dir.clone(),
+            opts.ports.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let memory = resources::probe_memory();
+            let disks: Vec<_> = [
+                (DiskPurpose::Weights, weights_dir),
+                (DiskPurpose::Logs, log_dir),
+            ]
+            .into_iter()
+            .filter_map(|(p, d)| resources::probe_disk(p, &d))
+            .collect();
+            let drm = accel::scan_drm(&sysfs);
+            let ports: Vec<PortCheck> = ports
+                .into_iter()
+                .map(|(port, purpose)| PortCheck {
+                    port,
+                    purpose,
+                    state: network::check_port(port),
+                })
+                .collect();
+            (memory, disks, drm, ports)
+        })
+    };
+    let docker = engine::probe(opts.docker_endpoint.clone(), DOCKER_BUDGET);
+
+    let (nvml, host, names, local, docker) = tokio::join!(nvml, host, names, local, docker);
+    let nvml = nvml.unwrap_or_else(|| {
+        NvmlReading::Unavailable(NvmlUnavailable {
+            kind: NvmlFailure::TimedOut,
+            detail: format!("NVML did not answer within {NVML_BUDGET:?}"),
+        })
+    });
+    let host = host.unwrap_or_else(|_| fallback_host());
+    let (hostname, if_addrs) = names.unwrap_or_default();
+    let (memory, mut disks, drm, mut ports) =
+        local.unwrap_or_else(|_| (None, Vec::new(), Vec::new(), Vec::new()));
+
+    let (fqdn, fqdn_problem) = resolve_fqdn_bounded(&hostname).await;
+    let network = HostAddresses {
+        hostname,
+        fqdn,
+        fqdn_problem,
+        addresses: network::usable_addresses(if_addrs),
+    };
+
+    if let EngineStatus::Reachable(facts) = &docker.status {
+        // Images live under the engine's root directory; measurable only when the engine is local.
+        if docker.local {
+            if let Some(root) = &facts.docker_root_dir {
+                disks.extend(resources::probe_disk(DiskPurpose::Images, Path::new(root)));
+            }
+        }
+        for p in &mut ports {
+            if let (PortState::InUse { by_our_container }, Some(name)) =
+                (&mut p.state, facts.our_published_ports.get(&p.port))
+            {
+                *by_our_container = Some(name.clone());
+            }
+        }
+    }
+    disks.sort_by_key(|d| d.purpose);
+
+    let gpus = gpu::inventory(&nvml);
+    let mut other_accelerators: Vec<_> = drm
+        .into_iter()
+        // NVIDIA boards on the bus are worth naming only when NVML cannot see them.
+        .filter(|a| a.vendor != accel::Vendor::Nvidia || gpus.devices.is_empty())
+        .collect();
+    other_accelerators.extend(accel::apple_silicon(
+        host.os,
+        host.arch,
+        &host.cpu_model,
+        memory.map_or(0, |m| m.total_mib),
+    ));
+
+    let platform = platform_decision(&host, &docker);
+    let mut report = SystemReport {
+        schema_version: REPORT_SCHEMA_VERSION,
+        installer_version: env!("CARGO_PKG_VERSION").to_string(),
+        host,
+        platform,
+        memory,
+        disks,
+        gpu_source: opts.gpu_source.clone(),
+        gpus,
+        other_accelerators,
+        docker,
+        ports,
+        network,
+        findings: Vec::new(),
+    };
+    report.findings = preflight::assess(&report);
+    report
+}
+
+/// On Linux the containers run on the engine's architecture; Docker Desktop (macOS, Windows) runs them in
+/// a VM whose emulation we cannot see, so the host decides there.
+fn platform_decision(
+    host: &platform::HostPlatform,
+    docker: &engine::EngineReport,
+) -> platform::PlatformDecision {
+    match (&docker.status, host.os) {
+        (EngineStatus::Reachable(f), OsFamily::Linux) if !f.architecture.is_empty() => {
+            let emulation = docker.local && host.x86_64_emulation;
+            platform::decide(
+                OsFamily::Linux,
+                platform::Arch::parse(&f.architecture),
+                emulation,
+            )
+        }
+        _ => platform::decide(host.os, host.arch, host.x86_64_emulation),
+    }
+}
+
+async fn resolve_fqdn_bounded(hostname: &str) -> (Option<String>, Option<String>) {
+    if hostname.is_empty() {
+        return (None, Some("this host has no hostname".to_string()));
+    }
+    let h = hostname.to_string();
+    match bounded_blocking(DNS_BUDGET, move || network::resolve_fqdn(&h)).await {
+        Some(Ok(fqdn)) => (Some(fqdn), None),
+        Some(Err(problem)) => (None, Some(problem)),
+        None => (
+            None,
+            Some(format!(
+                "resolving {hostname} took longer than {DNS_BUDGET:?}: the resolver is slow or unreachable"
+            )),
+        ),
+    }
+}
+
+/// Runs blocking work on the blocking pool and gives up waiting after `budget` (the thread finishes on
+/// its own; a hung driver call cannot be cancelled, only not waited for).
+async fn bounded_blocking<T: Send + 'static>(
+    budget: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    tokio::time::timeout(budget, tokio::task::spawn_blocking(f))
+        .await
+        .ok()
+        .and_then(Result::ok)
+}
+
+fn fallback_host() -> platform::HostPlatform {
+    platform::HostPlatform {
+        os: platform::host_os_family(),
+        os_name: std::env::consts::OS.to_string(),
+        os_version: None,
+        kernel: None,
+        wsl2: false,
+        arch: platform::Arch::parse(std::env::consts::ARCH),
+        arch_name: std::env::consts::ARCH.to_string(),
+        cpu_model: "unknown".to_string(),
+        logical_cores: 1,
+        x86_64_emulation: false,
+    }
+}

@@ -1,0 +1,208 @@
+//! The real NVML library (loaded at run time, so a machine without the driver gets a finding, never a
+//! crash) and recorded GPU profiles read from their files. The data types are the core's.
+
+pub use aigw_core::report::gpu::*;
+use std::path::Path;
+
+/// Reads a recorded profile from its file.
+pub trait LoadProfile: Sized {
+    fn load(path: &Path) -> Result<Self, ProfileError>;
+}
+
+/// The real NVML library, loaded at run time.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NvmlLibrary;
+
+impl GpuProbe for NvmlLibrary {
+    fn read(&self) -> NvmlReading {
+        nvml_read()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("cannot read GPU profile {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("GPU profile {path} is not valid: {source}. See tests/fixtures/gpus/ for the format")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+}
+
+impl LoadProfile for GpuProfile {
+    fn load(path: &Path) -> Result<Self, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        serde_json::from_str(&text).map_err(|source| ProfileError::Parse {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+fn nvml_read() -> NvmlReading {
+    use nvml_wrapper::Nvml;
+    // The unversioned name only exists with the -dev package; the driver always ships the .so.1.
+    let nvml = match Nvml::init().or_else(|_| {
+        Nvml::builder()
+            .lib_path(std::ffi::OsStr::new("libnvidia-ml.so.1"))
+            .init()
+    }) {
+        Ok(n) => n,
+        Err(e) => return NvmlReading::Unavailable(classify(&e)),
+    };
+    let driver_version = nvml.sys_driver_version().unwrap_or_default();
+    let cuda_driver_version = nvml.sys_cuda_driver_version().unwrap_or(0);
+    let count = match nvml.device_count() {
+        Ok(c) => c,
+        Err(e) => return NvmlReading::Unavailable(classify(&e)),
+    };
+    let devices = (0..count)
+        .filter_map(|i| match nvml.device_by_index(i) {
+            Ok(dev) => Some(read_device(&nvml, i, &dev)),
+            Err(e) => {
+                // One unreadable GPU must not hide the others.
+                tracing::warn!(index = i, error = %e, "NVML could not open GPU");
+                None
+            }
+        })
+        .collect();
+    NvmlReading::Available(NvmlSnapshot {
+        driver_version,
+        cuda_driver_version,
+        devices,
+    })
+}
+
+fn read_device(
+    nvml: &nvml_wrapper::Nvml,
+    index: u32,
+    dev: &nvml_wrapper::Device<'_>,
+) -> NvmlDevice {
+    use nvml_wrapper::enums::device::UsedGpuMemory;
+    use nvml_wrapper::error::NvmlError;
+    let mut read_errors = Vec::new();
+    let mut note = |what: &str, e: &NvmlError| read_errors.push(format!("{what}: {e}"));
+
+    let name = dev.name().unwrap_or_else(|e| {
+        note("name", &e);
+        String::new()
+    });
+    let uuid = dev.uuid().unwrap_or_else(|e| {
+        note("uuid", &e);
+        String::new()
+    });
+    let pci_bus_id = dev.pci_info().map(|p| p.bus_id).unwrap_or_else(|e| {
+        note("pci_info", &e);
+        String::new()
+    });
+    let memory = dev
+        .memory_info()
+        .map(|m| NvmlMemory {
+            total: m.total,
+            free: m.free,
+            used: m.used,
+        })
+        .unwrap_or_else(|e| {
+            note("memory_info", &e);
+            NvmlMemory {
+                total: 0,
+                free: 0,
+                used: 0,
+            }
+        });
+    let cuda_compute_capability = dev
+        .cuda_compute_capability()
+        .map(|c| NvmlComputeCapability {
+            major: c.major,
+            minor: c.minor,
+        })
+        .unwrap_or_else(|e| {
+            note("cuda_compute_capability", &e);
+            NvmlComputeCapability { major: 0, minor: 0 }
+        });
+    let mig_mode = match dev.mig_mode() {
+        Ok(m) => Some(NvmlMigMode {
+            current: m.current,
+            pending: m.pending,
+        }),
+        Err(NvmlError::NotSupported) => None,
+        Err(e) => {
+            note("mig_mode", &e);
+            None
+        }
+    };
+    let mut procs = Vec::new();
+    for list in [
+        dev.running_compute_processes(),
+        dev.running_graphics_processes(),
+    ] {
+        match list {
+            Ok(ps) => procs.extend(ps),
+            Err(NvmlError::NotSupported) => {}
+            Err(e) => note("processes", &e),
+        }
+    }
+    // A process using both compute and graphics appears twice.
+    procs.sort_by_key(|p| p.pid);
+    procs.dedup_by_key(|p| p.pid);
+    let processes = procs
+        .into_iter()
+        .map(|p| NvmlProcess {
+            pid: p.pid,
+            name: nvml.sys_process_name(p.pid, 256).ok(),
+            used_gpu_memory: match p.used_gpu_memory {
+                UsedGpuMemory::Used(b) => Some(b),
+                UsedGpuMemory::Unavailable => None,
+            },
+        })
+        .collect();
+    NvmlDevice {
+        index,
+        name,
+        uuid,
+        pci_bus_id,
+        memory,
+        cuda_compute_capability,
+        mig_mode,
+        processes,
+        read_errors,
+    }
+}
+
+fn classify(e: &nvml_wrapper::error::NvmlError) -> NvmlUnavailable {
+    use nvml_wrapper::error::NvmlError as E;
+    let kind = match e {
+        E::LibloadingError(_) | E::LibraryNotFound | E::FailedToLoadSymbol(_) => {
+            NvmlFailure::LibraryNotFound
+        }
+        E::DriverNotLoaded => NvmlFailure::DriverNotLoaded,
+        E::NoPermission => NvmlFailure::NoPermission,
+        _ => NvmlFailure::Other,
+    };
+    NvmlUnavailable {
+        kind,
+        detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_library_never_panics() {
+        // Here there is no driver: the read must come back as a classified failure. On a GPU machine it
+        // must come back with at least one device.
+        match NvmlLibrary.read() {
+            NvmlReading::Unavailable(u) => assert!(!u.detail.is_empty()),
+            NvmlReading::Available(s) => assert!(!s.driver_version.is_empty()),
+        }
+    }
+}

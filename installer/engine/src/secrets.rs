@@ -1,0 +1,160 @@
+//! Secrets on disk: the Hugging Face token file and the gateway's JWT keys (0600 files in the data
+//! directory), and generating those keys. The spec names files, never secrets.
+//!
+//! JWT keys: the docs generate them with `openssl genrsa 2048`; so do we (fixed arguments only).
+
+use aigw_core::catalog::gitlab::jwt_keys_needed;
+use aigw_core::spec::{invalid, DeploymentSpec, SpecError, Weights};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use crate::fsutil::check_secret_file;
+
+#[derive(Debug, thiserror::Error)]
+#[error("cannot generate an RSA key with openssl ({0}); install openssl (apt-get install openssl), or export \
+         without --include-secrets and generate the keys as the bundle's README says")]
+pub struct KeygenError(String);
+
+/// A new RSA-2048 private key, PEM. Fixed arguments only; nothing from the user reaches the command.
+pub fn generate_rsa_2048() -> Result<String, KeygenError> {
+    let out = std::process::Command::new("openssl")
+        .args(["genrsa", "2048"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| KeygenError(e.to_string()))?;
+    let pem = String::from_utf8(out.stdout).map_err(|e| KeygenError(e.to_string()))?;
+    if !out.status.success() || !pem.contains("-----BEGIN") {
+        return Err(KeygenError(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(pem)
+}
+
+/// The token file to mount for a Hugging Face download: the spec's (checked 0600), else `HF_TOKEN` from
+/// the environment written to `<data_dir>/hf_token` with mode 0600. `None` for local weights or no token.
+pub fn resolve_token_file(
+    spec: &DeploymentSpec,
+    env_token: Option<&str>,
+    data_dir: &Path,
+) -> Result<Option<PathBuf>, SpecError> {
+    let Weights::HuggingFace { token_file, .. } = &spec.model.weights else {
+        return Ok(None);
+    };
+    if let Some(f) = token_file {
+        crate::fsutil::check_secret_file(f).map_err(|p| {
+            invalid(
+                "model.weights.token_file",
+                p,
+                format!("chmod 600 {}", f.display()),
+            )
+        })?;
+        return Ok(Some(f.clone()));
+    }
+    let Some(token) = env_token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let path = data_dir.join("hf_token");
+    std::fs::create_dir_all(data_dir).map_err(|source| SpecError::Write {
+        path: data_dir.display().to_string(),
+        source,
+    })?;
+    crate::fsutil::write_new(&path, token.as_bytes(), true, 0o600).map_err(|e| {
+        SpecError::Write {
+            path: path.display().to_string(),
+            source: match e {
+                crate::fsutil::WriteError::Io(io) => io,
+                crate::fsutil::WriteError::Exists => std::io::Error::other("exists"),
+            },
+        }
+    })?;
+    Ok(Some(path))
+}
+
+/// The JWT keys the gateway needs for this GitLab version (18.10+), kept as 0600 files under
+/// `<data_dir>/jwt/` and generated locally on first use when `generate`; returned as gateway environment.
+pub fn resolve_jwt_keys(
+    spec: &DeploymentSpec,
+    data_dir: &Path,
+    generate: bool,
+) -> Result<BTreeMap<String, String>, SpecError> {
+    let version: aigw_core::catalog::gitlab::GitlabVersion =
+        spec.gitlab
+            .version
+            .parse()
+            .map_err(|e: aigw_core::catalog::gitlab::VersionError| {
+                invalid("gitlab.version", e.to_string(), "e.g. 18.11.0")
+            })?;
+    let dir = data_dir.join("jwt");
+    let werr = |path: &Path, source: std::io::Error| SpecError::Write {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut env = BTreeMap::new();
+    for key in jwt_keys_needed(version, false) {
+        let name = key.file.rsplit('/').next().unwrap_or(key.file);
+        let path = dir.join(name);
+        if !path.exists() {
+            if !generate {
+                continue;
+            }
+            std::fs::create_dir_all(&dir).map_err(|e| werr(&dir, e))?;
+            let pem = generate_rsa_2048().map_err(|e| {
+                invalid(
+                    "gitlab.version",
+                    format!("GitLab {} needs JWT keys: {e}", spec.gitlab.version),
+                    "install openssl",
+                )
+            })?;
+            crate::fsutil::write_new(&path, pem.as_bytes(), false, 0o600).map_err(|e| match e {
+                crate::fsutil::WriteError::Io(io) => werr(&path, io),
+                crate::fsutil::WriteError::Exists => {
+                    werr(&path, std::io::Error::other("appeared meanwhile"))
+                }
+            })?;
+        }
+        crate::fsutil::check_secret_file(&path)
+            .map_err(|p| invalid("jwt keys", p, format!("chmod 600 {}", path.display())))?;
+        let pem = std::fs::read_to_string(&path).map_err(|e| werr(&path, e))?;
+        env.insert(key.env.to_string(), pem);
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    const EXAMPLE: &str = include_str!("../../../tests/fixtures/specs/hf-mistral-small.toml");
+    #[test]
+    fn a_token_from_the_environment_lands_in_a_private_file_never_in_the_spec() {
+        use std::os::unix::fs::PermissionsExt;
+        let s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let f = resolve_token_file(&s, Some("hf_secret123"), dir.path())
+            .unwrap()
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), "hf_secret123");
+        assert_eq!(
+            std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert!(!s.to_toml().contains("hf_secret123"));
+        assert!(resolve_token_file(&s, None, dir.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn keys_are_real_rsa_2048() {
+        let pem = generate_rsa_2048().unwrap();
+        assert!(pem.contains("PRIVATE KEY-----"));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("k.pem");
+        std::fs::write(&f, &pem).unwrap();
+        let text = std::process::Command::new("openssl")
+            .args(["rsa", "-noout", "-text", "-in"])
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&text.stdout).contains("2048 bit"));
+        assert_ne!(pem, generate_rsa_2048().unwrap(), "each key is new");
+    }
+}

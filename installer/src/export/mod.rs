@@ -1,7 +1,0 @@
-//! Exports: files another admin can apply without the installer.
-
-pub mod bundle;
-pub mod compose;
-pub mod gateway;
-pub mod jwt;
-pub mod kubernetes;

@@ -1,6 +1,0 @@
-//! The GitLab side: validated inputs (URLs, hosts), the gateway image that matches a GitLab version, and
-//! (later) the configuration snippets for each install type.
-
-pub mod config;
-pub mod images;
-pub mod inputs;
