@@ -82,7 +82,7 @@ $("#config-form").addEventListener("submit", (e) => { e.preventDefault(); runRev
 const FIELD_INPUT = {
   "gitlab.url": "#c-gitlab-url", "gitlab.install_type": "#c-install-type", "gateway.host": "#c-gateway-host",
   "gateway.port": "#c-gateway-port", "model.port": "#c-model-port", "model.weights.path": "#c-weights-dir",
-  "model.gpus": "#c-gpus", "gitlab.version": "#m-gitlab", "form.image_bundle": "#c-image-bundle",
+  "model.gpus": "#c-gpus", "gitlab.version": "#m-gitlab", "image_bundle": "#c-image-bundle",
   "model.image": "#c-model-image", "model.tag": "#c-model-tag", "gateway.image": "#c-gateway-image",
   "gateway.tag": "#c-gateway-tag", "log_dir": "#c-log-dir", "model.weights.repo": "#c-hf-repo",
 };

@@ -4,15 +4,16 @@
 use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
 use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::InstallType;
+use aigw_core::problem::Explain;
 use aigw_core::recommend::{self, Machine, Plan, Request};
 use aigw_core::spec::{self, Answers, Context, DeploymentSpec, Weights};
-use aigw_engine::docker::deploy;
-use aigw_engine::hardware::{detect as run_detect, DetectOptions, SystemReport};
+use aigw_engine::hardware::{DetectOptions, SystemReport};
 use aigw_engine::spec_file::SpecFile;
+use aigw_engine::usecase::{self, detect as run_detect, Target};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-use crate::error::UiError;
+use crate::error::{field, UiError};
 
 /// Runs the same detection as `aigw-installer detect --json`.
 #[tauri::command]
@@ -50,48 +51,30 @@ async fn recommend_with(
     args: RecommendArgs,
     report: Option<&SystemReport>,
 ) -> Result<Plan, UiError> {
-    let catalog = Catalog::builtin().map_err(|e| UiError::new("catalog", e, None))?;
+    let catalog = Catalog::builtin()?;
     let request = Request {
         gitlab_version: non_empty(args.gitlab_version)
             .map(|v| v.parse::<GitlabVersion>())
-            .transpose()
-            .map_err(|e| UiError::input(e, "write the GitLab version as 18.2 or 18.2.1"))?,
+            .transpose()?,
         model: non_empty(args.model),
         precision: non_empty(args.precision)
             .map(|p| p.parse::<Precision>())
             .transpose()
-            .map_err(|e| UiError::input(e, "choose bf16, fp16, fp8, awq or gptq"))?,
+            .map_err(|e| field("precision", e, "choose bf16, fp16, fp8, awq or gptq"))?,
         tp: args.tp,
         context: args.context,
         accept_licenses: args.accept_license,
     };
     let machine = match non_empty(args.gpus) {
-        Some(gpus) => Machine::what_if(&catalog, Some(&gpus), None, None).map_err(|e| {
-            UiError::input(
-                e,
-                "write GPUs as COUNTxNAME, e.g. 2xL4 or 1xA100-80,1xA100-40",
-            )
-        })?,
+        Some(gpus) => Machine::what_if(&catalog, Some(&gpus), None, None)?,
         None => match report {
             Some(r) => Machine::from_report(r, &catalog),
             None => Machine::from_report(&run_detect(&DetectOptions::from_env()).await, &catalog),
         },
     };
-    recommend::recommend(&catalog, &machine, &request).map_err(|e| match e {
-        // The page shows an explicit acceptance box for this model instead of the CLI's flag.
-        recommend::RecommendError::LicenseNotAccepted { model, license } => UiError {
-            field: Some(format!("license:{model}")),
-            ..UiError::new(
-                "license_required",
-                format!("{model} is under the {license}"),
-                Some("read the licence, then tick the box to accept it — or choose another model"),
-            )
-        },
-        other => UiError::input(
-            other,
-            "change the overrides, or clear them to get the recommendation",
-        ),
-    })
+    // A licence to accept comes back as `license_required` with the model in its field: the page shows
+    // an explicit acceptance box for it.
+    Ok(recommend::recommend(&catalog, &machine, &request)?)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -142,18 +125,7 @@ impl ConfigForm {
         let Some(path) = non_empty(Some(self.image_bundle.clone())).map(PathBuf::from) else {
             return Ok(None);
         };
-        let manifest = aigw_engine::docker::images::manifest_path(&path);
-        if !path.is_file() || !manifest.is_file() {
-            return Err(UiError::field(
-                "form.image_bundle",
-                format!(
-                    "{} is not an image bundle: it and {} must both exist",
-                    path.display(),
-                    manifest.display()
-                ),
-                "choose the .tar written by `aigw-installer images save` (its .manifest.json beside it)",
-            ));
-        }
+        usecase::check_bundle(&path)?;
         Ok(Some(path))
     }
 }
@@ -170,16 +142,16 @@ pub struct Review {
     pub image_bundle: Option<String>,
 }
 
-fn port(field: &str, v: &str, default: u16) -> Result<u16, UiError> {
+fn port(name: &str, v: &str, default: u16) -> Result<u16, UiError> {
     let v = v.trim();
     if v.is_empty() {
         return Ok(default);
     }
     match v.parse::<u16>() {
         Ok(p) if p > 0 => Ok(p),
-        _ => Err(UiError::field(
-            field,
-            format!("{field}: \"{v}\" is not a port"),
+        _ => Err(field(
+            name,
+            format!("{name}: \"{v}\" is not a port"),
             "use a number from 1 to 65535",
         )),
     }
@@ -197,16 +169,16 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
         UiError::new(
             "cannot_serve",
             "no model can be served with these GPUs",
-            Some("go back to the Model step: plan for other GPUs, or change the overrides"),
+            Some("go back to the Model step: plan for other GPUs, or change the overrides".into()),
         )
     })?;
     let install_type = if form.install_type.trim().is_empty() {
         InstallType::Omnibus
     } else {
         form.install_type.parse::<InstallType>().map_err(|e| {
-            UiError::field(
+            field(
                 "gitlab.install_type",
-                e,
+                e.to_string(),
                 "choose one of the listed install types",
             )
         })?
@@ -260,30 +232,19 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
 pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiError> {
     let image_bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
-    let desired = aigw_core::plan::desired(&s, None)?;
-    // Keys already made are part of the gateway's configuration (so an unchanged install plans "keep");
-    // missing ones are generated only by install.
-    let keys = aigw_engine::secrets::resolve_jwt_keys(&s, &crate::store::data_dir()?, false)?;
-    let (steps, blockers, engine_problem) = match crate::store::connect().await {
-        Ok((conn, endpoint)) => {
-            match deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await {
-                Ok((_, p)) => (
-                    p.steps.iter().map(ToString::to_string).collect(),
-                    p.blockers,
-                    None,
-                ),
-                Err(e) => (Vec::new(), Vec::new(), Some(e.to_string())),
-            }
-        }
-        Err(e) => (
-            Vec::new(),
-            Vec::new(),
-            Some(format!(
-                "the Docker engine cannot be reached: {}",
-                e.one_line()
-            )),
+    let target = Target::connect().await;
+    let reviewed = usecase::review(target.as_ref().ok(), &s).await?;
+    let (steps, blockers, engine_problem) = match (reviewed.plan, target.as_ref().err()) {
+        (Some(Ok(p)), _) => (
+            p.steps.iter().map(ToString::to_string).collect(),
+            p.blockers,
+            None,
         ),
+        (Some(Err(e)), _) => (Vec::new(), Vec::new(), Some(e.problem().one_line())),
+        (None, Some(e)) => (Vec::new(), Vec::new(), Some(e.problem().one_line())),
+        (None, None) => (Vec::new(), Vec::new(), None),
     };
+    let desired = reviewed.desired;
     Ok(Review {
         spec_toml: s.to_toml(),
         steps,

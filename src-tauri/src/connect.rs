@@ -5,10 +5,11 @@ use aigw_core::export::bundle::{self, ExportOptions};
 use aigw_core::gitlab::config::{self, InstallType, ModelRegistration, Snippet};
 use aigw_core::spec::DeploymentSpec;
 use aigw_engine::spec_file::SpecFile;
+use aigw_engine::usecase;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-use crate::error::UiError;
+use crate::error::{field, UiError};
 use crate::store;
 
 #[derive(Debug, Serialize)]
@@ -30,9 +31,9 @@ fn install_type(s: &DeploymentSpec, choice: &str) -> Result<InstallType, UiError
         return Ok(s.gitlab.install_type);
     }
     choice.parse::<InstallType>().map_err(|e| {
-        UiError::field(
+        field(
             "connect.install_type",
-            e,
+            e.to_string(),
             "choose one of the listed install types",
         )
     })
@@ -98,7 +99,7 @@ pub fn export_zip(args: ExportArgs) -> Result<Exported, UiError> {
     let (_, s) = spec_for(Some(&args.spec_toml))?;
     let raw = args.path.trim();
     if raw.is_empty() {
-        return Err(UiError::field(
+        return Err(field(
             "export.path",
             "no file was chosen",
             "press Choose… or type a path ending in .zip",
@@ -109,22 +110,16 @@ pub fn export_zip(args: ExportArgs) -> Result<Exported, UiError> {
         out.set_extension("zip");
     }
     if !out.is_absolute() {
-        return Err(UiError::field(
+        return Err(field(
             "export.path",
             format!("{raw} is not a full path"),
             "press Choose…, or type a path starting with /",
         ));
     }
     let opts = ExportOptions::without_secrets(install_type(&s, &args.install_type)?);
-    let files = bundle::bundle_files(&s, &opts)?;
-    let manifest = aigw_engine::export_zip::write_zip(&files, &s, &opts, &out, args.overwrite)?;
+    let done = usecase::export(&s, opts, None, &out, args.overwrite)?;
     Ok(Exported {
         path: out.display().to_string(),
-        files: manifest
-            .files
-            .into_iter()
-            .map(|f| f.path)
-            .chain(std::iter::once("manifest.json".to_string()))
-            .collect(),
+        files: done.files,
     })
 }

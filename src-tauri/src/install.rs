@@ -2,12 +2,10 @@
 //! through a `tauri::ipc::Channel`, and Cancel wired to the same cancellation token Ctrl-C uses in the
 //! CLI (the engine then rolls back what the run changed). One operation at a time.
 
-use aigw_core::spec::{DeploymentSpec, Weights};
-use aigw_engine::docker::deploy::{self, ApplyOptions, ApplyReport, DeployError};
 use aigw_engine::docker::events::{Event, Sink};
-use aigw_engine::docker::images;
-use aigw_engine::spec_file::SpecFile;
+use aigw_engine::usecase::{self, InstallOptions, Installed, Target};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -48,7 +46,7 @@ fn busy() -> UiError {
     UiError::new(
         "busy",
         "an install or upgrade is already running",
-        Some("wait for it to finish, or cancel it"),
+        Some("wait for it to finish, or cancel it".into()),
     )
 }
 
@@ -93,41 +91,25 @@ fn forward(channel: Channel<Message>) -> (Sink, tokio::task::JoinHandle<()>) {
     (Some(tx), task)
 }
 
-/// What install and upgrade share: the token file, the JWT keys, the engine, the options.
-async fn prepare(
-    s: &DeploymentSpec,
-    hf_token: Option<&str>,
-    cancel: CancellationToken,
-) -> Result<(bollard::Docker, Option<String>, ApplyOptions), UiError> {
-    let data_dir = store::data_dir()?;
-    let token = aigw_engine::secrets::resolve_token_file(s, hf_token, &data_dir)?;
-    let (conn, endpoint) = store::connect().await?;
-    let opts = ApplyOptions {
-        local_engine: endpoint.is_local(),
-        gateway_secret_env: aigw_engine::secrets::resolve_jwt_keys(s, &data_dir, true)?,
-        cancel,
-        ..Default::default()
-    };
-    Ok((conn.docker, token.map(|p| p.display().to_string()), opts))
-}
-
-/// Saves the spec of what now runs, naming the token file so later upgrades (and the CLI) find it.
-fn save(mut s: DeploymentSpec, token: Option<&str>) -> Result<String, UiError> {
-    if let (Weights::HuggingFace { token_file, .. }, Some(t)) = (&mut s.model.weights, token) {
-        *token_file = Some(t.into());
-    }
-    let path = store::installed_spec_path()?;
-    s.save(&path, true)?;
-    Ok(path.display().to_string())
-}
-
-fn done(s: &DeploymentSpec, report: &ApplyReport, spec_path: String) -> Done {
+fn done(i: &Installed, spec_path: PathBuf) -> Done {
     Done {
-        changed: report.changed,
-        elapsed_s: report.elapsed.as_secs_f64(),
-        gateway_url: format!("http://{}:{}", s.gateway.host, s.gateway.port),
-        spec_path,
+        changed: i.report.changed,
+        elapsed_s: i.report.elapsed.as_secs_f64(),
+        gateway_url: format!("http://{}:{}", i.spec.gateway.host, i.spec.gateway.port),
+        spec_path: spec_path.display().to_string(),
     }
+}
+
+/// Waits until every event reached the page, then saves the spec that now runs.
+async fn saved(
+    forwarder: tokio::task::JoinHandle<()>,
+    result: Result<Installed, usecase::Error>,
+) -> Result<Done, UiError> {
+    let _ = forwarder.await;
+    let installed = result?;
+    let path = usecase::save_installed_spec(&installed.spec)?;
+    tracing::info!(spec = %path.display(), changed = installed.report.changed, "saved the installed spec");
+    Ok(done(&installed, path))
 }
 
 /// Loads the offline bundle (if any), then applies the wizard's spec: pull what is missing, create,
@@ -155,22 +137,17 @@ async fn install_then_save(
     let bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
     let (_job, cancel) = jobs.start()?;
+    let target = Target::connect().await?;
     let token = Some(form.hf_token.0.as_str()).filter(|t| !t.trim().is_empty());
-    let (docker, token_file, opts) = prepare(&s, token, cancel.clone()).await?;
+    let opts = InstallOptions {
+        hf_token: token,
+        image_bundle: bundle.as_deref(),
+        ..Default::default()
+    };
     let (sink, forwarder) = forward(on_event);
-    let result: Result<ApplyReport, DeployError> = async {
-        if let Some(bundle) = &bundle {
-            images::load(&docker, bundle, &sink, &cancel).await?;
-        }
-        deploy::apply(&docker, &s, token_file.as_deref(), &opts, &sink).await
-    }
-    .await;
+    let result = usecase::install(&target, &s, &opts, &sink, cancel).await;
     drop(sink);
-    let _ = forwarder.await;
-    let report = result?;
-    let path = save(s.clone(), token_file.as_deref())?;
-    tracing::info!(spec = %path, changed = report.changed, "installed from the wizard");
-    Ok(done(&s, &report, path))
+    saved(forwarder, result).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,31 +176,12 @@ async fn upgrade_then_save(
     let (_, s) = store::require_installed_spec()?;
     let gateway_tag = Some(args.gateway_tag.trim()).filter(|t| !t.is_empty());
     let model_tag = Some(args.model_tag.trim()).filter(|t| !t.is_empty());
-    if gateway_tag.is_none() && model_tag.is_none() {
-        return Err(UiError::field(
-            "upgrade.gateway_tag",
-            "no new tag was given",
-            "type the gateway tag matching your upgraded GitLab (e.g. self-hosted-v18.3.0-ee), or a model server tag",
-        ));
-    }
     let (_job, cancel) = jobs.start()?;
-    let (docker, token_file, opts) = prepare(&s, None, cancel).await?;
+    let target = Target::connect().await?;
     let (sink, forwarder) = forward(on_event);
-    let result = deploy::upgrade(
-        &docker,
-        &s,
-        gateway_tag,
-        model_tag,
-        token_file.as_deref(),
-        &opts,
-        &sink,
-    )
-    .await;
+    let result = usecase::upgrade(&target, &s, gateway_tag, model_tag, &sink, cancel).await;
     drop(sink);
-    let _ = forwarder.await;
-    let (next, report) = result?;
-    let path = save(next.clone(), token_file.as_deref())?;
-    Ok(done(&next, &report, path))
+    saved(forwarder, result).await
 }
 
 impl Jobs {

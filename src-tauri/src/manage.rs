@@ -2,7 +2,9 @@
 //! logs, and uninstall. Upgrade lives with install (it is an apply).
 
 use aigw_core::plan::Component;
-use aigw_engine::docker::manage::{self, ContainerStatus, Removed};
+use aigw_core::problem::Explain;
+use aigw_engine::usecase::{self, Target};
+use aigw_engine::usecase::{ContainerStatus, Removed};
 use futures_util::StreamExt;
 use serde::Serialize;
 
@@ -26,9 +28,9 @@ pub struct Status {
 #[tauri::command]
 pub async fn status() -> Result<Status, UiError> {
     let spec = store::installed_spec().ok().flatten();
-    let (containers, engine_problem) = match store::connect().await {
-        Ok((conn, _)) => (manage::status(&conn.docker).await?, None),
-        Err(e) => (Vec::new(), Some(e.one_line())),
+    let (containers, engine_problem) = match Target::connect().await {
+        Ok(t) => (usecase::status(&t).await?, None),
+        Err(e) => (Vec::new(), Some(e.problem().one_line())),
     };
     Ok(Status {
         containers,
@@ -42,17 +44,13 @@ pub async fn status() -> Result<Status, UiError> {
     })
 }
 
-/// The last `tail` log lines of a component's container.
+/// The last `tail` lines of a component's log (at most 5000).
 #[tauri::command]
 pub async fn logs(component: Component, tail: Option<u32>) -> Result<Vec<String>, UiError> {
-    let (conn, _) = store::connect().await?;
-    let name = manage::container_of(&conn.docker, component).await?;
-    let lines: Vec<String> =
-        manage::logs(&conn.docker, &name, tail.unwrap_or(200).min(5000), false)
-            .filter_map(|r| async move { r.ok() })
-            .collect()
-            .await;
-    Ok(lines
+    let t = Target::connect().await?;
+    let (_, stream) = usecase::logs(&t, component, tail.unwrap_or(200).min(5000), false).await?;
+    let chunks: Vec<String> = stream.filter_map(|r| async move { r.ok() }).collect().await;
+    Ok(chunks
         .iter()
         .flat_map(|chunk| chunk.lines())
         .map(str::to_string)
@@ -62,28 +60,25 @@ pub async fn logs(component: Component, tail: Option<u32>) -> Result<Vec<String>
 #[derive(Debug, Serialize)]
 pub struct Uninstalled {
     pub removed: Removed,
-    /// What stays on disk, for the admin to delete by hand if wanted.
     pub kept: Vec<String>,
 }
 
-/// Removes the containers and network carrying our labels — nothing else. Logs, downloaded weights and
-/// the spec stay (like `aigw-installer uninstall` without `--purge`).
+/// Removes what carries our labels; says what stays (the spec, logs, weights) and how to delete it too.
 #[tauri::command]
 pub async fn uninstall() -> Result<Uninstalled, UiError> {
-    let spec = store::installed_spec().ok().flatten();
-    let (conn, _) = store::connect().await?;
-    let removed = manage::uninstall(&conn.docker).await?;
-    let mut kept = Vec::new();
-    if let Some((path, s)) = spec {
-        kept.push(format!("the spec: {}", path.display()));
-        kept.push(format!("the gateway logs: {}", s.log_dir.display()));
-        if let aigw_core::spec::Weights::HuggingFace { cache_dir, .. } = &s.model.weights {
-            kept.push(format!("the downloaded weights: {}", cache_dir.display()));
+    let t = Target::connect().await?;
+    let done = usecase::uninstall(&t, None).await?;
+    let mut kept = done.kept;
+    if let Ok(path) = usecase::installed_spec_path() {
+        if path.exists() {
+            kept.push(format!(
+                "to delete them too: aigw-installer uninstall --purge --spec {}",
+                path.display()
+            ));
         }
-        kept.push(format!(
-            "to delete them too: aigw-installer uninstall --purge --spec {}",
-            path.display()
-        ));
     }
-    Ok(Uninstalled { removed, kept })
+    Ok(Uninstalled {
+        removed: done.removed,
+        kept,
+    })
 }

@@ -4,6 +4,7 @@
 mod detect;
 mod manage;
 mod models;
+mod problem;
 mod progress;
 mod provision;
 mod recommend;

@@ -2,13 +2,12 @@
 
 use aigw_engine::spec_file::SpecFile;
 use anstream::println;
-use anyhow::Context;
 use futures_util::StreamExt;
 use std::process::ExitCode;
 
 use aigw_core::plan::Component;
-use aigw_core::spec::{DeploymentSpec, Weights};
-use aigw_engine::docker::manage;
+use aigw_core::spec::DeploymentSpec;
+use aigw_engine::usecase;
 
 use crate::provision::connect;
 use crate::render::{BOLD, DIM};
@@ -21,8 +20,8 @@ pub struct StatusArgs {
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let (conn, _) = connect().await?;
-    let list = manage::status(&conn.docker).await?;
+    let target = connect().await?;
+    let list = usecase::status(&target).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(ExitCode::SUCCESS);
@@ -73,17 +72,17 @@ pub struct LogsArgs {
 }
 
 pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let (conn, _) = connect().await?;
+    let target = connect().await?;
     let component = match args.which {
         Which::Gateway => Component::Gateway,
         Which::Model => Component::Model,
     };
-    let name = manage::container_of(&conn.docker, component).await?;
-    let mut stream = Box::pin(manage::logs(&conn.docker, &name, args.tail, args.follow));
+    let (_, stream) = usecase::logs(&target, component, args.tail, args.follow).await?;
+    let mut stream = Box::pin(stream);
     loop {
         tokio::select! {
             line = stream.next() => match line {
-                Some(l) => print!("{}", l.with_context(|| format!("reading the logs of {name}"))?),
+                Some(l) => print!("{}", l?),
                 None => break,
             },
             _ = tokio::signal::ctrl_c() => break,
@@ -110,28 +109,26 @@ pub struct UninstallArgs {
 pub async fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
     // Read the spec before anything is removed: a bad path changes nothing.
     let spec = args.spec.as_deref().map(DeploymentSpec::load).transpose()?;
-    let (conn, _) = connect().await?;
-    let removed = manage::uninstall(&conn.docker).await?;
-    for c in &removed.containers {
+    let target = connect().await?;
+    let purge = match (&spec, &args.spec) {
+        (Some(s), Some(path)) if args.purge => Some(usecase::Purge {
+            spec: s,
+            spec_path: path,
+        }),
+        _ => None,
+    };
+    let done = usecase::uninstall(&target, purge).await?;
+    for c in &done.removed.containers {
         println!("removed container {c}");
     }
-    for n in &removed.networks {
+    for n in &done.removed.networks {
         println!("removed network {n}");
     }
-    if removed.containers.is_empty() && removed.networks.is_empty() {
+    if done.removed.containers.is_empty() && done.removed.networks.is_empty() {
         println!("nothing to remove");
     }
-    if let (true, Some(s), Some(path)) = (args.purge, spec, args.spec) {
-        let mut dirs = vec![s.log_dir.clone()];
-        if let Weights::HuggingFace { cache_dir, .. } = &s.model.weights {
-            dirs.push(cache_dir.clone());
-        }
-        for d in dirs.iter().filter(|d| d.exists()) {
-            std::fs::remove_dir_all(d).with_context(|| format!("deleting {}", d.display()))?;
-            println!("deleted {}", d.display());
-        }
-        std::fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
-        println!("deleted {}", path.display());
+    for d in &done.deleted {
+        println!("deleted {}", d.display());
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -9,19 +9,21 @@ use std::process::ExitCode;
 use aigw_core::catalog::Catalog;
 use aigw_core::recommend::{self, Machine};
 use aigw_core::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
-use aigw_engine::docker::deploy::{self, ApplyOptions};
-use aigw_engine::docker::engine::{Connection, Endpoint};
-use aigw_engine::hardware::{detect, DetectOptions};
+use aigw_engine::hardware::DetectOptions;
+use aigw_engine::usecase::{self, CancellationToken, InstallOptions, Target};
 
 use crate::progress::Renderer;
 use crate::render::{severity_style, HEADING};
 use aigw_core::preflight::Severity;
 
 /// Connects to the engine `DOCKER_HOST` names, or says why not and how to fix it.
-pub async fn connect() -> anyhow::Result<(Connection, Endpoint)> {
-    match aigw_engine::hardware::connect_docker().await {
-        Ok(c) => Ok(c),
-        Err(f) => bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default()),
+pub async fn connect() -> anyhow::Result<Target> {
+    match Target::connect().await {
+        Ok(t) => Ok(t),
+        Err(usecase::Error::Unreachable(f)) => {
+            bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -61,7 +63,7 @@ pub struct InitArgs {
 
 pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::builtin().context("the built-in catalog")?;
-    let report = detect(&DetectOptions::from_env()).await;
+    let report = usecase::detect(&DetectOptions::from_env()).await;
     let request = args.overrides.request(Some(&args.gitlab_version))?;
     let plan = recommend::recommend(&catalog, &Machine::from_report(&report, &catalog), &request)?;
     let Some(deployment) = plan.recommendation else {
@@ -106,19 +108,7 @@ pub struct SpecArg {
 }
 
 pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
-    let s = DeploymentSpec::load(&spec.spec)?;
-    // GPU ids are checked against this machine's NVML when the engine is this machine.
-    let local = DetectOptions::from_env().docker_endpoint.is_local();
-    let gpus = (local && !s.model.gpus.is_empty()).then(|| {
-        use aigw_engine::hardware::gpu::{inventory, GpuProbe, NvmlLibrary};
-        let mut ids = inventory(&NvmlLibrary.read()).ids();
-        if !ids.is_empty() {
-            ids.push("all".into());
-        }
-        ids
-    });
-    s.validate_with_files(&SpecContext { gpus })?;
-    Ok(s)
+    Ok(usecase::load_spec(&spec.spec)?)
 }
 
 #[derive(clap::Args)]
@@ -136,9 +126,11 @@ pub struct PlanArgs {
 
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let s = load(&args.spec)?;
-    let (conn, endpoint) = connect().await?;
-    let keys = aigw_engine::secrets::resolve_jwt_keys(&s, &data_dir()?, false)?;
-    let (_, p) = deploy::plan(&conn.docker, &s, None, &keys, endpoint.is_local()).await?;
+    let target = connect().await?;
+    let Some(p) = usecase::review(Some(&target), &s).await?.plan else {
+        bail!("the engine was not asked for a plan");
+    };
+    let p = p?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&p)?);
     } else {
@@ -180,22 +172,21 @@ pub struct UpgradeArgs {
 
 pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let s = load(&args.spec)?;
-    let (conn, _, token, opts) = prepare(&s).await?;
+    let target = connect().await?;
     let (tx, render) = renderer();
-    let token_str = token.as_ref().map(|p| p.display().to_string());
-    let result = deploy::upgrade(
-        &conn.docker,
+    let result = usecase::upgrade(
+        &target,
         &s,
         args.gateway_tag.as_deref(),
         args.model_tag.as_deref(),
-        token_str.as_deref(),
-        &opts,
         &Some(tx),
+        cancel_on_ctrl_c(),
     )
     .await;
     let _ = render.await;
-    let (next, report) = result?;
-    next.save(&args.spec.spec, true)?;
+    let done = result?;
+    let report = done.report;
+    done.spec.save(&args.spec.spec, true)?;
     let st = severity_style(Severity::Ok);
     if report.changed {
         println!(
@@ -209,35 +200,17 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Where the installer keeps its own files (the token file, JWT keys): `~/.local/share/aigw-installer`.
-fn data_dir() -> anyhow::Result<PathBuf> {
-    aigw_engine::logging::data_dir().context("no data directory (set HOME or XDG_DATA_HOME)")
-}
-
-/// What `apply` and `upgrade` share: the token file, the engine, Ctrl-C wired to cancellation.
-async fn prepare(
-    s: &DeploymentSpec,
-) -> anyhow::Result<(Connection, Endpoint, Option<PathBuf>, ApplyOptions)> {
-    let data_dir = data_dir()?;
-    let token = aigw_engine::secrets::resolve_token_file(
-        s,
-        std::env::var("HF_TOKEN").ok().as_deref(),
-        &data_dir,
-    )?;
-    let (conn, endpoint) = connect().await?;
-    let opts = ApplyOptions {
-        local_engine: endpoint.is_local(),
-        gateway_secret_env: aigw_engine::secrets::resolve_jwt_keys(s, &data_dir, true)?,
-        ..Default::default()
-    };
-    let cancel = opts.cancel.clone();
+/// A token that Ctrl-C trips: the engine then rolls back what this run changed.
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let cancel = CancellationToken::new();
+    let c = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             anstream::eprintln!("cancelling: undoing what this run changed…");
-            cancel.cancel();
+            c.cancel();
         }
     });
-    Ok((conn, endpoint, token, opts))
+    cancel
 }
 
 fn renderer() -> (
@@ -269,14 +242,18 @@ pub struct ApplyArgs {
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let s = load(&args.spec)?;
-    let (conn, _, token, mut opts) = prepare(&s).await?;
-    opts.rollback_on_failure = args.rollback_on_failure;
-    opts.smoke_test = !args.no_smoke_test;
+    let target = connect().await?;
+    let token = std::env::var("HF_TOKEN").ok();
+    let opts = InstallOptions {
+        hf_token: token.as_deref(),
+        rollback_on_failure: args.rollback_on_failure,
+        smoke_test: !args.no_smoke_test,
+        ..Default::default()
+    };
     let (tx, render) = renderer();
-    let token_str = token.as_ref().map(|p| p.display().to_string());
-    let result = deploy::apply(&conn.docker, &s, token_str.as_deref(), &opts, &Some(tx)).await;
+    let result = usecase::install(&target, &s, &opts, &Some(tx), cancel_on_ctrl_c()).await;
     let _ = render.await;
-    let report = result?;
+    let report = result?.report;
     let st = severity_style(Severity::Ok);
     if report.changed {
         println!(
@@ -320,23 +297,15 @@ pub struct ImagesArgs {
 
 pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     use aigw_engine::docker::images;
-    let (conn, _) = connect().await?;
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let c2 = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            c2.cancel();
-        }
-    });
+    let target = connect().await?;
+    let cancel = cancel_on_ctrl_c();
     let (tx, render) = renderer();
     let sink = Some(tx);
     let st = severity_style(Severity::Ok);
     match args.command {
         ImagesCommand::Save { spec, out, force } => {
             let s = load(&spec)?;
-            let desired = aigw_core::plan::desired(&s, None)?;
-            let refs: Vec<String> = desired.containers.iter().map(|c| c.image.clone()).collect();
-            let r = images::save(&conn.docker, &refs, &out, force, &sink, &cancel).await;
+            let r = usecase::save_images(&target, &s, &out, force, &sink, &cancel).await;
             drop(sink);
             let _ = render.await;
             let m = r?;
@@ -350,7 +319,7 @@ pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
             );
         }
         ImagesCommand::Load { bundle } => {
-            let r = images::load(&conn.docker, &bundle, &sink, &cancel).await;
+            let r = usecase::load_images(&target, &bundle, &sink, &cancel).await;
             drop(sink);
             let _ = render.await;
             for reference in r? {

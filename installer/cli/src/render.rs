@@ -46,7 +46,22 @@ pub fn gib(mib: u64) -> String {
     format!("{:.1} GiB", mib as f64 / 1024.0)
 }
 
+/// The error once: the engine's message with the flag at fault, then the fix (the engine's, and this
+/// CLI's command for it). Errors the engine does not explain print their whole chain.
 pub fn error(e: &anyhow::Error) {
     let red = Style::new().fg_color(Some(AnsiColor::Red.into())).bold();
-    anstream::eprintln!("{red}error:{red:#} {e:#}");
+    let Some(p) = crate::problem::of(e) else {
+        anstream::eprintln!("{red}error:{red:#} {e:#}");
+        return;
+    };
+    let at = p
+        .field
+        .as_deref()
+        .and_then(crate::problem::flag)
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
+    anstream::eprintln!("{red}error{at}:{red:#} {}", p.message);
+    for fix in p.fix.iter().cloned().chain(crate::problem::cli_fix(&p)) {
+        anstream::eprintln!("{BOLD}fix:{BOLD:#} {fix}");
+    }
 }

@@ -2,7 +2,7 @@
 
 use aigw_engine::spec_file::SpecFile;
 use anstream::println;
-use anyhow::{bail, Context};
+use anyhow::bail;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,6 +11,7 @@ use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::{self, InstallType, Part};
 use aigw_core::plan::desired;
 use aigw_core::spec::DeploymentSpec;
+use aigw_engine::usecase;
 
 use crate::provision::SpecArg;
 
@@ -93,24 +94,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let s = DeploymentSpec::load(&args.spec.spec)?;
     s.validate_with_files(&Default::default())?;
     let mut opts = options(&s, args.install_type, args.agent_platform)?;
-    if args.include_secrets {
-        opts.include_secrets = true;
-        opts.hf_token = match &s.model.weights {
-            aigw_core::spec::Weights::HuggingFace {
-                token_file: Some(f),
-                ..
-            } => Some(
-                std::fs::read_to_string(f)
-                    .with_context(|| format!("reading {}", f.display()))?
-                    .trim()
-                    .to_string(),
-            ),
-            _ => std::env::var("HF_TOKEN").ok(),
-        };
-    }
-    if opts.include_secrets {
-        opts.jwt_keys = aigw_engine::export_zip::generate_keys(&s, &opts)?;
-    }
+    opts.include_secrets = args.include_secrets;
     if let Some(w) = aigw_engine::hardware::network::resolution_warning(
         &s.gateway.host,
         std::time::Duration::from_secs(2),
@@ -118,8 +102,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         let st = crate::render::severity_style(aigw_core::preflight::Severity::Warning);
         anstream::eprintln!("{st}warning:{st:#} {w}");
     }
-    let files = bundle::bundle_files(&s, &opts)?;
-    let manifest = aigw_engine::export_zip::write_zip(&files, &s, &opts, &args.out, args.force)?;
+    let token = std::env::var("HF_TOKEN").ok();
+    let manifest = usecase::export(&s, opts, token.as_deref(), &args.out, args.force)?.manifest;
     println!(
         "wrote {} ({} files{}) — start with README.md inside",
         args.out.display(),

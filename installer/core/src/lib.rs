@@ -10,6 +10,7 @@ pub mod export;
 pub mod gitlab;
 pub mod plan;
 pub mod preflight;
+pub mod problem;
 pub mod recommend;
 pub mod report;
 pub mod sizing;

@@ -199,19 +199,52 @@ pub enum SpecError {
     Version { found: u32 },
     #[error("invalid spec: {0}")]
     Input(#[from] InputError),
-    #[error("invalid spec: {field}: {problem}. Fix: {fix}")]
+    #[error("invalid spec: {field}: {problem}")]
     Invalid {
         field: String,
         problem: String,
         fix: String,
     },
-    #[error("{path} already exists; pass --force to replace it")]
+    #[error("{path} already exists")]
     Exists { path: String },
     #[error("cannot write {path}: {source}")]
     Write {
         path: String,
         source: std::io::Error,
     },
+}
+
+impl crate::problem::Explain for SpecError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Read { .. } => "spec_unreadable",
+            Self::Parse { .. } | Self::Version { .. } => "spec_invalid",
+            Self::Input(_) | Self::Invalid { .. } => "invalid_input",
+            Self::Exists { .. } => "exists",
+            Self::Write { .. } => "write_failed",
+        }
+    }
+    fn fix(&self) -> Option<String> {
+        match self {
+            Self::Input(e) => e.fix(),
+            Self::Invalid { fix, .. } => Some(fix.clone()),
+            Self::Exists { .. } => Some("choose another file, or allow replacing it".into()),
+            Self::Version { .. } => {
+                Some("write the spec again with this installer's `init`".into())
+            }
+            Self::Read { .. } | Self::Write { .. } => {
+                Some("check the path and its permissions".into())
+            }
+            Self::Parse { .. } => Some("correct the spec file; its fields are in docs/".into()),
+        }
+    }
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Input(e) => e.field(),
+            Self::Invalid { field, .. } => Some(field.clone()),
+            _ => None,
+        }
+    }
 }
 
 pub fn invalid(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
@@ -443,7 +476,7 @@ pub fn from_deployment(
             return Err(invalid(
                 "model.weights",
                 "the recommendation names no checkpoint",
-                "pass --weights-dir",
+                "give a local weights folder",
             ))
         }
     };

@@ -11,3 +11,4 @@ pub mod hardware;
 pub mod logging;
 pub mod secrets;
 pub mod spec_file;
+pub mod usecase;

@@ -12,7 +12,7 @@ pub use crate::fsutil::check_secret_file;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot generate an RSA key with openssl ({0}); install openssl (apt-get install openssl), or export \
-         without --include-secrets and generate the keys as the bundle's README says")]
+         without secrets and generate the keys as the export's README says")]
 pub struct KeygenError(String);
 
 /// A new RSA-2048 private key, PEM. Fixed arguments only; nothing from the user reaches the command.

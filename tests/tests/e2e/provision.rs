@@ -458,7 +458,15 @@ async fn save_remove_load_then_apply_works_offline() {
     let e = deploy::apply(&d, &s, None, &ApplyOptions::default(), &None)
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("images load"), "{e}");
+    let p = aigw_core::problem::Explain::problem(&e);
+    assert_eq!(p.code, "pull_failed", "{e}");
+    assert!(
+        p.fix
+            .as_deref()
+            .unwrap_or_default()
+            .contains("offline image bundle"),
+        "{p:?}"
+    );
     assert!(deploy::list_ours(&d).await.unwrap().is_empty());
 
     let loaded = images::load(&d, &bundle, &None, &cancel).await.unwrap();

@@ -140,6 +140,26 @@ fn recommend_text_shows_the_arithmetic() {
     assert!(text.contains("--tensor-parallel-size 1"), "{text}");
 }
 
+/// The engine's error shape, in the CLI's words: the flag at fault beside the message, the fix on its own
+/// line (once), and the CLI's own command for it where the engine's message names none.
+#[test]
+fn errors_name_the_flag_and_the_fix_once() {
+    let e = failure(&["recommend", "--gpus", "2xB200"]);
+    assert!(e.starts_with("error (--gpus): unknown GPU 'B200'"), "{e}");
+    assert_eq!(e.matches("fix:").count(), 1, "{e}");
+    let e = failure(&["recommend", "--gpus", "2xA100-80", "--model", "codestral"]);
+    assert!(e.contains("Non-Production"), "{e}");
+    assert!(
+        e.contains("fix: to accept it: --accept-license codestral-22b-v0.1"),
+        "{e}"
+    );
+    let e = failure(&["recommend", "--gpus", "0xL4"]);
+    assert!(
+        e.starts_with("error (--gpus): GPUs '0xL4': 0 GPUs is impossible"),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_input_gets_clear_errors_with_valid_values() {
     let e = failure(&["recommend", "--gpus", "2xB200"]);

@@ -125,6 +125,15 @@ pub fn jwt_keys_needed(version: GitlabVersion, agent_platform: bool) -> Vec<JwtK
     keys
 }
 
+impl crate::problem::Explain for VersionError {
+    fn code(&self) -> &'static str {
+        "invalid_input"
+    }
+    fn field(&self) -> Option<String> {
+        Some("gitlab.version".into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

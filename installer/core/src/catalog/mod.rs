@@ -191,6 +191,27 @@ impl Catalog {
     }
 }
 
+impl crate::problem::Explain for LookupError {
+    fn code(&self) -> &'static str {
+        "invalid_input"
+    }
+    fn fix(&self) -> Option<String> {
+        Some("use one of the valid names listed".into())
+    }
+    fn field(&self) -> Option<String> {
+        Some(match self {
+            Self::UnknownModel { .. } => "model".into(),
+            Self::UnknownGpu { .. } => "gpus".into(),
+        })
+    }
+}
+
+impl crate::problem::Explain for CatalogError {
+    fn code(&self) -> &'static str {
+        "catalog"
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]

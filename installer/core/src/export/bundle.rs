@@ -18,12 +18,40 @@ pub enum ExportError {
     Spec(#[from] SpecError),
     #[error("invalid input: {0}")]
     Input(#[from] InputError),
-    #[error("{0} already exists; pass --force to replace it")]
+    #[error("{0} already exists")]
     Exists(String),
     #[error("cannot write {path}: {detail}")]
     Write { path: String, detail: String },
     #[error("{0}")]
     Version(String),
+}
+
+impl crate::problem::Explain for ExportError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Spec(e) => e.code(),
+            Self::Input(e) => e.code(),
+            Self::Exists(_) => "exists",
+            Self::Write { .. } | Self::Version(_) => "export_failed",
+        }
+    }
+    fn fix(&self) -> Option<String> {
+        match self {
+            Self::Spec(e) => e.fix(),
+            Self::Input(e) => e.fix(),
+            Self::Exists(_) => Some("choose another file name, or allow replacing it".into()),
+            Self::Write { .. } => Some("choose a folder you can write to".into()),
+            Self::Version(_) => None,
+        }
+    }
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Spec(e) => e.field(),
+            Self::Input(e) => e.field(),
+            Self::Exists(_) => Some("export.path".into()),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

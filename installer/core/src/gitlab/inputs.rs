@@ -4,11 +4,23 @@
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {problem} (for example: {example})")]
+#[error("{field}: {problem}")]
 pub struct InputError {
     pub field: String,
     pub problem: String,
     pub example: &'static str,
+}
+
+impl crate::problem::Explain for InputError {
+    fn code(&self) -> &'static str {
+        "invalid_input"
+    }
+    fn fix(&self) -> Option<String> {
+        Some(format!("for example: {}", self.example))
+    }
+    fn field(&self) -> Option<String> {
+        Some(self.field.clone())
+    }
 }
 
 fn refuse(field: &str, problem: impl Into<String>, example: &'static str) -> InputError {
@@ -199,7 +211,9 @@ mod tests {
             let text = e.to_string();
             assert!(text.starts_with("gitlab.url: "), "{text}");
             assert!(text.contains(needle), "{input:?}: {text}");
-            assert!(text.contains("https://gitlab.example.com"), "{text}");
+            // The example is the fix, printed once beside the message.
+            let fix = crate::problem::Explain::fix(&e).unwrap_or_default();
+            assert!(fix.contains("https://gitlab.example.com"), "{fix}");
         }
     }
 

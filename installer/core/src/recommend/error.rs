@@ -2,6 +2,7 @@
 
 use crate::catalog::gitlab::VersionError;
 use crate::catalog::LookupError;
+use crate::problem::Explain;
 
 pub const PLATFORMS: &str = "linux-amd64, linux-arm64, macos-arm64, windows-wsl2";
 /// No server board holds more; a larger count is a typo.
@@ -12,7 +13,7 @@ pub enum RecommendError {
     #[error(transparent)]
     Lookup(#[from] LookupError),
     #[error(
-        "--gpus '{spec}': {reason}. Write COUNTxNAME, comma-separated (2xL4, 1xA100-80,1xA100-40) or \
+        "GPUs '{spec}': {reason}. Write COUNTxNAME, comma-separated (2xL4, 1xA100-80,1xA100-40) or \
          'none'. Valid GPU names: {valid}"
     )]
     GpuSpec {
@@ -20,7 +21,7 @@ pub enum RecommendError {
         reason: String,
         valid: String,
     },
-    #[error("--gpus '{spec}': {count} GPUs is impossible: a host holds 1 to {MAX_GPUS} GPUs")]
+    #[error("GPUs '{spec}': {count} GPUs is impossible: a host holds 1 to {MAX_GPUS} GPUs")]
     ImpossibleCount { spec: String, count: u64 },
     #[error("unknown platform '{value}'. Valid platforms: {PLATFORMS}")]
     UnknownPlatform { value: String },
@@ -28,7 +29,7 @@ pub enum RecommendError {
     Version(#[from] VersionError),
     #[error(
         "GitLab {version} predates GitLab Duo Self-Hosted (self-hosted models arrived in 17.1): \
-         upgrade GitLab, or plan for --gitlab-version 17.1 or later"
+         upgrade GitLab, or plan for GitLab 17.1 or later"
     )]
     VersionTooOld { version: String },
     #[error("{model} is not supported by GitLab {version} (supported {range}). {hint}")]
@@ -38,12 +39,9 @@ pub enum RecommendError {
         range: String,
         hint: String,
     },
-    #[error(
-        "{model} is under the {license}. To use it anyway, accept the licence explicitly: \
-         --accept-license {model}"
-    )]
+    #[error("{model} is under the {license}; using it needs the licence accepted explicitly")]
     LicenseNotAccepted { model: String, license: String },
-    #[error("--accept-license '{value}' names no licence to accept. Valid values: {valid}")]
+    #[error("'{value}' names no licence to accept. Valid values: {valid}")]
     UnknownLicense { value: String, valid: String },
     #[error(
         "{model} has no {precision} checkpoint in the catalog. Available precisions: {available}"
@@ -53,13 +51,13 @@ pub enum RecommendError {
         precision: String,
         available: String,
     },
-    #[error("--tp {tp}: {reason}")]
+    #[error("tensor parallelism {tp}: {reason}")]
     InvalidTp { tp: u32, reason: String },
-    #[error("--context {context}: {reason}")]
+    #[error("context {context}: {reason}")]
     InvalidContext { context: u32, reason: String },
     #[error("{flag} does not apply here: {why}")]
     NotApplicable { flag: String, why: String },
-    #[error("--platform {platform}: {why}")]
+    #[error("platform {platform}: {why}")]
     PlatformMismatch { platform: String, why: String },
     #[error("the requested configuration cannot start: {summary}{}", details_text(.details))]
     CannotStart {
@@ -70,4 +68,46 @@ pub enum RecommendError {
 
 fn details_text(details: &[String]) -> String {
     details.iter().map(|d| format!("\n  - {d}")).collect()
+}
+
+impl Explain for RecommendError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::LicenseNotAccepted { .. } => "license_required",
+            Self::CannotStart { .. } => "cannot_serve",
+            _ => "invalid_input",
+        }
+    }
+
+    fn fix(&self) -> Option<String> {
+        Some(match self {
+            Self::Lookup(e) => return e.fix(),
+            Self::LicenseNotAccepted { .. } => {
+                "read the licence, then accept it explicitly — or choose another model".into()
+            }
+            Self::Version(_) => "write the GitLab version as MAJOR.MINOR, e.g. 18.2 or 18.2.1".into(),
+            Self::VersionTooOld { .. } => "upgrade GitLab to 17.1 or later".into(),
+            Self::CannotStart { .. } => {
+                "plan for other GPUs, or change the overrides (precision, tensor parallelism, context)".into()
+            }
+            _ => "change the overrides, or clear them to get the recommendation".into(),
+        })
+    }
+
+    fn field(&self) -> Option<String> {
+        Some(match self {
+            Self::Lookup(e) => return e.field(),
+            Self::GpuSpec { .. } | Self::ImpossibleCount { .. } => "gpus".into(),
+            Self::UnknownPlatform { .. } | Self::PlatformMismatch { .. } => "platform".into(),
+            Self::Version(_) | Self::VersionTooOld { .. } => "gitlab_version".into(),
+            Self::NotSupportedByGitlab { .. } => "model".into(),
+            Self::LicenseNotAccepted { model, .. } => format!("license:{model}"),
+            Self::UnknownLicense { .. } => "accept_license".into(),
+            Self::PrecisionUnavailable { .. } => "precision".into(),
+            Self::InvalidTp { .. } => "tp".into(),
+            Self::InvalidContext { .. } => "context".into(),
+            Self::NotApplicable { flag, .. } => flag.clone(),
+            Self::CannotStart { .. } => return None,
+        })
+    }
 }

@@ -213,15 +213,14 @@ impl Machine {
                 return Err(RecommendError::PlatformMismatch {
                     platform: platform.to_string(),
                     why: "Macs have no NVIDIA GPUs (Apple silicon runs the model on its own GPU through \
-                          Metal); drop --gpus, or use --gpus none"
+                          Metal); plan for no GPUs"
                         .to_string(),
                 });
             }
             if ram_gib.is_none() {
                 return Err(RecommendError::PlatformMismatch {
                     platform: platform.to_string(),
-                    why: "Apple silicon shares RAM with its GPU: give the Mac's memory with --ram-gib, \
-                          e.g. --ram-gib 64"
+                    why: "Apple silicon shares RAM with its GPU: give the Mac's memory in GiB, e.g. 64"
                         .to_string(),
                 });
             }

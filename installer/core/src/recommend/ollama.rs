@@ -251,8 +251,8 @@ pub(super) fn plan(ctx: &Ctx<'_>) -> Result<Outcome, RecommendError> {
     let mut out = Outcome::default();
     let target = target(ctx);
     for (flag, set) in [
-        ("--precision", ctx.request.precision.is_some()),
-        ("--tp", ctx.request.tp.is_some()),
+        ("precision", ctx.request.precision.is_some()),
+        ("tp", ctx.request.tp.is_some()),
     ] {
         if set {
             return Err(RecommendError::NotApplicable {

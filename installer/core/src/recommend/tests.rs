@@ -131,9 +131,10 @@ fn codestral_needs_an_explicit_request_and_its_licence() {
         matches!(e, RecommendError::LicenseNotAccepted { .. }),
         "{e}"
     );
-    assert!(e
-        .to_string()
-        .contains("--accept-license codestral-22b-v0.1"));
+    // The problem names the model to accept, as a field each front end turns into its own control.
+    let p = crate::problem::Explain::problem(&e);
+    assert_eq!(p.code, "license_required");
+    assert_eq!(p.field.as_deref(), Some("license:codestral-22b-v0.1"));
     req.accept_licenses = vec!["codestral-22b-v0.1".into()];
     let d = rec("2xA100-80", &req);
     assert_eq!(d.model, "codestral-22b-v0.1");
@@ -227,7 +228,10 @@ fn bad_overrides_list_valid_values() {
         ..Request::default()
     };
     let e = plan_for("2xL4", &too_many).unwrap_err().to_string();
-    assert!(e.contains("--tp 4 needs 4 identical GPUs"), "{e}");
+    assert!(
+        e.contains("tensor parallelism 4 needs 4 identical GPUs"),
+        "{e}"
+    );
 }
 
 #[test]

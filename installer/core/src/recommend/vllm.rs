@@ -403,7 +403,7 @@ fn tp_sizes(ctx: &Ctx<'_>, m: &ModelSpec, group: &Group<'_>) -> Result<Vec<u32>,
     if let Some(t) = ctx.request.tp {
         if t > n {
             return Err(format!(
-                "--tp {t} needs {t} identical GPUs; this group has {}",
+                "tensor parallelism {t} needs {t} identical GPUs; this group has {}",
                 group.describe()
             ));
         }

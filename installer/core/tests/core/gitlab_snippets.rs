@@ -558,9 +558,11 @@ fn gitlab_bad_gateway_urls_each_get_their_own_error() {
         assert_eq!(e.field, "gateway_url", "{input:?}");
         let text = e.to_string();
         assert!(text.contains(needle), "{input:?}: {text}");
+        // The example is the fix, printed once beside the message.
+        let fix = aigw_core::problem::Explain::fix(&e).unwrap_or_default();
         assert!(
-            text.contains("http://aigw.example.com:5052"),
-            "example given: {text}"
+            fix.contains("http://aigw.example.com:5052"),
+            "example given: {fix}"
         );
     }
 }

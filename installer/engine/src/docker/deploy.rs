@@ -22,6 +22,7 @@ use super::labels;
 use aigw_core::plan::{
     self, Component, Desired, DesiredContainer, Observed, ObservedContainer, Plan, Step,
 };
+use aigw_core::problem::Explain;
 use aigw_core::spec::DeploymentSpec;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +33,7 @@ pub enum DeployError {
     Blocked(Vec<String>),
     #[error("the Docker engine refused to {what}: {detail}")]
     Engine { what: String, detail: String },
-    #[error("{image} is not on the engine and could not be pulled: {detail}. Without registry access, load it \
-             from an offline bundle: aigw-installer images load BUNDLE.tar")]
+    #[error("{image} is not on the engine and could not be pulled: {detail}")]
     Pull { image: String, detail: String },
     #[error("the {component} did not become healthy within {waited_s} s: {status}{cause}\nlast log lines:\n{logs}{rollback}")]
     Unhealthy {
@@ -48,6 +48,50 @@ pub enum DeployError {
     SmokeTest { detail: String, rollback: String },
     #[error("cancelled{rollback}")]
     Cancelled { rollback: String },
+}
+
+impl Explain for DeployError {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Spec(e) => e.code(),
+            Self::Blocked(_) => "blocked",
+            Self::Engine { .. } => "engine",
+            Self::Pull { .. } => "pull_failed",
+            Self::Unhealthy { .. } => "unhealthy",
+            Self::SmokeTest { .. } => "smoke_test_failed",
+            Self::Cancelled { .. } => "cancelled",
+        }
+    }
+
+    fn fix(&self) -> Option<String> {
+        Some(
+            match self {
+                Self::Spec(e) => return e.fix(),
+                Self::Blocked(_) => "free what is named above (or choose other ports), then apply again",
+                Self::Engine { .. } => {
+                    "check that the Docker engine is running and reachable, then try again"
+                }
+                Self::Pull { .. } => {
+                    "without registry access, load the images from an offline image bundle first"
+                }
+                Self::Unhealthy { .. } => {
+                    "read the log lines above for the cause; everything this run changed was put back"
+                }
+                Self::SmokeTest { .. } => {
+                    "the servers are up but a completion failed: read the detail above"
+                }
+                Self::Cancelled { .. } => "nothing is left half-made; run it again when ready",
+            }
+            .into(),
+        )
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Spec(e) => e.field(),
+            _ => None,
+        }
+    }
 }
 
 fn engine_err(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DeployError {

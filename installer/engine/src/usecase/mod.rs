@@ -1,0 +1,142 @@
+//! The use cases both front ends call — detect, review, install, upgrade, status, logs, uninstall, images,
+//! export — each a function over the engine, taking an event sink and a cancellation token where it runs
+//! long. The CLI and the wizard parse, render and ask; everything they do to the machine goes through here.
+
+mod export;
+mod images;
+mod manage;
+mod provision;
+mod specs;
+
+pub use crate::docker::manage::{ContainerStatus, Removed};
+pub use export::{export, Exported};
+pub use images::{load_images, save_images};
+pub use manage::{logs, status, uninstall, Purge, Uninstalled};
+pub use provision::{check_bundle, install, review, upgrade, InstallOptions, Installed, Reviewed};
+pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
+
+use aigw_core::preflight::Finding;
+use aigw_core::problem::Explain;
+use aigw_core::report::engine::Endpoint;
+use std::path::PathBuf;
+
+use crate::docker::engine::Connection;
+use crate::hardware::{DetectOptions, SystemReport};
+
+pub use crate::docker::events::Sink;
+pub use tokio_util::sync::CancellationToken;
+
+/// The engine a use case acts on, and where the installer keeps its own files (token, JWT keys, spec).
+pub struct Target {
+    pub conn: Connection,
+    pub endpoint: Endpoint,
+    pub data_dir: PathBuf,
+}
+
+impl Target {
+    /// The engine `DOCKER_HOST` names (or this machine's), or the system check's finding (message and fix).
+    pub async fn connect() -> Result<Self, Error> {
+        let data_dir = data_dir()?;
+        let (conn, endpoint) = crate::hardware::connect_docker()
+            .await
+            .map_err(Error::Unreachable)?;
+        Ok(Self {
+            conn,
+            endpoint,
+            data_dir,
+        })
+    }
+
+    /// Host ports can be checked and services probed from here only when the engine is this machine.
+    pub fn is_local(&self) -> bool {
+        self.endpoint.is_local()
+    }
+}
+
+/// `~/.local/share/aigw-installer` (or under `XDG_DATA_HOME`).
+pub fn data_dir() -> Result<PathBuf, Error> {
+    crate::logging::data_dir().ok_or(Error::NoDataDir)
+}
+
+/// Detection with its verdicts: the probes' facts, judged by the core's preflight.
+pub async fn detect(opts: &DetectOptions) -> SystemReport {
+    crate::hardware::detect(opts).await
+}
+
+/// Everything a use case can fail with. Each variant keeps its source; [`Explain`] gives the one shape the front ends show (code, message, fix, field).
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Spec(#[from] aigw_core::spec::SpecError),
+    #[error(transparent)]
+    Deploy(#[from] crate::docker::deploy::DeployError),
+    #[error(transparent)]
+    Export(#[from] aigw_core::export::bundle::ExportError),
+    #[error("the Docker engine cannot be reached: {}", .0.message)]
+    Unreachable(Finding),
+    #[error("this user has no data directory")]
+    NoDataDir,
+    #[error("nothing has been installed from here yet")]
+    NotInstalled,
+    #[error("{path} is not an image bundle: it and {manifest} must both exist")]
+    NotABundle { path: String, manifest: String },
+    #[error("no new tag was given")]
+    NoNewTag,
+    #[error("cannot read the token file {path}: {source}")]
+    ReadToken {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot delete {path}: {source}")]
+    Purge {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Explain for Error {
+    fn code(&self) -> &'static str {
+        match self {
+            Self::Spec(e) => e.code(),
+            Self::Deploy(e) => e.code(),
+            Self::Export(e) => e.code(),
+            Self::Unreachable(_) => "docker_unreachable",
+            Self::NoDataDir => "no_data_dir",
+            Self::NotInstalled => "not_installed",
+            Self::NotABundle { .. } | Self::NoNewTag => "invalid_input",
+            Self::ReadToken { .. } | Self::Purge { .. } => "io",
+        }
+    }
+
+    fn fix(&self) -> Option<String> {
+        Some(match self {
+            Self::Spec(e) => return e.fix(),
+            Self::Deploy(e) => return e.fix(),
+            Self::Export(e) => return e.fix(),
+            Self::Unreachable(f) => return f.fix.clone(),
+            Self::NoDataDir => "set HOME (or XDG_DATA_HOME) and start again".into(),
+            Self::NotInstalled => "install first (review, then install)".into(),
+            Self::NotABundle { .. } => {
+                "choose the .tar written by `images save` (its .manifest.json beside it)".into()
+            }
+            Self::NoNewTag => {
+                "give the gateway tag matching your upgraded GitLab (e.g. self-hosted-v18.3.0-ee), or a model server tag".into()
+            }
+            Self::ReadToken { .. } => "check the token file's path and that it is readable".into(),
+            Self::Purge { .. } => "delete it by hand, or fix its permissions".into(),
+        })
+    }
+
+    fn field(&self) -> Option<String> {
+        match self {
+            Self::Spec(e) => e.field(),
+            Self::Deploy(e) => e.field(),
+            Self::Export(e) => e.field(),
+            Self::NotABundle { .. } => Some("image_bundle".into()),
+            Self::NoNewTag => Some("upgrade.gateway_tag".into()),
+            _ => None,
+        }
+    }
+}

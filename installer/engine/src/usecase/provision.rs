@@ -1,0 +1,172 @@
+//! Review, install and upgrade: the spec becomes running containers through one apply (pull first,
+//! create, wait healthy, smoke test; on failure or cancel, everything this run changed is put back).
+
+use aigw_core::plan::{Desired, Plan};
+use aigw_core::spec::{DeploymentSpec, Weights};
+use std::path::{Path, PathBuf};
+
+use super::{CancellationToken, Error, Sink, Target};
+use crate::docker::deploy::{self, ApplyOptions, ApplyReport};
+use crate::docker::images;
+use crate::secrets;
+
+/// What `apply` would do, before anything changes.
+pub struct Reviewed {
+    pub desired: Desired,
+    /// Against the engine, when there is one (without, planning and export still work).
+    pub plan: Option<Result<Plan, Error>>,
+}
+
+/// The desired state, and the plan against the engine when there is one. Keys already made are part of
+/// the gateway's configuration (so an unchanged install plans "keep"); missing ones are only generated
+/// by install.
+pub async fn review(target: Option<&Target>, s: &DeploymentSpec) -> Result<Reviewed, Error> {
+    let desired = aigw_core::plan::desired(s, None)?;
+    let plan = match target {
+        Some(t) => {
+            let keys = secrets::resolve_jwt_keys(s, &t.data_dir, false)?;
+            Some(
+                deploy::plan(&t.conn.docker, s, None, &keys, t.is_local())
+                    .await
+                    .map(|(_, p)| p)
+                    .map_err(Error::from),
+            )
+        }
+        None => None,
+    };
+    Ok(Reviewed { desired, plan })
+}
+
+/// What an install or upgrade leaves: the spec that now runs (naming the token file it used) and how.
+pub struct Installed {
+    pub spec: DeploymentSpec,
+    pub token_file: Option<PathBuf>,
+    pub report: ApplyReport,
+}
+
+/// How an install runs; the defaults are the wizard's.
+#[derive(Debug, Clone)]
+pub struct InstallOptions<'a> {
+    /// A Hugging Face token typed in (or `HF_TOKEN`): kept as a 0600 file, never in the spec.
+    pub hf_token: Option<&'a str>,
+    /// An offline image bundle to load first.
+    pub image_bundle: Option<&'a Path>,
+    pub rollback_on_failure: bool,
+    pub smoke_test: bool,
+}
+
+impl Default for InstallOptions<'_> {
+    fn default() -> Self {
+        Self {
+            hf_token: None,
+            image_bundle: None,
+            rollback_on_failure: true,
+            smoke_test: true,
+        }
+    }
+}
+
+/// The token file, the JWT keys (generated on first use) and the apply options: what install and
+/// upgrade share.
+fn prepare(
+    t: &Target,
+    s: &DeploymentSpec,
+    hf_token: Option<&str>,
+    cancel: CancellationToken,
+) -> Result<(Option<PathBuf>, ApplyOptions), Error> {
+    let token = secrets::resolve_token_file(s, hf_token, &t.data_dir)?;
+    let opts = ApplyOptions {
+        local_engine: t.is_local(),
+        gateway_secret_env: secrets::resolve_jwt_keys(s, &t.data_dir, true)?,
+        cancel,
+        ..Default::default()
+    };
+    Ok((token, opts))
+}
+
+fn token_str(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+/// Loads the offline bundle (if any), then applies the spec.
+pub async fn install(
+    t: &Target,
+    s: &DeploymentSpec,
+    o: &InstallOptions<'_>,
+    sink: &Sink,
+    cancel: CancellationToken,
+) -> Result<Installed, Error> {
+    if let Some(bundle) = o.image_bundle {
+        check_bundle(bundle)?;
+    }
+    let (token_file, mut opts) = prepare(t, s, o.hf_token, cancel.clone())?;
+    opts.rollback_on_failure = o.rollback_on_failure;
+    opts.smoke_test = o.smoke_test;
+    if let Some(bundle) = o.image_bundle {
+        images::load(&t.conn.docker, bundle, sink, &cancel).await?;
+    }
+    let report = deploy::apply(
+        &t.conn.docker,
+        s,
+        token_str(&token_file).as_deref(),
+        &opts,
+        sink,
+    )
+    .await?;
+    Ok(Installed {
+        spec: with_token_file(s.clone(), token_file.as_deref()),
+        token_file,
+        report,
+    })
+}
+
+/// New tags through the same apply: pull first, keep the old container until the new one is healthy,
+/// put it back if not. The returned spec names the new tags.
+pub async fn upgrade(
+    t: &Target,
+    s: &DeploymentSpec,
+    gateway_tag: Option<&str>,
+    model_tag: Option<&str>,
+    sink: &Sink,
+    cancel: CancellationToken,
+) -> Result<Installed, Error> {
+    if gateway_tag.is_none() && model_tag.is_none() {
+        return Err(Error::NoNewTag);
+    }
+    let (token_file, opts) = prepare(t, s, None, cancel)?;
+    let (next, report) = deploy::upgrade(
+        &t.conn.docker,
+        s,
+        gateway_tag,
+        model_tag,
+        token_str(&token_file).as_deref(),
+        &opts,
+        sink,
+    )
+    .await?;
+    Ok(Installed {
+        spec: with_token_file(next, token_file.as_deref()),
+        token_file,
+        report,
+    })
+}
+
+fn with_token_file(mut s: DeploymentSpec, token: Option<&Path>) -> DeploymentSpec {
+    if let (Weights::HuggingFace { token_file, .. }, Some(t)) = (&mut s.model.weights, token) {
+        *token_file = Some(t.to_path_buf());
+    }
+    s
+}
+
+/// An image bundle is the tar and its manifest beside it.
+pub fn check_bundle(path: &Path) -> Result<(), Error> {
+    let manifest = images::manifest_path(path);
+    if path.is_file() && manifest.is_file() {
+        Ok(())
+    } else {
+        Err(Error::NotABundle {
+            path: path.display().to_string(),
+            manifest: manifest.display().to_string(),
+        })
+    }
+}
