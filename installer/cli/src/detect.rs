@@ -11,7 +11,8 @@ use aigw_core::preflight::Severity;
 use aigw_engine::docker::engine::EngineStatus;
 use aigw_engine::hardware::gpu::{GpuProfile, MigState, NvmlStatus};
 use aigw_engine::hardware::network::PortState;
-use aigw_engine::hardware::{detect, DetectOptions, GpuSource, SystemReport};
+use aigw_engine::hardware::{DetectOptions, GpuSource, SystemReport};
+use aigw_engine::usecase::detect;
 
 use crate::render::{self, gib, BOLD, DIM, HEADING};
 

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
 use aigw_core::recommend::{self, Deployment, Engine, Machine, Plan, Request, SpareRole, Verdict};
 use aigw_engine::hardware::gpu::GpuProfile;
-use aigw_engine::hardware::{detect, DetectOptions};
+use aigw_engine::hardware::DetectOptions;
+use aigw_engine::usecase::detect;
 
 use crate::render::{severity_style, BOLD, DIM, HEADING};
 use aigw_core::preflight::Severity;

@@ -165,7 +165,7 @@ pub async fn detect(opts: &DetectOptions) -> SystemReport {
     ));
 
     let platform = platform_decision(&host, &docker);
-    let mut report = SystemReport {
+    SystemReport {
         schema_version: REPORT_SCHEMA_VERSION,
         installer_version: env!("CARGO_PKG_VERSION").to_string(),
         host,
@@ -178,10 +178,9 @@ pub async fn detect(opts: &DetectOptions) -> SystemReport {
         docker,
         ports,
         network,
+        // Facts only: the caller judges them (`usecase::detect` adds the preflight findings).
         findings: Vec::new(),
-    };
-    report.findings = preflight::assess(&report);
-    report
+    }
 }
 
 /// On Linux the containers run on the engine's architecture; Docker Desktop (macOS, Windows) runs them in

@@ -60,7 +60,9 @@ pub fn data_dir() -> Result<PathBuf, Error> {
 
 /// Detection with its verdicts: the probes' facts, judged by the core's preflight.
 pub async fn detect(opts: &DetectOptions) -> SystemReport {
-    crate::hardware::detect(opts).await
+    let mut report = crate::hardware::detect(opts).await;
+    report.findings = aigw_core::preflight::assess(&report);
+    report
 }
 
 /// Everything a use case can fail with. Each variant keeps its source; [`Explain`] gives the one shape the front ends show (code, message, fix, field).
