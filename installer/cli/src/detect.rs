@@ -79,26 +79,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn save_profile(path: &std::path::Path) -> anyhow::Result<()> {
-    use aigw_engine::hardware::gpu::{GpuProbe, NvmlLibrary, NvmlReading};
-    let nvml = NvmlLibrary.read();
-    let gpus = match &nvml {
-        NvmlReading::Available(s) => s
-            .devices
-            .iter()
-            .map(|d| d.name.clone())
-            .collect::<Vec<_>>()
-            .join(", "),
-        NvmlReading::Unavailable(u) => format!("no NVIDIA GPU usable ({:?})", u.kind),
-    };
-    let host = sysinfo::System::host_name().unwrap_or_else(|_| "unknown host".into());
-    let profile = GpuProfile {
-        machine: format!("{host}: {gpus}"),
-        source: format!(
-            "recorded by aigw-installer {} detect --save-gpu-profile",
-            env!("CARGO_PKG_VERSION")
-        ),
-        nvml,
-    };
+    let profile = aigw_engine::hardware::gpu::record_profile();
     let json = serde_json::to_string_pretty(&profile).context("serialising the profile")?;
     aigw_engine::fsutil::write_new(path, format!("{json}\n").as_bytes(), false, 0o644)
         .with_context(|| format!("--save-gpu-profile {}", path.display()))?;

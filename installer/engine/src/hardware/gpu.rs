@@ -192,6 +192,30 @@ fn classify(e: &nvml_wrapper::error::NvmlError) -> NvmlUnavailable {
     }
 }
 
+/// This machine's NVML reading as a profile, named after the host and its GPUs: a fixture for tests and
+/// what-if planning elsewhere (`detect --save-gpu-profile`).
+pub fn record_profile() -> GpuProfile {
+    let nvml = NvmlLibrary.read();
+    let gpus = match &nvml {
+        NvmlReading::Available(s) => s
+            .devices
+            .iter()
+            .map(|d| d.name.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        NvmlReading::Unavailable(u) => format!("no NVIDIA GPU usable ({:?})", u.kind),
+    };
+    let host = sysinfo::System::host_name().unwrap_or_else(|_| "unknown host".into());
+    GpuProfile {
+        machine: format!("{host}: {gpus}"),
+        source: format!(
+            "recorded by aigw-installer {} detect --save-gpu-profile",
+            env!("CARGO_PKG_VERSION")
+        ),
+        nvml,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
