@@ -371,15 +371,47 @@ fn the_cli_never_clobbers_and_bad_inputs_write_nothing() {
         assert!(!err.contains("pw@"), "credentials are not echoed: {err}");
         assert!(!bad_out.exists(), "nothing written for {field}");
     }
-    // The name does not resolve here: a warning, not a refusal.
+    // A name that cannot resolve anywhere (`.invalid`, RFC 6761): a warning, not a refusal. A resolvable
+    // name gets no warning, whatever this machine's resolver does with example.com.
+    let unresolvable = dir.path().join("unresolvable.toml");
+    std::fs::write(
+        &unresolvable,
+        spec("18.2")
+            .to_toml()
+            .replace("aigw.example.com", "aigw.no-such-host.invalid"),
+    )
+    .unwrap();
     let first = run(&[
         "export",
         "--spec",
-        s,
+        unresolvable.to_str().unwrap(),
         "--out",
         dir.path().join("w.zip").to_str().unwrap(),
     ]);
-    assert!(String::from_utf8_lossy(&first.stderr).contains("does not resolve"));
+    let warned = String::from_utf8_lossy(&first.stderr);
+    assert!(first.status.success(), "{warned}");
+    // "does not resolve", or "took longer" where the resolver cannot answer at all: a warning either way.
+    assert!(
+        warned.contains("warning:") && warned.contains("aigw.no-such-host.invalid"),
+        "{warned}"
+    );
+    let by_address = dir.path().join("address.toml");
+    std::fs::write(
+        &by_address,
+        spec("18.2")
+            .to_toml()
+            .replace("aigw.example.com", "10.0.0.5"),
+    )
+    .unwrap();
+    let quiet = run(&[
+        "export",
+        "--spec",
+        by_address.to_str().unwrap(),
+        "--out",
+        dir.path().join("a.zip").to_str().unwrap(),
+    ]);
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("does not resolve"));
     // The token was in the environment all along: no output and no log line carries it.
     let logs = std::fs::read_dir(data.join("aigw-installer/logs")).unwrap();
     for f in logs.flatten() {
