@@ -554,6 +554,20 @@ fn ram_notes(ctx: &Ctx<'_>, rec: Option<&Deployment>) -> Vec<String> {
     notes
 }
 
+/// The contexts to try for `m`, longest first: the one asked for, else the preferred context (capped at the
+/// model's maximum) and then the minimum a fit needs. Both engines climb down this same ladder.
+pub(crate) fn contexts(requested: Option<u32>, m: &ModelSpec) -> Vec<u32> {
+    if let Some(c) = requested {
+        return vec![c];
+    }
+    let hi = sizing::PREFERRED_CONTEXT.min(m.max_context);
+    if hi > sizing::MIN_CONTEXT {
+        vec![hi, sizing::MIN_CONTEXT]
+    } else {
+        vec![hi]
+    }
+}
+
 /// "32k" for multiples of 1024, else the number.
 pub(crate) fn ctx_label(tokens: u32) -> String {
     if tokens % 1024 == 0 {
