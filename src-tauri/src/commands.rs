@@ -4,7 +4,7 @@
 use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
 use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::InstallType;
-use aigw_core::recommend::{self, Machine, Plan, Request};
+use aigw_core::recommend::{self, Machine, Recommendation, Request};
 use aigw_core::spec::{self, Answers, Context, DeploymentSpec, Weights};
 use aigw_engine::docker::deploy;
 use aigw_engine::hardware::{detect as run_detect, DetectOptions, SystemReport};
@@ -40,7 +40,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// The recommendation for this machine, or for the what-if GPUs, with the admin's overrides — the same
 /// engine call as `aigw-installer recommend --json`.
 #[tauri::command]
-pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
+pub async fn recommend(args: RecommendArgs) -> Result<Recommendation, UiError> {
     recommend_with(args, None).await
 }
 
@@ -49,7 +49,7 @@ pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
 async fn recommend_with(
     args: RecommendArgs,
     report: Option<&SystemReport>,
-) -> Result<Plan, UiError> {
+) -> Result<Recommendation, UiError> {
     let catalog = Catalog::builtin().map_err(|e| UiError::new("catalog", e, None))?;
     let request = Request {
         gitlab_version: non_empty(args.gitlab_version)
