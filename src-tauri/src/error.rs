@@ -1,7 +1,7 @@
 //! The one error shape the page receives: `{code, message, fix, field}`. Every engine error maps here;
 //! none carries a secret (the engine's messages never include the token or keys).
 
-use aigw_core::export::bundle::ExportError;
+use aigw_core::export::archive::ExportError;
 use aigw_core::spec::SpecError;
 use aigw_engine::docker::deploy::DeployError;
 use serde::Serialize;

@@ -6,7 +6,7 @@ use anyhow::{bail, Context};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aigw_core::export::bundle::{self, ExportOptions};
+use aigw_core::export::archive::{self, ExportOptions};
 use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::{self, InstallType, Part};
 use aigw_core::plan::desired;
@@ -50,7 +50,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let part: Part = args.part.parse()?;
-    let side = bundle::gitlab_side(&s, &options(&s, None, args.agent_platform)?)?;
+    let side = archive::gitlab_side(&s, &options(&s, None, args.agent_platform)?)?;
     match config::snippet_for(&side, part)? {
         Some(snippet) => println!("{}", snippet.body.trim_end()),
         None => bail!(
@@ -118,7 +118,7 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         let st = crate::render::severity_style(aigw_core::preflight::Severity::Warning);
         anstream::eprintln!("{st}warning:{st:#} {w}");
     }
-    let files = bundle::bundle_files(&s, &opts)?;
+    let files = archive::export_files(&s, &opts)?;
     let manifest = aigw_engine::export_zip::write_zip(&files, &s, &opts, &args.out, args.force)?;
     println!(
         "wrote {} ({} files{}) — start with README.md inside",

@@ -93,7 +93,7 @@ impl<'de> Deserialize<'de> for GitlabVersion {
 pub struct JwtKey {
     /// The gateway environment variable that carries the PEM.
     pub env: &'static str,
-    /// Where the key lives in the bundle (a secret, 0600).
+    /// Where the key lives in the export (a secret, 0600).
     pub file: &'static str,
 }
 

@@ -188,7 +188,7 @@ impl SnippetKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snippet {
-    /// Where it goes in the export bundle, e.g. `gitlab/gitlab.rb`.
+    /// Where it goes in the export, e.g. `gitlab/gitlab.rb`.
     pub path: String,
     pub title: String,
     pub kind: SnippetKind,
