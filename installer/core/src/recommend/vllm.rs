@@ -115,7 +115,7 @@ impl Step {
     }
 }
 
-/// Whether vLLM has kernels for `p` of `m` on `cc` (shared reference §2.6–2.7).
+/// Whether vLLM has kernels for `p` of `m` on `cc` (docs/sources.md, "vLLM on NVIDIA GPUs").
 pub(super) fn precision_support(
     m: &ModelSpec,
     p: Precision,

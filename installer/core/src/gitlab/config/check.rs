@@ -103,7 +103,7 @@ pub(crate) fn check_version(v: GitlabVersion) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Families in `Ai::SelfHostedModel` by version (reference §3). 17.2–17.4 are not captured there; the
+/// Families in `Ai::SelfHostedModel` by version (docs/gitlab-config.md, "Version rules"). 17.2–17.4 are not captured there; the
 /// 17.3 docs already approve Codestral, CodeGemma and Code Llama, so they get the ~17.5 list (inferred).
 pub(crate) fn families(v: GitlabVersion) -> Vec<&'static str> {
     let mut f = vec!["mistral", "mixtral"];

@@ -17,7 +17,7 @@ struct EnvVar {
     why: String,
 }
 
-/// Reference §3: AI_GATEWAY_URL is *the* way through 17.8 and legacy from 17.9; the extra variables
+/// docs/gitlab-config.md, "Version rules": AI_GATEWAY_URL is *the* way through 17.8 and legacy from 17.9; the extra variables
 /// appear only in the docs of the versions named.
 fn env_vars(c: &Ctx) -> Vec<EnvVar> {
     let mut vars = vec![EnvVar {

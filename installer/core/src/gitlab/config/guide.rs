@@ -93,7 +93,7 @@ pub(crate) fn admin_ui(c: &Ctx) -> Snippet {
     )
 }
 
-/// Reference §3 "Flags / rake (history)". None where the version needs no step.
+/// The flag history in docs/gitlab-config.md, "Version rules". None where the version needs no step.
 pub(crate) fn feature_flags(c: &Ctx) -> Option<Snippet> {
     let mut steps = Vec::new();
     if !c.at_least(17, 6) {

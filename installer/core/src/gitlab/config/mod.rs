@@ -1,7 +1,7 @@
 //! The GitLab-side configuration for Duo Self-Hosted, generated for one GitLab version and install type:
 //! where the gateway URL goes (env var up to 17.8, Admin UI from 17.9), the feature-flag steps of the
 //! versions that need them, the model registration and the verification. Pure: text in, text out.
-//! Facts: shared reference gitlab-ai-gateway.md §3 and §6; "(inferred)" there stays marked in the output.
+//! Facts: docs/gitlab-config.md and docs/sources.md; what the sources leave inferred stays marked in the output.
 
 mod check;
 mod env;
