@@ -5,7 +5,7 @@ use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
 use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::InstallType;
 use aigw_core::problem::Explain;
-use aigw_core::recommend::{self, Machine, Plan, Request};
+use aigw_core::recommend::{self, Machine, Recommendation, Request};
 use aigw_core::spec::{self, Answers, Context, DeploymentSpec, Weights};
 use aigw_engine::hardware::{DetectOptions, SystemReport};
 use aigw_engine::spec_file::SpecFile;
@@ -41,7 +41,7 @@ fn non_empty(s: Option<String>) -> Option<String> {
 /// The recommendation for this machine, or for the what-if GPUs, with the admin's overrides — the same
 /// engine call as `aigw-installer recommend --json`.
 #[tauri::command]
-pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
+pub async fn recommend(args: RecommendArgs) -> Result<Recommendation, UiError> {
     recommend_with(args, None).await
 }
 
@@ -50,7 +50,7 @@ pub async fn recommend(args: RecommendArgs) -> Result<Plan, UiError> {
 async fn recommend_with(
     args: RecommendArgs,
     report: Option<&SystemReport>,
-) -> Result<Plan, UiError> {
+) -> Result<Recommendation, UiError> {
     let catalog = Catalog::builtin()?;
     let request = Request {
         gitlab_version: non_empty(args.gitlab_version)

@@ -1,7 +1,7 @@
 //! Connect GitLab: the installed spec's GitLab-side snippets (for its version and install type), the
 //! values of the model registration, and the export zip — the same engine calls as `snippets`/`export`.
 
-use aigw_core::export::bundle::{self, ExportOptions};
+use aigw_core::export::archive::{self, ExportOptions};
 use aigw_core::gitlab::config::{self, InstallType, ModelRegistration, Snippet};
 use aigw_core::spec::DeploymentSpec;
 use aigw_engine::spec_file::SpecFile;
@@ -62,8 +62,8 @@ pub fn connect_info(
 ) -> Result<ConnectInfo, UiError> {
     let (origin, s) = spec_for(spec_toml.as_deref())?;
     let install = install_type(&s, install_type_choice.as_deref().unwrap_or(""))?;
-    let side = bundle::gitlab_side(&s, &ExportOptions::without_secrets(install))?;
-    let snippets = config::snippets(&side).map_err(bundle::ExportError::from)?;
+    let side = archive::gitlab_side(&s, &ExportOptions::without_secrets(install))?;
+    let snippets = config::snippets(&side).map_err(archive::ExportError::from)?;
     Ok(ConnectInfo {
         gitlab_url: side.gitlab.as_str().to_string(),
         gitlab_version: s.gitlab.version.clone(),

@@ -14,7 +14,7 @@ pub fn of(e: &anyhow::Error) -> Option<Problem> {
         try_as::<aigw_engine::usecase::Error>(c)
             .or_else(|| try_as::<aigw_engine::docker::deploy::DeployError>(c))
             .or_else(|| try_as::<aigw_core::spec::SpecError>(c))
-            .or_else(|| try_as::<aigw_core::export::bundle::ExportError>(c))
+            .or_else(|| try_as::<aigw_core::export::archive::ExportError>(c))
             .or_else(|| try_as::<aigw_core::recommend::RecommendError>(c))
             .or_else(|| try_as::<aigw_core::catalog::LookupError>(c))
             .or_else(|| try_as::<aigw_core::catalog::CatalogError>(c))

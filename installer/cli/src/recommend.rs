@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
-use aigw_core::recommend::{self, Deployment, Engine, Machine, Plan, Request, SpareRole, Verdict};
+use aigw_core::recommend::{
+    self, Deployment, Engine, Machine, Recommendation, Request, SpareRole, Verdict,
+};
 use aigw_engine::hardware::gpu::GpuProfile;
 use aigw_engine::hardware::DetectOptions;
 use aigw_engine::usecase::detect;
@@ -116,7 +118,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(p: &Plan) {
+fn print_plan(p: &Recommendation) {
     let m = &p.machine;
     let gpus = m.gpu_summary();
     println!(

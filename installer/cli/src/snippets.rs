@@ -6,7 +6,7 @@ use anyhow::bail;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aigw_core::export::bundle::{self, ExportOptions};
+use aigw_core::export::archive::{self, ExportOptions};
 use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::{self, InstallType, Part};
 use aigw_core::plan::desired;
@@ -51,7 +51,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let part: Part = args.part.parse()?;
-    let side = bundle::gitlab_side(&s, &options(&s, None, args.agent_platform)?)?;
+    let side = archive::gitlab_side(&s, &options(&s, None, args.agent_platform)?)?;
     match config::snippet_for(&side, part)? {
         Some(snippet) => println!("{}", snippet.body.trim_end()),
         None => bail!(

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-use crate::catalog::gpu::ComputeCapability;
+use crate::catalog::gpu::{CC_BF16, CC_VLLM_MIN};
 use crate::report::accel::Vendor;
 use crate::report::engine::{EngineFacts, EngineStatus, Unreachable};
 use crate::report::gpu::{MigState, NvmlFailure, NvmlStatus};
@@ -61,8 +61,6 @@ fn block(code: &str, message: impl Into<String>, fix: impl Into<String>) -> Find
 
 /// vLLM refuses to start unless free memory ≥ gpu_memory_utilization × total; 0.9 is its default.
 pub const DEFAULT_GPU_MEMORY_UTILIZATION: f64 = 0.9;
-/// Current vLLM needs compute capability 7.5 (vLLM GPU install docs; V100 = 7.0 was dropped).
-pub const VLLM_MIN_CC: ComputeCapability = ComputeCapability::new(7, 5);
 /// GitLab's hardware page: 32 GB RAM minimum, 64 GB recommended.
 const RAM_RECOMMENDED_MIB: u64 = 32 * 1000 * 1000 * 1000 / (1024 * 1024);
 const RAM_FLOOR_MIB: u64 = 4 * 1024;
@@ -245,16 +243,16 @@ fn gpus(r: &SystemReport, out: &mut Vec<Finding>) {
     }
     for d in devs {
         let label = format!("GPU {} ({})", d.index, d.name);
-        if d.compute_capability < VLLM_MIN_CC {
+        if d.compute_capability < CC_VLLM_MIN {
             out.push(block(
                 "gpu.compute_capability_too_old",
                 format!(
-                    "{label} has compute capability {}; current vLLM needs {VLLM_MIN_CC} or newer",
+                    "{label} has compute capability {}; current vLLM needs {CC_VLLM_MIN} or newer",
                     d.compute_capability
                 ),
                 "serve this GPU with Ollama instead (the recommendation offers it), or use a newer GPU",
             ));
-        } else if d.compute_capability < ComputeCapability::new(8, 0) {
+        } else if d.compute_capability < CC_BF16 {
             out.push(warn(
                 "gpu.compute_capability_limited",
                 format!(

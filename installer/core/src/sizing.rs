@@ -1,4 +1,4 @@
-//! The arithmetic of shared reference models-and-gpus.md §0: weight bytes per precision, KV bytes per token,
+//! The arithmetic of docs/sources.md, "Sizing arithmetic": weight bytes per precision, KV bytes per token,
 //! per-GPU budget, overhead, KV capacity and concurrency. Pure integer arithmetic in bytes (no I/O, no
 //! floats until display), so a plan computed twice is the same plan.
 
@@ -17,7 +17,7 @@ pub const MIN_CONCURRENCY: u64 = 2;
 pub const TARGET_CONCURRENCY: u64 = 4;
 /// `--gpu-memory-utilization` in hundredths: vLLM's released default (0.9), always passed explicitly.
 pub const DEFAULT_GMU_PCT: u32 = 90;
-/// Tensor-parallel sizes the recommender considers: one node, powers of two (reference §0).
+/// Tensor-parallel sizes the recommender considers: one node, powers of two (docs/recommend.md, policy 5).
 pub const TP_SIZES: [u32; 4] = [1, 2, 4, 8];
 
 /// The figures of a decoder-only transformer that sizing needs (from `config.json` / `params.json`).
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn weight_sizes_match_the_reference_table() {
-        // Reference §1.2: 7B v0.3 13.5 / 7.0 / 3.9 GiB; Mixtral 8x7B 87.0 / 43.7 / 23.0 GiB.
+        // docs/sources.md, "Models": 7B v0.3 13.5 / 7.0 / 3.9 GiB; Mixtral 8x7B 87.0 / 43.7 / 23.0 GiB.
         let p = param_counts(&MISTRAL_7B);
         assert_eq!(
             format!("{:.1}", gib_f(weight_bytes(&p, WeightFormat::Bits16))),

@@ -17,7 +17,7 @@ pub struct DeploymentSpec {
     pub spec_version: u32,
     pub gitlab: GitlabSpec,
     pub gateway: GatewaySpec,
-    pub model: ModelSpec,
+    pub model: ModelServerSpec,
     /// The bridge network both containers join; the gateway reaches the model server by its name there.
     #[serde(default = "default_network")]
     pub network: String,
@@ -68,9 +68,11 @@ pub struct GatewaySpec {
     pub env: BTreeMap<String, String>,
 }
 
+/// The `[model]` table: the model server's container (vLLM or a stand-in). The catalog's entry for a model
+/// is `catalog::ModelSpec`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ModelSpec {
+pub struct ModelServerSpec {
     #[serde(default = "default_model_image")]
     pub image: String,
     #[serde(default = "default_model_tag")]
@@ -506,7 +508,7 @@ pub fn from_deployment(
             health_timeout_s: default_gateway_timeout(),
             env: BTreeMap::new(),
         },
-        model: ModelSpec {
+        model: ModelServerSpec {
             image: default_model_image(),
             tag: default_model_tag(),
             container: default_model_container(),

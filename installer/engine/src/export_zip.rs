@@ -2,8 +2,9 @@
 //! JWT keys an export with secrets carries are generated.
 
 use aigw_core::catalog::gitlab::jwt_keys_needed;
-use aigw_core::export::bundle::{
-    gitlab_side, sha256_hex, ExportError, ExportFile, ExportOptions, Manifest, ManifestEntry,
+use aigw_core::export::archive::{
+    gitlab_side, sha256_hex, ExportError, ExportFile, ExportManifest, ExportManifestEntry,
+    ExportOptions,
 };
 use aigw_core::spec::DeploymentSpec;
 use std::io::Write;
@@ -33,16 +34,16 @@ pub fn write_zip(
     opts: &ExportOptions,
     out: &Path,
     force: bool,
-) -> Result<Manifest, ExportError> {
+) -> Result<ExportManifest, ExportError> {
     let has_secrets = files.iter().any(|f| f.path.starts_with("secrets/"));
-    let manifest = Manifest {
+    let manifest = ExportManifest {
         generator: format!("aigw-installer {}", env!("CARGO_PKG_VERSION")),
         gitlab_version: spec.gitlab.version.clone(),
         install_type: opts.install.to_string(),
         contains_secrets: has_secrets,
         files: files
             .iter()
-            .map(|f| ManifestEntry {
+            .map(|f| ExportManifestEntry {
                 path: f.path.clone(),
                 sha256: sha256_hex(&f.bytes),
                 bytes: f.bytes.len() as u64,

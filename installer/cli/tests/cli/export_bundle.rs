@@ -3,7 +3,7 @@
 //! out by default, and writes that never clobber or leave half a file.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aigw_core::export::bundle::{bundle_files, ExportOptions, TOKEN_PATH};
+use aigw_core::export::archive::{export_files, ExportOptions, TOKEN_PATH};
 use aigw_core::gitlab::config::InstallType;
 use aigw_core::spec::DeploymentSpec;
 use aigw_engine::export_zip::write_zip;
@@ -64,7 +64,7 @@ fn ruby_available() -> bool {
 #[test]
 fn every_file_per_version_snapshot() {
     for version in ["17.3", "17.9", "18.2", "18.11"] {
-        let files = bundle_files(&spec(version), &opts(InstallType::Omnibus)).unwrap();
+        let files = export_files(&spec(version), &opts(InstallType::Omnibus)).unwrap();
         let text: String = files
             .iter()
             .map(|f| {
@@ -88,7 +88,7 @@ fn every_file_per_version_snapshot() {
 #[test]
 fn compose_yaml_and_kubernetes_pass_the_real_tools() {
     let dir = tempfile::tempdir().unwrap();
-    for f in bundle_files(&spec("18.2"), &opts(InstallType::Helm)).unwrap() {
+    for f in export_files(&spec("18.2"), &opts(InstallType::Helm)).unwrap() {
         let p = dir.path().join(&f.path);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, &f.bytes).unwrap();
@@ -185,7 +185,7 @@ fn the_zip_round_trips_and_its_checksums_match() {
     let out = dir.path().join("bundle.zip");
     let s = spec("18.2");
     let o = opts(InstallType::Docker);
-    let files = bundle_files(&s, &o).unwrap();
+    let files = export_files(&s, &o).unwrap();
     write_zip(&files, &s, &o, &out, false).unwrap();
     let entries = read_zip(&out);
     let manifest: serde_json::Value = serde_json::from_slice(
@@ -232,7 +232,7 @@ fn secrets_stay_out_unless_asked_and_then_the_zip_is_private() {
     let s = spec("18.11");
     let out = dir.path().join("plain.zip");
     let o = opts(InstallType::Omnibus);
-    write_zip(&bundle_files(&s, &o).unwrap(), &s, &o, &out, false).unwrap();
+    write_zip(&export_files(&s, &o).unwrap(), &s, &o, &out, false).unwrap();
     for (name, bytes) in read_zip(&out) {
         assert!(
             !String::from_utf8_lossy(&bytes).contains(SECRET),
@@ -254,7 +254,7 @@ fn secrets_stay_out_unless_asked_and_then_the_zip_is_private() {
         include_secrets: true,
         ..opts(InstallType::Omnibus)
     };
-    let m = write_zip(&bundle_files(&s, &o).unwrap(), &s, &o, &secret_out, false).unwrap();
+    let m = write_zip(&export_files(&s, &o).unwrap(), &s, &o, &secret_out, false).unwrap();
     assert!(m.contains_secrets);
     assert_eq!(
         std::fs::metadata(&secret_out).unwrap().permissions().mode() & 0o777,
@@ -439,8 +439,8 @@ fn jwt_keys_for_18_10_are_generated_only_when_asked_and_never_written_in_clear_e
     let s = spec("18.11");
     let dir = tempfile::tempdir().unwrap();
     // Without secrets: the README says how to make them; the compose file passes them through by name.
-    let files = bundle_files(&s, &opts(InstallType::Omnibus)).unwrap();
-    let get = |files: &[aigw_core::export::bundle::ExportFile], p: &str| {
+    let files = export_files(&s, &opts(InstallType::Omnibus)).unwrap();
+    let get = |files: &[aigw_core::export::archive::ExportFile], p: &str| {
         String::from_utf8(files.iter().find(|f| f.path == p).unwrap().bytes.clone()).unwrap()
     };
     assert!(get(&files, "README.md").contains("openssl genrsa -out secrets/aigw_signing.key 2048"));
@@ -451,7 +451,7 @@ fn jwt_keys_for_18_10_are_generated_only_when_asked_and_never_written_in_clear_e
     assert!(!files.iter().any(|f| f.path.ends_with(".key")));
     // 18.2 needs none.
     assert!(!get(
-        &bundle_files(&spec("18.2"), &opts(InstallType::Omnibus)).unwrap(),
+        &export_files(&spec("18.2"), &opts(InstallType::Omnibus)).unwrap(),
         "README.md"
     )
     .contains("JWT"));
@@ -461,7 +461,7 @@ fn jwt_keys_for_18_10_are_generated_only_when_asked_and_never_written_in_clear_e
     o.include_secrets = true;
     o.jwt_keys = aigw_engine::export_zip::generate_keys(&s, &o).unwrap();
     assert_eq!(o.jwt_keys.len(), 2);
-    let files = bundle_files(&s, &o).unwrap();
+    let files = export_files(&s, &o).unwrap();
     let out = dir.path().join("k.zip");
     let m = write_zip(&files, &s, &o, &out, false).unwrap();
     assert!(m.contains_secrets);

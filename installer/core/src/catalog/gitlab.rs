@@ -1,4 +1,4 @@
-//! GitLab versions, as far as model support is concerned (shared reference gitlab-ai-gateway.md §4).
+//! GitLab versions, as far as model support is concerned (docs/sources.md, "GitLab model support").
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -84,7 +84,7 @@ impl<'de> Deserialize<'de> for GitlabVersion {
     }
 }
 
-// The gateway's self-signed JWT keys. Sources (docs/reference, shared reference §2):
+// The gateway's self-signed JWT keys (docs/sources.md, "Gateway environment and JWT keys"):
 // `AIGW_SELF_SIGNED_JWT__SIGNING_KEY` / `__VALIDATION_KEY` are documented for self-hosters from 18.10
 // (missing → "Token creation failed"); the Agent Platform (Duo Workflow Service) needs
 // `DUO_WORKFLOW_SELF_SIGNED_JWT__SIGNING_KEY` from 18.4 when it is used, and its `__VALIDATION_KEY` from 18.10.
@@ -93,7 +93,7 @@ impl<'de> Deserialize<'de> for GitlabVersion {
 pub struct JwtKey {
     /// The gateway environment variable that carries the PEM.
     pub env: &'static str,
-    /// Where the key lives in the bundle (a secret, 0600).
+    /// Where the key lives in the export (a secret, 0600).
     pub file: &'static str,
 }
 

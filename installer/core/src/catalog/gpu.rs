@@ -4,9 +4,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use std::fmt;
 
-/// Compute capabilities that gate precisions (shared reference §2.6–2.7).
+// Compute capabilities that gate vLLM and its precisions (docs/sources.md, "vLLM on NVIDIA GPUs").
+
+/// Current vLLM's floor: its GPU install docs dropped V100 (7.0); T4 (7.5) is the oldest card it lists.
+/// The recommendation and the preflight findings both read it here.
 pub const CC_VLLM_MIN: ComputeCapability = ComputeCapability::new(7, 5);
+/// bf16 (and the Marlin kernels) from Ampere.
 pub const CC_BF16: ComputeCapability = ComputeCapability::new(8, 0);
+/// FP8 W8A8 and an FP8 KV cache from Ada.
 pub const CC_FP8_W8A8: ComputeCapability = ComputeCapability::new(8, 9);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

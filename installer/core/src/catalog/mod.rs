@@ -272,8 +272,8 @@ mod tests {
 
     #[test]
     fn computed_weights_match_the_reference_table() {
-        // Reference §1.2 (bf16 / FP8 / 4-bit GiB), computed here from each entry's architecture. The
-        // reference rounds its own computation, so allow its last digit to differ by one.
+        // docs/sources.md, "Models" (bf16 / FP8 / 4-bit GiB), computed here from each entry's architecture.
+        // That table rounds its own computation, so allow its last digit to differ by one.
         let c = builtin();
         let close = |b: u64, want: f64| (b as f64 / sizing::GIB as f64 - want).abs() <= 0.1;
         for (id, bf16, fp8, int4) in [

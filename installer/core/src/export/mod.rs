@@ -1,6 +1,6 @@
 //! Exports: files another admin can apply without the installer.
 
-pub mod bundle;
+pub mod archive;
 pub mod compose;
 pub mod gateway;
 pub mod kubernetes;

@@ -1,4 +1,4 @@
-//! Which gateway image goes with which GitLab version (shared reference gitlab-ai-gateway.md §1).
+//! Which gateway image goes with which GitLab version (docs/sources.md, "Gateway image").
 
 use crate::catalog::gitlab::GitlabVersion;
 

@@ -23,12 +23,62 @@ impl crate::problem::Explain for InputError {
     }
 }
 
-fn refuse(field: &str, problem: impl Into<String>, example: &'static str) -> InputError {
+pub(crate) fn refuse(field: &str, problem: impl Into<String>, example: &'static str) -> InputError {
     InputError {
         field: field.to_string(),
         problem: problem.into(),
         example,
     }
+}
+
+/// A URL field's text before parsing: not empty, no spaces. `shown` is the input as errors may echo it.
+pub(crate) fn check_url_text(
+    field: &str,
+    shown: &str,
+    example: &'static str,
+) -> Result<(), InputError> {
+    if shown.is_empty() {
+        return Err(refuse(field, "is empty", example));
+    }
+    if shown.chars().any(char::is_whitespace) {
+        return Err(refuse(
+            field,
+            format!("\"{shown}\" contains a space"),
+            example,
+        ));
+    }
+    Ok(())
+}
+
+/// What every URL field refuses once parsed: a scheme other than http(s), credentials, a query or fragment.
+pub(crate) fn check_url_parts(
+    field: &str,
+    url: &url::Url,
+    example: &'static str,
+) -> Result<(), InputError> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(refuse(
+            field,
+            format!("scheme {} is not http or https", url.scheme()),
+            example,
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        // Credentials in a URL end up in logs, gitlab.rb, Helm values, env files and process lists.
+        return Err(refuse(
+            field,
+            "must not contain a user name or password",
+            example,
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(refuse(
+            field,
+            "must not have a ?query or #fragment",
+            example,
+        ));
+    }
+    Ok(())
 }
 
 /// A GitLab instance URL: scheme, host, optional port and optional relative-URL path; no trailing slash.
@@ -55,16 +105,7 @@ const GITLAB_EXAMPLE: &str = "https://gitlab.example.com";
 
 pub fn parse_gitlab_url(field: &str, input: &str) -> Result<GitlabUrl, InputError> {
     let s = input.trim();
-    if s.is_empty() {
-        return Err(refuse(field, "is empty", GITLAB_EXAMPLE));
-    }
-    if s.chars().any(char::is_whitespace) {
-        return Err(refuse(
-            field,
-            format!("\"{s}\" contains a space"),
-            GITLAB_EXAMPLE,
-        ));
-    }
+    check_url_text(field, s, GITLAB_EXAMPLE)?;
     let url = url::Url::parse(s).map_err(|e| {
         let hint = if e == url::ParseError::RelativeUrlWithoutBase {
             "has no scheme: start it with https:// or http://".to_string()
@@ -73,28 +114,7 @@ pub fn parse_gitlab_url(field: &str, input: &str) -> Result<GitlabUrl, InputErro
         };
         refuse(field, hint, GITLAB_EXAMPLE)
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(refuse(
-            field,
-            format!("scheme {} is not http or https", url.scheme()),
-            GITLAB_EXAMPLE,
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        // Credentials in a URL end up in logs, env files and process lists.
-        return Err(refuse(
-            field,
-            "must not contain a user name or password",
-            GITLAB_EXAMPLE,
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(refuse(
-            field,
-            "must not have a ?query or #fragment",
-            GITLAB_EXAMPLE,
-        ));
-    }
+    check_url_parts(field, &url, GITLAB_EXAMPLE)?;
     let host = url.host_str().unwrap_or_default();
     if host.is_empty() {
         return Err(refuse(field, "has no host", GITLAB_EXAMPLE));

@@ -19,8 +19,8 @@ use crate::catalog::{
 };
 use crate::sizing::{self, GpuShare, GIB};
 
-/// Bumped when a field of the JSON plan changes meaning or disappears.
-pub const PLAN_SCHEMA_VERSION: u32 = 1;
+/// Bumped when a field of the recommendation's JSON changes meaning or disappears.
+pub const RECOMMENDATION_SCHEMA_VERSION: u32 = 1;
 
 /// What the admin asked for; every field is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -192,8 +192,10 @@ pub struct SpareGpu {
     pub note: String,
 }
 
+/// What [`recommend`] advises for a machine: the deployment to run, the alternatives, what was rejected and
+/// why. (Not to be confused with `plan::Plan`, the steps that make a deployment spec real.)
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Plan {
+pub struct Recommendation {
     pub schema_version: u32,
     pub verdict: Verdict,
     pub gitlab_version: GitlabVersion,
@@ -231,7 +233,7 @@ pub fn recommend(
     catalog: &Catalog,
     machine: &Machine,
     request: &Request,
-) -> Result<Plan, RecommendError> {
+) -> Result<Recommendation, RecommendError> {
     let version = request.gitlab_version.unwrap_or(NEWEST_KNOWN);
     if version < FIRST_SELF_HOSTED {
         return Err(RecommendError::VersionTooOld {
@@ -296,8 +298,8 @@ pub fn recommend(
             .map(|s| format!("GPU {} ({}): {}.", s.index, s.name, s.note)),
     );
     explanation.extend(ram_notes(&ctx, outcome.recommendation.as_ref()));
-    Ok(Plan {
-        schema_version: PLAN_SCHEMA_VERSION,
+    Ok(Recommendation {
+        schema_version: RECOMMENDATION_SCHEMA_VERSION,
         verdict: if outcome.recommendation.is_some() {
             Verdict::Ok
         } else {
@@ -552,6 +554,20 @@ fn ram_notes(ctx: &Ctx<'_>, rec: Option<&Deployment>) -> Vec<String> {
         }
     }
     notes
+}
+
+/// The contexts to try for `m`, longest first: the one asked for, else the preferred context (capped at the
+/// model's maximum) and then the minimum a fit needs. Both engines climb down this same ladder.
+pub(crate) fn contexts(requested: Option<u32>, m: &ModelSpec) -> Vec<u32> {
+    if let Some(c) = requested {
+        return vec![c];
+    }
+    let hi = sizing::PREFERRED_CONTEXT.min(m.max_context);
+    if hi > sizing::MIN_CONTEXT {
+        vec![hi, sizing::MIN_CONTEXT]
+    } else {
+        vec![hi]
+    }
 }
 
 /// "32k" for multiples of 1024, else the number.

@@ -2,8 +2,8 @@
 //! no-GPU case (no production serving; a CPU evaluation setup at most).
 
 use super::{
-    ctx_label, vllm, Accelerator, Ctx, Deployment, Engine, GitlabModel, KvCacheDtype, MemoryPerGpu,
-    Outcome, Platform, RecommendError, Rejection, SpareGpu, SpareRole,
+    contexts, ctx_label, vllm, Accelerator, Ctx, Deployment, Engine, GitlabModel, KvCacheDtype,
+    MemoryPerGpu, Outcome, Platform, RecommendError, Rejection, SpareGpu, SpareRole,
 };
 use crate::catalog::gpu::ComputeCapability;
 use crate::catalog::gpu::CC_VLLM_MIN;
@@ -100,20 +100,6 @@ fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
     Err("no GPU".to_string())
 }
 
-fn contexts(ctx: &Ctx<'_>, m: &ModelSpec) -> Vec<u32> {
-    match ctx.request.context {
-        Some(c) => vec![c],
-        None => {
-            let hi = sizing::PREFERRED_CONTEXT.min(m.max_context);
-            if hi > sizing::MIN_CONTEXT {
-                vec![hi, sizing::MIN_CONTEXT]
-            } else {
-                vec![hi]
-            }
-        }
-    }
-}
-
 struct OllamaFit<'a> {
     model: &'a ModelSpec,
     context: u32,
@@ -130,7 +116,7 @@ fn try_model<'a>(ctx: &Ctx<'_>, m: &'a ModelSpec, t: &Target) -> Result<OllamaFi
         kv_per_token: sizing::kv_bytes_per_token(&m.architecture(), 1, 2),
     };
     let capacity = share.capacity_tokens();
-    let ctxs = contexts(ctx, m);
+    let ctxs = contexts(ctx.request.context, m);
     for &c in &ctxs {
         if sizing::fits(capacity, c) {
             return Ok(OllamaFit {

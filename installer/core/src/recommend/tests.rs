@@ -13,7 +13,7 @@ fn request(version: &str) -> Request {
     }
 }
 
-fn plan_for(gpus: &str, req: &Request) -> Result<Plan, RecommendError> {
+fn plan_for(gpus: &str, req: &Request) -> Result<Recommendation, RecommendError> {
     let c = catalog();
     let m = Machine::what_if(&c, Some(gpus), None, Some(64)).unwrap();
     recommend(&c, &m, req)

@@ -115,7 +115,7 @@ impl Step {
     }
 }
 
-/// Whether vLLM has kernels for `p` of `m` on `cc` (shared reference §2.6–2.7).
+/// Whether vLLM has kernels for `p` of `m` on `cc` (docs/sources.md, "vLLM on NVIDIA GPUs").
 pub(super) fn precision_support(
     m: &ModelSpec,
     p: Precision,
@@ -196,17 +196,7 @@ pub(super) fn ladder(
             Err(why) => unsupported.push((p, why)),
         }
     }
-    let contexts = match context {
-        Some(c) => vec![c],
-        None => {
-            let hi = sizing::PREFERRED_CONTEXT.min(m.max_context);
-            if hi > sizing::MIN_CONTEXT {
-                vec![hi, sizing::MIN_CONTEXT]
-            } else {
-                vec![hi]
-            }
-        }
-    };
+    let contexts = super::contexts(context, m);
     let lowest_tier = ok.iter().map(|p| p.tier()).max().unwrap_or(0);
     let kv_options: &[bool] = if cc >= CC_FP8_W8A8 {
         &[false, true]

@@ -1,5 +1,5 @@
 //! Operating system, CPU architecture and what they mean for the gateway image, which is published for
-//! linux/amd64 only (GitLab docs, 17.1 onwards; see shared reference §1).
+//! linux/amd64 only (GitLab docs, 17.1 onwards; see docs/sources.md, "Gateway image").
 
 use serde::{Deserialize, Serialize};
 

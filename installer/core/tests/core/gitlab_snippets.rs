@@ -1,5 +1,6 @@
-//! The GitLab-side snippets: snapshots read once against the shared reference, and every Ruby, YAML and
-//! shell file checked by the real interpreters (ruby, sh), including the settings left commented out.
+//! The GitLab-side snippets: snapshots read once against docs/gitlab-config.md and its sources, and every
+//! Ruby, YAML and shell file checked by the real interpreters (ruby, sh), including the settings left
+//! commented out.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

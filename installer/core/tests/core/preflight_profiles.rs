@@ -66,7 +66,7 @@ const PROFILES: &[&str] = &[
 
 #[test]
 fn every_profile_loads_with_nvml_memory_totals() {
-    // The totals NVML really reports for each board (shared reference §4), in MiB.
+    // The totals NVML really reports for each board (docs/sources.md, "GPUs"), in MiB.
     let expected = [
         ("t4-x1", 15360),
         ("a10g-x1", 23028),

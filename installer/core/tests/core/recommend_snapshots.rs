@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aigw_core::catalog::{Catalog, Precision};
-use aigw_core::recommend::{recommend, Machine, Plan, Platform, Request};
+use aigw_core::recommend::{recommend, Machine, Platform, Recommendation, Request};
 use aigw_core::report::gpu::{inventory, GpuProfile};
 
 fn catalog() -> Catalog {
@@ -34,7 +34,7 @@ fn version(v: &str) -> Request {
 }
 
 /// The explanation, then the rejections, as the text command shows them.
-fn render(p: &Plan) -> String {
+fn render(p: &Recommendation) -> String {
     let mut out = vec![format!("verdict: {:?}", p.verdict)];
     out.extend(p.explanation.iter().map(|l| format!("- {l}")));
     if let Some(d) = &p.recommendation {

@@ -5,8 +5,8 @@
 use aigw_core::catalog::gpu::{CC_BF16, CC_VLLM_MIN};
 use aigw_core::catalog::{Catalog, Precision};
 use aigw_core::recommend::{
-    recommend, Deployment, Engine, Machine, Plan, Platform, RecommendError, Request, SpareRole,
-    Verdict,
+    recommend, Deployment, Engine, Machine, Platform, RecommendError, Recommendation, Request,
+    SpareRole, Verdict,
 };
 use aigw_core::report::gpu::{inventory, GpuProfile};
 use aigw_core::sizing::{self, GIB};
@@ -110,7 +110,7 @@ fn assert_sound(d: &Deployment, m: &Machine, ctx: &str) {
 }
 
 /// Every GPU used or accounted for: none silently used or forgotten.
-fn assert_accounted(p: &Plan) {
+fn assert_accounted(p: &Recommendation) {
     let mut seen: Vec<u32> = p
         .recommendation
         .iter()
@@ -435,7 +435,7 @@ fn vllm_kv_capacity_refusal_from_the_arithmetic() {
                 accept_licenses: vec![model.id.clone()],
                 ..Request::default()
             };
-            if let Ok(Plan {
+            if let Ok(Recommendation {
                 recommendation: Some(d),
                 ..
             }) = recommend(&c, &m, &req)

@@ -1,7 +1,7 @@
 //! The export: every file another admin needs to apply the GitLab side and run the services without the
 //! installer, rendered by the core and written here as one zip.
 
-use aigw_core::export::bundle::{bundle_files, ExportOptions, Manifest};
+use aigw_core::export::archive::{export_files, ExportManifest, ExportOptions};
 use aigw_core::spec::{DeploymentSpec, Weights};
 use std::path::Path;
 
@@ -9,7 +9,7 @@ use super::Error;
 use crate::export_zip;
 
 pub struct Exported {
-    pub manifest: Manifest,
+    pub manifest: ExportManifest,
     /// Every file in the zip, the manifest included.
     pub files: Vec<String>,
 }
@@ -45,7 +45,7 @@ pub fn export(
             opts.jwt_keys = export_zip::generate_keys(s, &opts)?;
         }
     }
-    let files = bundle_files(s, &opts)?;
+    let files = export_files(s, &opts)?;
     let manifest = export_zip::write_zip(&files, s, &opts, out, force)?;
     let files = manifest
         .files

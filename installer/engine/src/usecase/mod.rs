@@ -73,7 +73,7 @@ pub enum Error {
     #[error(transparent)]
     Deploy(#[from] crate::docker::deploy::DeployError),
     #[error(transparent)]
-    Export(#[from] aigw_core::export::bundle::ExportError),
+    Export(#[from] aigw_core::export::archive::ExportError),
     #[error("the Docker engine cannot be reached: {}", .0.message)]
     Unreachable(Finding),
     #[error("this user has no data directory")]

@@ -2,15 +2,9 @@
 //! like the rest of `gitlab::inputs`.
 
 use crate::catalog::gitlab::{GitlabVersion, FIRST_SELF_HOSTED};
-use crate::gitlab::inputs::{check_gateway_host, InputError};
-
-fn refuse(field: &str, problem: impl Into<String>, example: &'static str) -> InputError {
-    InputError {
-        field: field.to_string(),
-        problem: problem.into(),
-        example,
-    }
-}
+use crate::gitlab::inputs::{
+    check_gateway_host, check_url_parts, check_url_text, refuse, InputError,
+};
 
 const GATEWAY_EXAMPLE: &str = "http://aigw.example.com:5052";
 
@@ -109,7 +103,7 @@ pub(crate) fn check_version(v: GitlabVersion) -> Result<(), InputError> {
     Ok(())
 }
 
-/// Families in `Ai::SelfHostedModel` by version (reference §3). 17.2–17.4 are not captured there; the
+/// Families in `Ai::SelfHostedModel` by version (docs/gitlab-config.md, "Version rules"). 17.2–17.4 are not captured there; the
 /// 17.3 docs already approve Codestral, CodeGemma and Code Llama, so they get the ~17.5 list (inferred).
 pub(crate) fn families(v: GitlabVersion) -> Vec<&'static str> {
     let mut f = vec!["mistral", "mixtral"];
@@ -194,15 +188,12 @@ fn shown(input: &str) -> String {
     }
 }
 
+/// The gateway and model-endpoint URLs: the checks every URL field shares (`gitlab::inputs`), and stricter
+/// than the GitLab URL on the scheme, the port and the host name; errors mask any credentials.
 fn http_url(field: &str, input: &str, example: &'static str) -> Result<url::Url, InputError> {
     let raw = input.trim();
     let s = &shown(input);
-    if s.is_empty() {
-        return Err(refuse(field, "is empty", example));
-    }
-    if s.chars().any(char::is_whitespace) {
-        return Err(refuse(field, format!("\"{s}\" contains a space"), example));
-    }
+    check_url_text(field, s, example)?;
     if !s.contains("://") {
         return Err(refuse(
             field,
@@ -218,28 +209,7 @@ fn http_url(field: &str, input: &str, example: &'static str) -> Result<url::Url,
         ),
         _ => refuse(field, format!("\"{s}\" is not a URL: {e}"), example),
     })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(refuse(
-            field,
-            format!("scheme {} is not http or https", url.scheme()),
-            example,
-        ));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        // They would end up in gitlab.rb, Helm values and process lists.
-        return Err(refuse(
-            field,
-            "must not contain a user name or password",
-            example,
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(refuse(
-            field,
-            "must not have a ?query or #fragment",
-            example,
-        ));
-    }
+    check_url_parts(field, &url, example)?;
     if url.port() == Some(0) {
         return Err(refuse(field, format!("\"{s}\" has port 0"), example));
     }

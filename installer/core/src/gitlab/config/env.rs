@@ -17,7 +17,7 @@ struct EnvVar {
     why: String,
 }
 
-/// Reference §3: AI_GATEWAY_URL is *the* way through 17.8 and legacy from 17.9; the extra variables
+/// docs/gitlab-config.md, "Version rules": AI_GATEWAY_URL is *the* way through 17.8 and legacy from 17.9; the extra variables
 /// appear only in the docs of the versions named.
 fn env_vars(c: &Ctx) -> Vec<EnvVar> {
     let mut vars = vec![EnvVar {
@@ -66,30 +66,24 @@ fn env_vars(c: &Ctx) -> Vec<EnvVar> {
     vars
 }
 
+/// Where the environment for `install` goes in an export; the guides point to the same file.
+pub(crate) fn install_path(install: InstallType) -> &'static str {
+    match install {
+        InstallType::Omnibus => "gitlab/gitlab.rb",
+        InstallType::Helm => "gitlab/helm-values.yaml",
+        InstallType::Docker => "gitlab/docker-env.txt",
+        InstallType::Source => "gitlab/etc-default-gitlab.sh",
+    }
+}
+
 pub(crate) fn install_file(c: &Ctx, install: InstallType) -> Snippet {
     let vars = env_vars(c);
     let any_active = vars.iter().any(|v| v.active);
-    let (path, kind, body) = match install {
-        InstallType::Omnibus => (
-            "gitlab/gitlab.rb",
-            SnippetKind::Ruby,
-            omnibus(c, &vars, any_active),
-        ),
-        InstallType::Helm => (
-            "gitlab/helm-values.yaml",
-            SnippetKind::Yaml,
-            helm(c, &vars, any_active),
-        ),
-        InstallType::Docker => (
-            "gitlab/docker-env.txt",
-            SnippetKind::EnvFile,
-            docker(c, &vars, any_active),
-        ),
-        InstallType::Source => (
-            "gitlab/etc-default-gitlab.sh",
-            SnippetKind::Shell,
-            source(c, &vars),
-        ),
+    let (kind, body) = match install {
+        InstallType::Omnibus => (SnippetKind::Ruby, omnibus(c, &vars, any_active)),
+        InstallType::Helm => (SnippetKind::Yaml, helm(c, &vars, any_active)),
+        InstallType::Docker => (SnippetKind::EnvFile, docker(c, &vars, any_active)),
+        InstallType::Source => (SnippetKind::Shell, source(c, &vars)),
     };
     let what = if any_active {
         format!("environment for GitLab {}", c.v)
@@ -97,7 +91,7 @@ pub(crate) fn install_file(c: &Ctx, install: InstallType) -> Snippet {
         "optional: the legacy alternative to the Admin UI setting".to_string()
     };
     Snippet {
-        path: path.into(),
+        path: install_path(install).into(),
         title: format!("{}: {what}", install.label()),
         kind,
         body,

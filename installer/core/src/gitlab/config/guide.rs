@@ -1,6 +1,7 @@
 //! The steps done in GitLab's UI or consoles, as Markdown: Admin UI settings, feature flags, model
 //! registration and verification.
 
+use super::env::install_path;
 use super::{Ctx, InstallType, Snippet, SnippetKind, API_KEY_PLACEHOLDER};
 
 fn md(path: &str, title: String, body: String) -> Snippet {
@@ -40,15 +41,6 @@ fn rake(i: InstallType, task: &str) -> String {
         InstallType::Source => {
             format!("cd /home/git/gitlab && sudo -u git -H bundle exec rake \"{task}\" RAILS_ENV=production")
         }
-    }
-}
-
-fn install_path(i: InstallType) -> &'static str {
-    match i {
-        InstallType::Omnibus => "gitlab/gitlab.rb",
-        InstallType::Helm => "gitlab/helm-values.yaml",
-        InstallType::Docker => "gitlab/docker-env.txt",
-        InstallType::Source => "gitlab/etc-default-gitlab.sh",
     }
 }
 
@@ -101,7 +93,7 @@ pub(crate) fn admin_ui(c: &Ctx) -> Snippet {
     )
 }
 
-/// Reference §3 "Flags / rake (history)". None where the version needs no step.
+/// The flag history in docs/gitlab-config.md, "Version rules". None where the version needs no step.
 pub(crate) fn feature_flags(c: &Ctx) -> Option<Snippet> {
     let mut steps = Vec::new();
     if !c.at_least(17, 6) {

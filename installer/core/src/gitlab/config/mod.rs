@@ -1,7 +1,7 @@
 //! The GitLab-side configuration for Duo Self-Hosted, generated for one GitLab version and install type:
 //! where the gateway URL goes (env var up to 17.8, Admin UI from 17.9), the feature-flag steps of the
 //! versions that need them, the model registration and the verification. Pure: text in, text out.
-//! Facts: shared reference gitlab-ai-gateway.md §3 and §6; "(inferred)" there stays marked in the output.
+//! Facts: docs/gitlab-config.md and docs/sources.md; what the sources leave inferred stays marked in the output.
 
 mod check;
 mod env;
@@ -188,7 +188,7 @@ impl SnippetKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Snippet {
-    /// Where it goes in the export bundle, e.g. `gitlab/gitlab.rb`.
+    /// Where it goes in the export, e.g. `gitlab/gitlab.rb`.
     pub path: String,
     pub title: String,
     pub kind: SnippetKind,

@@ -1,4 +1,4 @@
-//! The export bundle: one zip another admin can apply without the installer — README (the steps in
+//! The export archive: one zip another admin can apply without the installer — README (the steps in
 //! order), compose and env files, `docker run` script, GitLab snippets, Kubernetes manifests, the spec,
 //! and `manifest.json` with each file's SHA-256. Secrets stay out unless asked for; then the zip is 0600.
 
@@ -59,7 +59,7 @@ pub struct ExportOptions {
     pub install: InstallType,
     /// The Duo Agent Platform address (`host:50052`) for GitLab 18.4+, when used.
     pub agent_platform: Option<String>,
-    /// Put the secrets that exist (the Hugging Face token) into the bundle; the zip is then 0600.
+    /// Put the secrets that exist (the Hugging Face token) into the export; the zip is then 0600.
     pub include_secrets: bool,
     pub hf_token: Option<String>,
     /// Generated JWT keys (env name, PEM), with `include_secrets`; see [`generate_keys`].
@@ -85,17 +85,18 @@ pub struct ExportFile {
     pub bytes: Vec<u8>,
 }
 
+/// `manifest.json` in the zip. (The offline image bundle's manifest is the engine's `BundleManifest`.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Manifest {
+pub struct ExportManifest {
     pub generator: String,
     pub gitlab_version: String,
     pub install_type: String,
     pub contains_secrets: bool,
-    pub files: Vec<ManifestEntry>,
+    pub files: Vec<ExportManifestEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ManifestEntry {
+pub struct ExportManifestEntry {
     pub path: String,
     pub sha256: String,
     pub bytes: u64,
@@ -139,8 +140,8 @@ pub fn gitlab_side(spec: &DeploymentSpec, opts: &ExportOptions) -> Result<Gitlab
     })
 }
 
-/// Every file of the bundle, in order. Pure.
-pub fn bundle_files(
+/// Every file of the export, in order. Pure.
+pub fn export_files(
     spec: &DeploymentSpec,
     opts: &ExportOptions,
 ) -> Result<Vec<ExportFile>, ExportError> {
