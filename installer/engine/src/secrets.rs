@@ -138,7 +138,6 @@ mod tests {
             std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert!(!s.to_toml().contains("hf_secret123"));
         assert!(resolve_token_file(&s, None, dir.path()).unwrap().is_none());
     }
 

@@ -170,3 +170,37 @@ pub fn check_bundle(path: &Path) -> Result<(), Error> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec_file::SpecFile;
+
+    const EXAMPLE: &str = include_str!("../../../../tests/fixtures/specs/hf-mistral-small.toml");
+
+    /// The spec file written after an install that was given a token (what `upgrade` and the wizard
+    /// save) names the token's file and never holds the token itself.
+    #[test]
+    fn the_saved_spec_names_the_token_file_not_the_token() {
+        let s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let token = secrets::resolve_token_file(&s, Some("hf_secret123"), dir.path())
+            .unwrap()
+            .unwrap();
+        let saved = dir.path().join("aigw-spec.toml");
+        with_token_file(s, Some(&token))
+            .save(&saved, false)
+            .unwrap();
+        let text = std::fs::read_to_string(&saved).unwrap();
+        assert!(
+            text.contains(&format!("token_file = \"{}\"", token.display())),
+            "{text}"
+        );
+        assert!(!text.contains("hf_secret123"), "{text}");
+        let again = DeploymentSpec::load(&saved).unwrap();
+        assert!(matches!(
+            again.model.weights,
+            Weights::HuggingFace { token_file: Some(f), .. } if f == token
+        ));
+    }
+}
