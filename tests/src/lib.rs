@@ -12,6 +12,24 @@ pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
+/// The stand-in deployment (`fixtures/specs/standin.toml`) with its own network `name`, and its logs
+/// and weights under `dir` (the weights directory is created; the log directory is left to the caller).
+pub fn standin_spec(dir: &std::path::Path, name: &str) -> aigw_core::spec::DeploymentSpec {
+    let weights = dir.join("weights");
+    std::fs::create_dir_all(&weights).unwrap();
+    let mut s = aigw_core::spec::DeploymentSpec::from_toml(
+        include_str!("../fixtures/specs/standin.toml"),
+        "fixtures/specs/standin.toml",
+    )
+    .unwrap();
+    s.gateway.image = standin::GATEWAY_IMAGE.into();
+    s.model.image = standin::MODEL_IMAGE.into();
+    s.network = name.into();
+    s.log_dir = dir.join("logs");
+    s.model.weights = aigw_core::spec::Weights::Local { path: weights };
+    s
+}
+
 /// A TCP port free on 127.0.0.1 right now (the OS picks it), for a service or a driver under test.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -8,7 +8,7 @@ use aigw_core::export::gateway::{docker_run_script, env_file};
 use aigw_core::plan::{desired, Component, Desired, Step};
 use aigw_core::spec::DeploymentSpec;
 use aigw_e2e::free_port;
-use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
+use aigw_e2e::standin;
 use aigw_engine::docker::body::create_body;
 use aigw_engine::docker::{deploy, http};
 use bollard::Docker;
@@ -43,34 +43,9 @@ async fn wait_ok(url: &str) {
 /// A spec for the stand-ins in `dir` (weights and a log directory owned by the gateway's user, as the
 /// exported README tells admins).
 fn spec_in(dir: &std::path::Path, gw: u16, model: u16) -> DeploymentSpec {
-    std::fs::create_dir_all(dir.join("weights")).unwrap();
-    let spec = DeploymentSpec::from_toml(
-        &format!(
-            r#"
-network = "aigw-compose"
-log_dir = "{d}/logs"
-[gitlab]
-url = "https://gitlab.example.com/"
-version = "18.2.1"
-[gateway]
-host = "aigw.example.com"
-image = "{GATEWAY_IMAGE}"
-tag = "standin"
-port = {gw}
-[model]
-image = "{MODEL_IMAGE}"
-tag = "standin"
-served_model_name = "mistral-small-3.2-24b"
-port = {model}
-[model.weights]
-source = "local"
-path = "{d}/weights"
-"#,
-            d = dir.display()
-        ),
-        "t",
-    )
-    .unwrap();
+    let mut spec = aigw_e2e::standin_spec(dir, "aigw-compose");
+    spec.gateway.port = gw;
+    spec.model.port = model;
     // As the exported README tells admins: the log directory belongs to the user the gateway runs as.
     std::fs::create_dir_all(dir.join("logs")).unwrap();
     std::os::unix::fs::chown(

@@ -5,7 +5,7 @@
 
 use aigw_core::spec::{DeploymentSpec, Weights};
 use aigw_e2e::free_port;
-use aigw_e2e::standin::{self, GATEWAY_IMAGE, MODEL_IMAGE};
+use aigw_e2e::standin::{self, GATEWAY_IMAGE};
 use aigw_engine::docker::deploy::{self, ApplyOptions, DeployError};
 use aigw_engine::docker::{labels, manage};
 use aigw_engine::spec_file::SpecFile;
@@ -14,39 +14,12 @@ use std::net::TcpListener;
 use std::path::Path;
 
 fn spec(dir: &Path, name: &str) -> DeploymentSpec {
-    let weights = dir.join("weights");
-    std::fs::create_dir_all(&weights).unwrap();
-    let mut s = DeploymentSpec::from_toml(
-        &format!(
-            r#"
-network = "aigw-e2e-{name}"
-log_dir = "{logs}"
-[gitlab]
-url = "https://gitlab.example.com/"
-version = "18.2.1"
-[gateway]
-host = "aigw.example.com"
-image = "{GATEWAY_IMAGE}"
-tag = "standin"
-container = "aigw-e2e-{name}-gw"
-health_timeout_s = 30
-[model]
-image = "{MODEL_IMAGE}"
-tag = "standin"
-container = "aigw-e2e-{name}-model"
-served_model_name = "mistral-small-3.2-24b"
-args = ["--max-model-len", "32768"]
-health_timeout_s = 30
-[model.weights]
-source = "local"
-path = "{weights}"
-"#,
-            logs = dir.join("logs").display(),
-            weights = weights.display()
-        ),
-        "test",
-    )
-    .unwrap();
+    let mut s = aigw_e2e::standin_spec(dir, &format!("aigw-e2e-{name}"));
+    s.gateway.container = format!("aigw-e2e-{name}-gw");
+    s.gateway.health_timeout_s = 30;
+    s.model.container = format!("aigw-e2e-{name}-model");
+    s.model.args = vec!["--max-model-len".into(), "32768".into()];
+    s.model.health_timeout_s = 30;
     s.gateway.port = free_port();
     s.model.port = free_port();
     s

@@ -2,8 +2,8 @@
 //! the real engine, with the stand-in images. Runs its scenario in one test: the engine is shared.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_core::spec::DeploymentSpec;
 use aigw_e2e::free_port;
-use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -27,36 +27,28 @@ fn text(o: &Output) -> String {
 }
 
 fn write_spec(dir: &Path, gateway_tag: &str, gw: u16, model: u16) -> String {
-    std::fs::create_dir_all(dir.join("weights")).unwrap();
+    write_spec_with(dir, gateway_tag, gw, model, |_| {})
+}
+
+/// The stand-in spec, edited by `edit`, written to `<dir>/spec.toml`; returns its path.
+fn write_spec_with(
+    dir: &Path,
+    gateway_tag: &str,
+    gw: u16,
+    model: u16,
+    edit: impl FnOnce(&mut DeploymentSpec),
+) -> String {
+    let mut s = aigw_e2e::standin_spec(dir, "aigw-cli-e2e");
+    s.gitlab.url = "https://gitlab.example.com".into();
+    s.gateway.tag = Some(gateway_tag.into());
+    s.gateway.container = "aigw-cli-e2e-gw".into();
+    s.gateway.port = gw;
+    s.model.container = "aigw-cli-e2e-model".into();
+    s.model.served_model_name = "mistral-7b".into();
+    s.model.port = model;
+    edit(&mut s);
     let path = dir.join("spec.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"network = "aigw-cli-e2e"
-log_dir = "{d}/logs"
-[gitlab]
-url = "https://gitlab.example.com"
-version = "18.2.1"
-[gateway]
-host = "aigw.example.com"
-image = "{GATEWAY_IMAGE}"
-tag = "{gateway_tag}"
-container = "aigw-cli-e2e-gw"
-port = {gw}
-[model]
-image = "{MODEL_IMAGE}"
-tag = "standin"
-container = "aigw-cli-e2e-model"
-served_model_name = "mistral-7b"
-port = {model}
-[model.weights]
-source = "local"
-path = "{d}/weights"
-"#,
-            d = dir.display()
-        ),
-    )
-    .unwrap();
+    std::fs::write(&path, s.to_toml()).unwrap();
     path.display().to_string()
 }
 
@@ -185,14 +177,14 @@ async fn an_apply_killed_at_any_phase_converges_when_run_again() {
     let dir = tempfile::tempdir().unwrap();
     let (gw, model) = (free_port(), free_port());
     let slow = |tag: &str| {
-        let written = write_spec(dir.path(), tag, gw, model);
         // Slow services, so that each phase lasts long enough to be interrupted in.
-        let text = std::fs::read_to_string(&written).unwrap().replace(
-            "[model.weights]",
-            "env = { STANDIN_START_DELAY_MS = \"1500\" }\n[model.weights]",
-        );
+        let written = write_spec_with(dir.path(), tag, gw, model, |s| {
+            s.model
+                .env
+                .insert("STANDIN_START_DELAY_MS".into(), "1500".into());
+        });
         let path = dir.path().join(format!("{tag}.toml"));
-        std::fs::write(&path, text).unwrap();
+        std::fs::rename(&written, &path).unwrap();
         path.display().to_string()
     };
     let v1 = slow("standin");
@@ -252,11 +244,9 @@ async fn an_apply_killed_at_any_phase_converges_when_run_again() {
 #[test]
 fn gpu_ids_that_do_not_exist_are_refused_before_anything_changes() {
     let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(dir.path(), "standin", free_port(), free_port());
-    let with_gpu = std::fs::read_to_string(&spec)
-        .unwrap()
-        .replace("[model.weights]", "gpus = [\"0\"]\n[model.weights]");
-    std::fs::write(&spec, with_gpu).unwrap();
+    let spec = write_spec_with(dir.path(), "standin", free_port(), free_port(), |s| {
+        s.model.gpus = vec!["0".into()];
+    });
     // This machine has no NVIDIA GPU (on a GPU machine, id 7 would be the test).
     let o = run(&["plan", "--spec", &spec]);
     let t = text(&o);
@@ -280,13 +270,12 @@ async fn ctrl_c_during_apply_rolls_back_and_says_so() {
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let spec = write_spec(dir.path(), "standin", free_port(), free_port());
     // A model that takes long to load: Ctrl-C arrives while the apply waits for it.
-    let text_spec = std::fs::read_to_string(&spec).unwrap().replace(
-        "[model.weights]",
-        "env = { STANDIN_START_DELAY_MS = \"60000\" }\n[model.weights]",
-    );
-    std::fs::write(&spec, text_spec).unwrap();
+    let spec = write_spec_with(dir.path(), "standin", free_port(), free_port(), |s| {
+        s.model
+            .env
+            .insert("STANDIN_START_DELAY_MS".into(), "60000".into());
+    });
     use std::io::BufRead;
     let mut child = Command::new(BIN)
         .args(["apply", "--spec", &spec])

@@ -17,28 +17,17 @@ const BIN: &str = env!("CARGO_BIN_EXE_aigw-installer");
 const SECRET: &str = "hf_SuperSecretToken123";
 
 fn spec(version: &str) -> DeploymentSpec {
-    DeploymentSpec::from_toml(
-        &format!(
-            r#"
-[gitlab]
-url = "https://gitlab.example.com"
-version = "{version}"
-[gateway]
-host = "aigw.example.com"
-[model]
-served_model_name = "mistral-small-3.2-24b"
-args = ["--tensor-parallel-size", "2", "--max-model-len", "32768", "--tokenizer-mode", "mistral"]
-gpus = ["0", "1"]
-gitlab_family = "mistral"
-duo_features = ["code_completion", "code_generation", "duo_chat"]
-[model.weights]
-source = "hugging_face"
-repo = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
-"#
-        ),
+    let mut s = DeploymentSpec::from_toml(
+        include_str!("../../../../tests/fixtures/specs/hf-mistral-small-tp2.toml"),
         "test",
     )
-    .unwrap()
+    .unwrap();
+    s.gitlab.version = version.into();
+    s.model.gitlab_family = Some("mistral".into());
+    s.model.duo_features = ["code_completion", "code_generation", "duo_chat"]
+        .map(String::from)
+        .into();
+    s
 }
 
 fn opts(install: InstallType) -> ExportOptions {

@@ -170,20 +170,7 @@ mod tests {
     #[test]
     fn gpu_compose_snapshot() {
         let spec = DeploymentSpec::from_toml(
-            r#"
-[gitlab]
-url = "https://gitlab.example.com"
-version = "18.2.1"
-[gateway]
-host = "aigw.example.com"
-[model]
-served_model_name = "mistral-small-3.2-24b"
-args = ["--tensor-parallel-size", "2", "--max-model-len", "32768", "--tokenizer-mode", "mistral"]
-gpus = ["0", "1"]
-[model.weights]
-source = "hugging_face"
-repo = "mistralai/Mistral-Small-3.2-24B-Instruct-2506"
-"#,
+            include_str!("../../../../tests/fixtures/specs/hf-mistral-small-tp2.toml"),
             "t",
         )
         .unwrap();

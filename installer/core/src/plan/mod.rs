@@ -436,20 +436,7 @@ mod tests {
 
     fn spec() -> DeploymentSpec {
         DeploymentSpec::from_toml(
-            r#"
-[gitlab]
-url = "https://gitlab.example.com/"
-version = "18.2"
-[gateway]
-host = "aigw.example.com"
-[model]
-served_model_name = "mistral-7b"
-args = ["--max-model-len", "32768"]
-gpus = ["0", "1"]
-[model.weights]
-source = "hugging_face"
-repo = "mistralai/Mistral-7B-Instruct-v0.3"
-"#,
+            include_str!("../../../../tests/fixtures/specs/hf-mistral-7b-two-gpus.toml"),
             "t",
         )
         .unwrap()
