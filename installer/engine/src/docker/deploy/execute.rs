@@ -1,0 +1,367 @@
+//! Carrying out a plan's steps, each change journalled as it is made.
+
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use bollard::Docker;
+use futures_util::StreamExt;
+use std::collections::HashMap;
+
+use super::rollback::Undo;
+use super::{engine_err, is_not_found, split_ref, ApplyOptions, DeployError};
+use crate::docker::body::create_body;
+use crate::docker::events::{emit, Event, PhaseState, Sink};
+use crate::docker::labels;
+use aigw_core::plan::{Component, Desired, DesiredContainer, Plan, Step};
+use aigw_core::spec::DeploymentSpec;
+
+pub(super) struct Run<'a> {
+    pub(super) docker: &'a Docker,
+    pub(super) sink: &'a Sink,
+    pub(super) opts: &'a ApplyOptions,
+    pub(super) journal: Vec<Undo>,
+}
+
+impl Run<'_> {
+    /// An apply killed while creating the network may have had its request still in flight when this
+    /// run observed none: Docker then holds two networks of that name and refuses the name as ambiguous.
+    /// The twin has no containers (that run got no further), so it is removed, by id.
+    pub(super) async fn remove_twin_networks(
+        &self,
+        name: &str,
+        keep: &str,
+    ) -> Result<(), DeployError> {
+        let networks = labels::our_networks(self.docker, Some(name))
+            .await
+            .map_err(engine_err("list networks"))?;
+        for twin in networks
+            .into_iter()
+            .filter_map(|n| n.id)
+            .filter(|id| id != keep)
+        {
+            self.docker
+                .remove_network(&twin)
+                .await
+                .map_err(engine_err(format!("remove the duplicate network {name}")))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn phase(&self, phase: &str, state: PhaseState) {
+        emit(
+            self.sink,
+            Event::Phase {
+                phase: phase.into(),
+                state,
+            },
+        );
+    }
+
+    pub(super) fn check_cancel(&self) -> Result<(), DeployError> {
+        if self.opts.cancel.is_cancelled() {
+            return Err(DeployError::Cancelled {
+                rollback: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) async fn execute(
+        &mut self,
+        spec: &DeploymentSpec,
+        desired: &Desired,
+        p: &Plan,
+    ) -> Result<(), DeployError> {
+        // Pull first: a missing image must fail the run before anything is created.
+        for step in &p.steps {
+            self.check_cancel()?;
+            if let Step::PullImage { image } = step {
+                self.pull(image, spec.platform.as_deref()).await?;
+            }
+        }
+        for step in &p.steps {
+            if let Step::CreateNetwork { name } = step {
+                self.phase("network", PhaseState::Started);
+                let created = self
+                    .docker
+                    .create_network(bollard::models::NetworkCreateRequest {
+                        name: name.clone(),
+                        driver: Some("bridge".into()),
+                        labels: Some(HashMap::from([(
+                            labels::APP.to_string(),
+                            labels::APP_ID.to_string(),
+                        )])),
+                        ..Default::default()
+                    })
+                    .await
+                    .map_err(engine_err(format!("create network {name}")))?;
+                self.journal.push(Undo::RemoveNetwork {
+                    name: name.clone(),
+                    id: created.id.clone(),
+                });
+                self.remove_twin_networks(name, &created.id).await?;
+                self.phase("network", PhaseState::Done);
+            }
+        }
+        if self.opts.local_engine {
+            self.prepare_log_dir(spec, desired).await?;
+        }
+        for c in &desired.containers {
+            self.check_cancel()?;
+            let step = p.steps.iter().find(|s| match s {
+                Step::Create { name, .. }
+                | Step::Recreate { name, .. }
+                | Step::Start { name, .. }
+                | Step::Keep { name, .. } => name == &c.name,
+                _ => false,
+            });
+            match step {
+                Some(Step::Create { .. }) => {
+                    self.phase(&format!("{} container", c.component), PhaseState::Started);
+                    self.remove_if_ours(&c.name).await?;
+                    self.create(c, &c.name).await?;
+                    self.journal.push(Undo::RemoveContainer(c.name.clone()));
+                    self.start(&c.name).await?;
+                    self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.phase(&format!("{} container", c.component), PhaseState::Done);
+                }
+                Some(Step::Recreate { .. }) => {
+                    self.phase(&format!("{} container", c.component), PhaseState::Started);
+                    self.recreate(c).await?;
+                    self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.phase(&format!("{} container", c.component), PhaseState::Done);
+                }
+                Some(Step::Start { .. }) => {
+                    self.start(&c.name).await?;
+                    self.journal.push(Undo::StopContainer(c.name.clone()));
+                    self.wait_healthy(c, &desired.served_model_name).await?;
+                }
+                // Up to date, but perhaps still loading (an earlier run was interrupted): the smoke
+                // test and the gateway need it ready. Returns at the first good probe.
+                Some(Step::Keep { .. }) => self.wait_healthy(c, &desired.served_model_name).await?,
+                _ => {}
+            }
+        }
+        if self.opts.smoke_test && self.opts.local_engine {
+            self.smoke(desired).await?;
+        }
+        // Success: what was kept for rollback can go, and so can leftovers.
+        self.phase("cleanup", PhaseState::Started);
+        for c in &desired.containers {
+            self.remove_if_ours(&format!("{}-prev", c.name)).await?;
+        }
+        for step in &p.steps {
+            if let Step::Remove { id, name, .. } = step {
+                // The deployment is healthy already: a leftover that will not go is worth a warning, not
+                // a failure (the next apply tries again).
+                if let Err(e) = self
+                    .docker
+                    .remove_container(
+                        id,
+                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                    )
+                    .await
+                {
+                    emit(
+                        self.sink,
+                        Event::Warning {
+                            message: format!("could not remove the leftover container {name}: {e}"),
+                        },
+                    );
+                }
+            }
+        }
+        self.journal.clear();
+        self.phase("cleanup", PhaseState::Done);
+        Ok(())
+    }
+
+    /// Creates the gateway's log directory and gives it to the user the gateway image runs as.
+    pub(super) async fn prepare_log_dir(
+        &self,
+        spec: &DeploymentSpec,
+        desired: &Desired,
+    ) -> Result<(), DeployError> {
+        let dir = &spec.log_dir;
+        std::fs::create_dir_all(dir).map_err(|e| DeployError::Blocked(vec![format!(
+            "cannot create the log directory {}: {e}; create it (sudo mkdir -p {}) or set log_dir in the spec",
+            dir.display(),
+            dir.display()
+        )]))?;
+        let Some(gw) = desired
+            .containers
+            .iter()
+            .find(|c| c.component == Component::Gateway)
+        else {
+            return Ok(());
+        };
+        match crate::docker::owner::image_user(self.docker, &gw.image).await {
+            Ok(None) => {}
+            Ok(Some((uid, gid))) => {
+                if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
+                    emit(self.sink, Event::Warning {
+                        message: format!(
+                            "the gateway runs as uid {uid} and cannot write {} unless it owns it ({e}):                              sudo chown {uid}:{gid} {}",
+                            dir.display(),
+                            dir.display()
+                        ),
+                    });
+                }
+            }
+            Err(e) => emit(self.sink, Event::Warning {
+                message: format!("could not tell which user the gateway runs as ({e}); if it cannot write its                                   log, give it {}", dir.display()),
+            }),
+        }
+        Ok(())
+    }
+
+    pub(super) async fn pull(
+        &self,
+        image: &str,
+        platform: Option<&str>,
+    ) -> Result<(), DeployError> {
+        self.phase(&format!("pull {image}"), PhaseState::Started);
+        let (repo, tag) = split_ref(image);
+        let mut b = CreateImageOptionsBuilder::default()
+            .from_image(repo)
+            .tag(tag);
+        if let Some(p) = platform {
+            b = b.platform(p);
+        }
+        let mut stream = self.docker.create_image(Some(b.build()), None, None);
+        loop {
+            let next = tokio::select! {
+                n = stream.next() => n,
+                _ = self.opts.cancel.cancelled() => return Err(DeployError::Cancelled { rollback: String::new() }),
+            };
+            match next {
+                None => break,
+                Some(Ok(info)) => {
+                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                        return Err(DeployError::Pull {
+                            image: image.into(),
+                            detail: err,
+                        });
+                    }
+                    let detail = info.progress_detail.unwrap_or_default();
+                    emit(
+                        self.sink,
+                        Event::Layer {
+                            image: image.into(),
+                            layer: info.id.unwrap_or_default(),
+                            status: info.status.unwrap_or_default(),
+                            current: detail.current.unwrap_or(0).max(0) as u64,
+                            total: detail.total.unwrap_or(0).max(0) as u64,
+                        },
+                    );
+                }
+                Some(Err(e)) => {
+                    self.phase(&format!("pull {image}"), PhaseState::Failed);
+                    return Err(DeployError::Pull {
+                        image: image.into(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        self.phase(&format!("pull {image}"), PhaseState::Done);
+        Ok(())
+    }
+
+    pub(super) async fn create(&self, c: &DesiredContainer, name: &str) -> Result<(), DeployError> {
+        let mut opts = CreateContainerOptionsBuilder::default().name(name);
+        if let Some(p) = &c.platform {
+            opts = opts.platform(p);
+        }
+        self.docker
+            .create_container(Some(opts.build()), create_body(c))
+            .await
+            .map_err(engine_err(format!("create container {name}")))?;
+        Ok(())
+    }
+
+    pub(super) async fn start(&self, name: &str) -> Result<(), DeployError> {
+        self.docker
+            .start_container(name, None)
+            .await
+            .map_err(engine_err(format!("start container {name}")))
+    }
+
+    pub(super) async fn stop(&self, name: &str) -> Result<(), DeployError> {
+        match self
+            .docker
+            .stop_container(
+                name,
+                Some(StopContainerOptionsBuilder::default().t(30).build()),
+            )
+            .await
+        {
+            Ok(()) => Ok(()),
+            // 304: already stopped.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304, ..
+            }) => Ok(()),
+            Err(e) => Err(engine_err(format!("stop container {name}"))(e)),
+        }
+    }
+
+    pub(super) async fn rename(&self, from: &str, to: &str) -> Result<(), DeployError> {
+        self.docker
+            .rename_container(
+                from,
+                RenameContainerOptionsBuilder::default().name(to).build(),
+            )
+            .await
+            .map_err(engine_err(format!("rename container {from} to {to}")))
+    }
+
+    /// Removes a container of that name only if it carries our label.
+    pub(super) async fn remove_if_ours(&self, name: &str) -> Result<(), DeployError> {
+        match self.docker.inspect_container(name, None).await {
+            Ok(c) => {
+                let ours = c.config.and_then(|cfg| cfg.labels).is_some_and(|l| {
+                    l.get(labels::APP).map(String::as_str) == Some(labels::APP_ID)
+                });
+                if ours {
+                    self.docker
+                        .remove_container(
+                            name,
+                            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
+                        )
+                        .await
+                        .map_err(engine_err(format!("remove container {name}")))?;
+                }
+                Ok(())
+            }
+            Err(e) if is_not_found(&e) => Ok(()),
+            Err(e) => Err(engine_err(format!("inspect container {name}"))(e)),
+        }
+    }
+
+    pub(super) async fn recreate(&mut self, c: &DesiredContainer) -> Result<(), DeployError> {
+        let next = format!("{}-next", c.name);
+        let prev = format!("{}-prev", c.name);
+        self.remove_if_ours(&next).await?;
+        self.remove_if_ours(&prev).await?;
+        self.create(c, &next).await?;
+        self.journal.push(Undo::RemoveContainer(next.clone()));
+        let was_running = self
+            .docker
+            .inspect_container(&c.name, None)
+            .await
+            .ok()
+            .and_then(|i| i.state.and_then(|s| s.running))
+            .unwrap_or(false);
+        self.stop(&c.name).await?;
+        self.rename(&c.name, &prev).await?;
+        self.rename(&next, &c.name).await?;
+        // The journal entry for `next` now refers to `name`.
+        self.journal.pop();
+        self.journal.push(Undo::RestorePrevious {
+            name: c.name.clone(),
+            was_running,
+        });
+        self.start(&c.name).await
+    }
+}

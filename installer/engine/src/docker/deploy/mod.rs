@@ -1,0 +1,227 @@
+//! Carrying a plan out against the engine: observe, pull, create/recreate/start, wait for health, smoke
+//! test, clean up — with a journal so a failure (or Ctrl-C) can put everything back as it was.
+//!
+//! Recreate order (Compose's, so GPU memory is never held twice): create the new container under
+//! `<name>-next`, stop the old one and rename it `<name>-prev`, rename the new one into place, start it,
+//! wait until healthy, and only then remove `<name>-prev`. Rollback reverses that journal.
+
+mod execute;
+mod observe;
+mod probe;
+mod rollback;
+
+use bollard::Docker;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+use super::events::{emit, Event, Sink};
+use aigw_core::plan::{self, Component, Desired, Plan};
+use aigw_core::spec::DeploymentSpec;
+use execute::Run;
+pub use observe::{list_ours, observe};
+use rollback::with_rollback;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error(transparent)]
+    Spec(#[from] aigw_core::spec::SpecError),
+    #[error("nothing was changed:\n  - {}", .0.join("\n  - "))]
+    Blocked(Vec<String>),
+    #[error("the Docker engine refused to {what}: {detail}")]
+    Engine { what: String, detail: String },
+    #[error("{image} is not on the engine and could not be pulled: {detail}. Without registry access, load it \
+             from an offline bundle: aigw-installer images load BUNDLE.tar")]
+    Pull { image: String, detail: String },
+    #[error("the {component} did not become healthy within {waited_s} s: {status}{cause}\nlast log lines:\n{logs}{rollback}")]
+    Unhealthy {
+        component: Component,
+        waited_s: u64,
+        status: String,
+        cause: String,
+        logs: String,
+        rollback: String,
+    },
+    #[error("the smoke test failed: {detail}{rollback}")]
+    SmokeTest { detail: String, rollback: String },
+    #[error("cancelled{rollback}")]
+    Cancelled { rollback: String },
+}
+
+fn engine_err(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DeployError {
+    let what = what.into();
+    move |e| DeployError::Engine {
+        what,
+        detail: e.to_string(),
+    }
+}
+
+fn is_not_found(e: &bollard::errors::Error) -> bool {
+    matches!(
+        e,
+        bollard::errors::Error::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    pub rollback_on_failure: bool,
+    pub cancel: CancellationToken,
+    /// Whether host ports can be checked and services probed from here (the engine is on this machine).
+    pub local_engine: bool,
+    pub smoke_test: bool,
+    /// Secrets for the gateway's environment (see [`plan`]).
+    pub gateway_secret_env: BTreeMap<String, String>,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            rollback_on_failure: true,
+            cancel: CancellationToken::new(),
+            local_engine: true,
+            smoke_test: true,
+            gateway_secret_env: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyReport {
+    pub plan: Plan,
+    pub changed: bool,
+    pub elapsed: Duration,
+}
+
+/// Plans without changing anything. `gateway_secret_env` carries secrets the gateway needs in its environment (the JWT keys of GitLab
+/// 18.10+); they are part of the container's configuration, never of the spec.
+pub async fn plan(
+    docker: &Docker,
+    spec: &DeploymentSpec,
+    token_file: Option<&str>,
+    gateway_secret_env: &BTreeMap<String, String>,
+    local_engine: bool,
+) -> Result<(Desired, Plan), DeployError> {
+    let mut desired = plan::desired(spec, token_file)?;
+    for c in desired
+        .containers
+        .iter_mut()
+        .filter(|c| c.component == Component::Gateway)
+    {
+        c.env.extend(gateway_secret_env.clone());
+    }
+    let observed = observe(docker, &desired, local_engine).await?;
+    let p = plan::diff(&desired, &observed);
+    Ok((desired, p))
+}
+
+pub async fn apply(
+    docker: &Docker,
+    spec: &DeploymentSpec,
+    token_file: Option<&str>,
+    opts: &ApplyOptions,
+    sink: &Sink,
+) -> Result<ApplyReport, DeployError> {
+    let started = Instant::now();
+    let (desired, the_plan) = plan(
+        docker,
+        spec,
+        token_file,
+        &opts.gateway_secret_env,
+        opts.local_engine,
+    )
+    .await?;
+    emit(
+        sink,
+        Event::Plan {
+            steps: the_plan.steps.clone(),
+        },
+    );
+    if !the_plan.blockers.is_empty() {
+        return Err(DeployError::Blocked(the_plan.blockers));
+    }
+    if the_plan.is_noop() {
+        return Ok(ApplyReport {
+            plan: the_plan,
+            changed: false,
+            elapsed: started.elapsed(),
+        });
+    }
+    let mut run = Run {
+        docker,
+        sink,
+        opts,
+        journal: Vec::new(),
+    };
+    match run.execute(spec, &desired, &the_plan).await {
+        Ok(()) => Ok(ApplyReport {
+            plan: the_plan,
+            changed: true,
+            elapsed: started.elapsed(),
+        }),
+        Err(e) => {
+            let rollback = if opts.rollback_on_failure {
+                run.rollback().await
+            } else {
+                "\nrollback: skipped (--rollback-on-failure=false); the objects made so far are left as they are".into()
+            };
+            Err(with_rollback(e, rollback))
+        }
+    }
+}
+
+/// The documented stop/rm/pull/run, done safely: the new tags go through `apply`, which pulls before it
+/// touches a container, keeps the old container (renamed) until the new one is healthy, and puts the old
+/// one back — same container, same environment — if it is not. Returns the spec with the new tags, for
+/// the caller to save once the upgrade succeeded.
+pub async fn upgrade(
+    docker: &Docker,
+    spec: &DeploymentSpec,
+    gateway_tag: Option<&str>,
+    model_tag: Option<&str>,
+    token_file: Option<&str>,
+    opts: &ApplyOptions,
+    sink: &Sink,
+) -> Result<(DeploymentSpec, ApplyReport), DeployError> {
+    let mut next = spec.clone();
+    if let Some(t) = gateway_tag {
+        next.gateway.tag = Some(t.to_string());
+    }
+    if let Some(t) = model_tag {
+        next.model.tag = t.to_string();
+    }
+    let report = apply(docker, &next, token_file, opts, sink).await?;
+    Ok((next, report))
+}
+
+/// `repo[:tag]` (a registry port is not a tag).
+pub fn split_ref(image: &str) -> (&str, &str) {
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (image, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references_split() {
+        assert_eq!(
+            split_ref("vllm/vllm-openai:v0.18.1"),
+            ("vllm/vllm-openai", "v0.18.1")
+        );
+        assert_eq!(
+            split_ref("registry.local:5000/aigw"),
+            ("registry.local:5000/aigw", "latest")
+        );
+        assert_eq!(
+            split_ref("registry.local:5000/aigw:1"),
+            ("registry.local:5000/aigw", "1")
+        );
+    }
+}
