@@ -1,29 +1,25 @@
 //! Carrying out a plan's steps, each change journalled as it is made.
 
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
-    RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
-};
-use bollard::Docker;
 use futures_util::StreamExt;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use super::rollback::Undo;
-use super::{engine_err, is_not_found, split_ref, ApplyOptions, DeployError};
-use crate::docker::body::create_body;
+use super::{engine_err, ApplyOptions, DeployError};
+use crate::docker::container_engine::{ContainerEngine, EngineError};
 use crate::docker::events::{emit, Event, PhaseState, Sink};
 use crate::docker::labels;
 use aigw_core::plan::{Component, Desired, DesiredContainer, Plan, Step};
 use aigw_core::spec::DeploymentSpec;
 
-pub(super) struct Run<'a> {
-    pub(super) docker: &'a Docker,
+/// One apply's run over `engine`: what it changed so far is in `journal`, newest last.
+pub(super) struct Run<'a, E> {
+    pub(super) engine: &'a E,
     pub(super) sink: &'a Sink,
     pub(super) opts: &'a ApplyOptions,
     pub(super) journal: Vec<Undo>,
 }
 
-impl Run<'_> {
+impl<E: ContainerEngine> Run<'_, E> {
     /// An apply killed while creating the network may have had its request still in flight when this
     /// run observed none: Docker then holds two networks of that name and refuses the name as ambiguous.
     /// The twin has no containers (that run got no further), so it is removed, by id.
@@ -32,15 +28,13 @@ impl Run<'_> {
         name: &str,
         keep: &str,
     ) -> Result<(), DeployError> {
-        let networks = labels::our_networks(self.docker, Some(name))
+        let networks = self
+            .engine
+            .list_networks(&labels::ours(), Some(name))
             .await
             .map_err(engine_err("list networks"))?;
-        for twin in networks
-            .into_iter()
-            .filter_map(|n| n.id)
-            .filter(|id| id != keep)
-        {
-            self.docker
+        for twin in networks.into_iter().map(|n| n.id).filter(|id| id != keep) {
+            self.engine
                 .remove_network(&twin)
                 .await
                 .map_err(engine_err(format!("remove the duplicate network {name}")))?;
@@ -83,24 +77,17 @@ impl Run<'_> {
         for step in &p.steps {
             if let Step::CreateNetwork { name } = step {
                 self.phase("network", PhaseState::Started);
-                let created = self
-                    .docker
-                    .create_network(bollard::models::NetworkCreateRequest {
-                        name: name.clone(),
-                        driver: Some("bridge".into()),
-                        labels: Some(HashMap::from([(
-                            labels::APP.to_string(),
-                            labels::APP_ID.to_string(),
-                        )])),
-                        ..Default::default()
-                    })
+                let ours = BTreeMap::from([(labels::APP.to_string(), labels::APP_ID.to_string())]);
+                let id = self
+                    .engine
+                    .create_network(name, &ours)
                     .await
                     .map_err(engine_err(format!("create network {name}")))?;
                 self.journal.push(Undo::RemoveNetwork {
                     name: name.clone(),
-                    id: created.id.clone(),
+                    id: id.clone(),
                 });
-                self.remove_twin_networks(name, &created.id).await?;
+                self.remove_twin_networks(name, &id).await?;
                 self.phase("network", PhaseState::Done);
             }
         }
@@ -155,14 +142,7 @@ impl Run<'_> {
             if let Step::Remove { id, name, .. } = step {
                 // The deployment is healthy already: a leftover that will not go is worth a warning, not
                 // a failure (the next apply tries again).
-                if let Err(e) = self
-                    .docker
-                    .remove_container(
-                        id,
-                        Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                    )
-                    .await
-                {
+                if let Err(e) = self.engine.remove_container(id).await {
                     emit(
                         self.sink,
                         Event::Warning {
@@ -196,7 +176,7 @@ impl Run<'_> {
         else {
             return Ok(());
         };
-        match crate::docker::owner::image_user(self.docker, &gw.image).await {
+        match self.engine.image_user(&gw.image).await {
             Ok(None) => {}
             Ok(Some((uid, gid))) => {
                 if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
@@ -222,14 +202,7 @@ impl Run<'_> {
         platform: Option<&str>,
     ) -> Result<(), DeployError> {
         self.phase(&format!("pull {image}"), PhaseState::Started);
-        let (repo, tag) = split_ref(image);
-        let mut b = CreateImageOptionsBuilder::default()
-            .from_image(repo)
-            .tag(tag);
-        if let Some(p) = platform {
-            b = b.platform(p);
-        }
-        let mut stream = self.docker.create_image(Some(b.build()), None, None);
+        let mut stream = self.engine.pull_image(image, platform);
         loop {
             let next = tokio::select! {
                 n = stream.next() => n,
@@ -237,22 +210,21 @@ impl Run<'_> {
             };
             match next {
                 None => break,
-                Some(Ok(info)) => {
-                    if let Some(err) = info.error_detail.and_then(|d| d.message) {
+                Some(Ok(progress)) => {
+                    if let Some(detail) = progress.error {
                         return Err(DeployError::Pull {
                             image: image.into(),
-                            detail: err,
+                            detail,
                         });
                     }
-                    let detail = info.progress_detail.unwrap_or_default();
                     emit(
                         self.sink,
                         Event::Layer {
                             image: image.into(),
-                            layer: info.id.unwrap_or_default(),
-                            status: info.status.unwrap_or_default(),
-                            current: detail.current.unwrap_or(0).max(0) as u64,
-                            total: detail.total.unwrap_or(0).max(0) as u64,
+                            layer: progress.layer,
+                            status: progress.status,
+                            current: progress.current,
+                            total: progress.total,
                         },
                     );
                 }
@@ -270,71 +242,46 @@ impl Run<'_> {
     }
 
     pub(super) async fn create(&self, c: &DesiredContainer, name: &str) -> Result<(), DeployError> {
-        let mut opts = CreateContainerOptionsBuilder::default().name(name);
-        if let Some(p) = &c.platform {
-            opts = opts.platform(p);
-        }
-        self.docker
-            .create_container(Some(opts.build()), create_body(c))
+        self.engine
+            .create_container(name, c)
             .await
-            .map_err(engine_err(format!("create container {name}")))?;
-        Ok(())
+            .map_err(engine_err(format!("create container {name}")))
     }
 
     pub(super) async fn start(&self, name: &str) -> Result<(), DeployError> {
-        self.docker
-            .start_container(name, None)
+        self.engine
+            .start_container(name)
             .await
             .map_err(engine_err(format!("start container {name}")))
     }
 
     pub(super) async fn stop(&self, name: &str) -> Result<(), DeployError> {
-        match self
-            .docker
-            .stop_container(
-                name,
-                Some(StopContainerOptionsBuilder::default().t(30).build()),
-            )
-            .await
-        {
-            Ok(()) => Ok(()),
-            // 304: already stopped.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 304, ..
-            }) => Ok(()),
+        match self.engine.stop_container(name, 30).await {
+            Ok(()) | Err(EngineError::NotModified(_)) => Ok(()),
             Err(e) => Err(engine_err(format!("stop container {name}"))(e)),
         }
     }
 
     pub(super) async fn rename(&self, from: &str, to: &str) -> Result<(), DeployError> {
-        self.docker
-            .rename_container(
-                from,
-                RenameContainerOptionsBuilder::default().name(to).build(),
-            )
+        self.engine
+            .rename_container(from, to)
             .await
             .map_err(engine_err(format!("rename container {from} to {to}")))
     }
 
     /// Removes a container of that name only if it carries our label.
     pub(super) async fn remove_if_ours(&self, name: &str) -> Result<(), DeployError> {
-        match self.docker.inspect_container(name, None).await {
+        match self.engine.inspect_container(name).await {
             Ok(c) => {
-                let ours = c.config.and_then(|cfg| cfg.labels).is_some_and(|l| {
-                    l.get(labels::APP).map(String::as_str) == Some(labels::APP_ID)
-                });
-                if ours {
-                    self.docker
-                        .remove_container(
-                            name,
-                            Some(RemoveContainerOptionsBuilder::default().force(true).build()),
-                        )
+                if c.labels.get(labels::APP).map(String::as_str) == Some(labels::APP_ID) {
+                    self.engine
+                        .remove_container(name)
                         .await
                         .map_err(engine_err(format!("remove container {name}")))?;
                 }
                 Ok(())
             }
-            Err(e) if is_not_found(&e) => Ok(()),
+            Err(EngineError::NotFound(_)) => Ok(()),
             Err(e) => Err(engine_err(format!("inspect container {name}"))(e)),
         }
     }
@@ -347,12 +294,12 @@ impl Run<'_> {
         self.create(c, &next).await?;
         self.journal.push(Undo::RemoveContainer(next.clone()));
         let was_running = self
-            .docker
-            .inspect_container(&c.name, None)
+            .engine
+            .inspect_container(&c.name)
             .await
             .ok()
-            .and_then(|i| i.state.and_then(|s| s.running))
-            .unwrap_or(false);
+            .and_then(|i| i.state)
+            .is_some_and(|s| s.running);
         self.stop(&c.name).await?;
         self.rename(&c.name, &prev).await?;
         self.rename(&next, &c.name).await?;

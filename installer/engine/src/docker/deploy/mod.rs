@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+use super::container_engine::{ContainerEngine, EngineError};
 use super::events::{emit, Event, Sink};
-use aigw_core::plan::{self, Component, Desired, Plan};
+use aigw_core::plan::{self, Component, Desired, Observed, ObservedContainer, Plan};
 use aigw_core::spec::DeploymentSpec;
 use execute::Run;
-pub use observe::{list_ours, observe};
 use rollback::with_rollback;
 
 #[derive(Debug, thiserror::Error)]
@@ -48,22 +48,12 @@ pub enum DeployError {
     Cancelled { rollback: String },
 }
 
-fn engine_err(what: impl Into<String>) -> impl FnOnce(bollard::errors::Error) -> DeployError {
+fn engine_err(what: impl Into<String>) -> impl FnOnce(EngineError) -> DeployError {
     let what = what.into();
     move |e| DeployError::Engine {
         what,
         detail: e.to_string(),
     }
-}
-
-fn is_not_found(e: &bollard::errors::Error) -> bool {
-    matches!(
-        e,
-        bollard::errors::Error::DockerResponseServerError {
-            status_code: 404,
-            ..
-        }
-    )
 }
 
 #[derive(Debug, Clone)]
@@ -96,10 +86,34 @@ pub struct ApplyReport {
     pub elapsed: Duration,
 }
 
+/// Reads what exists of the desired objects.
+pub async fn observe(
+    docker: &Docker,
+    desired: &Desired,
+    local_engine: bool,
+) -> Result<Observed, DeployError> {
+    observe::observe(docker, desired, local_engine).await
+}
+
+/// Our containers, found by label.
+pub async fn list_ours(docker: &Docker) -> Result<Vec<ObservedContainer>, DeployError> {
+    observe::list_ours(docker).await
+}
+
 /// Plans without changing anything. `gateway_secret_env` carries secrets the gateway needs in its environment (the JWT keys of GitLab
 /// 18.10+); they are part of the container's configuration, never of the spec.
 pub async fn plan(
     docker: &Docker,
+    spec: &DeploymentSpec,
+    token_file: Option<&str>,
+    gateway_secret_env: &BTreeMap<String, String>,
+    local_engine: bool,
+) -> Result<(Desired, Plan), DeployError> {
+    plan_on(docker, spec, token_file, gateway_secret_env, local_engine).await
+}
+
+async fn plan_on<E: ContainerEngine>(
+    engine: &E,
     spec: &DeploymentSpec,
     token_file: Option<&str>,
     gateway_secret_env: &BTreeMap<String, String>,
@@ -113,7 +127,7 @@ pub async fn plan(
     {
         c.env.extend(gateway_secret_env.clone());
     }
-    let observed = observe(docker, &desired, local_engine).await?;
+    let observed = observe::observe(engine, &desired, local_engine).await?;
     let p = plan::diff(&desired, &observed);
     Ok((desired, p))
 }
@@ -125,9 +139,19 @@ pub async fn apply(
     opts: &ApplyOptions,
     sink: &Sink,
 ) -> Result<ApplyReport, DeployError> {
+    apply_on(docker, spec, token_file, opts, sink).await
+}
+
+async fn apply_on<E: ContainerEngine>(
+    engine: &E,
+    spec: &DeploymentSpec,
+    token_file: Option<&str>,
+    opts: &ApplyOptions,
+    sink: &Sink,
+) -> Result<ApplyReport, DeployError> {
     let started = Instant::now();
-    let (desired, the_plan) = plan(
-        docker,
+    let (desired, the_plan) = plan_on(
+        engine,
         spec,
         token_file,
         &opts.gateway_secret_env,
@@ -151,7 +175,7 @@ pub async fn apply(
         });
     }
     let mut run = Run {
-        docker,
+        engine,
         sink,
         opts,
         journal: Vec::new(),

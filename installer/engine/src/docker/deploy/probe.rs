@@ -1,17 +1,17 @@
 //! Waiting for health (with the log tail for the error) and the smoke test.
 
-use bollard::query_parameters::LogsOptionsBuilder;
 use futures_util::StreamExt;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use super::execute::Run;
 use super::DeployError;
+use crate::docker::container_engine::ContainerEngine;
 use crate::docker::events::{emit, likely_cause, Event, PhaseState};
 use crate::docker::http;
 use aigw_core::plan::{Component, Desired, DesiredContainer};
 
-impl Run<'_> {
+impl<E: ContainerEngine> Run<'_, E> {
     pub(super) async fn wait_healthy(
         &self,
         c: &DesiredContainer,
@@ -22,17 +22,7 @@ impl Run<'_> {
         self.phase(&phase, PhaseState::Started);
         let started = Instant::now();
         let mut tail: VecDeque<String> = VecDeque::new();
-        let mut logs = self.docker.logs(
-            &c.name,
-            Some(
-                LogsOptionsBuilder::default()
-                    .follow(true)
-                    .stdout(true)
-                    .stderr(true)
-                    .tail("50")
-                    .build(),
-            ),
-        );
+        let mut logs = self.engine.follow_logs(&c.name, 50);
         let mut status = "starting".to_string();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut last_report = 0;
@@ -43,7 +33,7 @@ impl Run<'_> {
                 _ = self.opts.cancel.cancelled() => return Err(DeployError::Cancelled { rollback: String::new() }),
                 line = logs.next(), if logs_open => match line {
                     Some(Ok(out)) => {
-                        for l in out.to_string().lines().filter(|l| !l.trim().is_empty()) {
+                        for l in out.lines().filter(|l| !l.trim().is_empty()) {
                             emit(self.sink, Event::Log { component: c.component, line: l.to_string() });
                             tail.push_back(l.to_string());
                             if tail.len() > 30 { tail.pop_front(); }
@@ -100,14 +90,14 @@ impl Run<'_> {
     /// Why the container is not running, if it is not. A restart loop (the restart policy bringing back a
     /// process that keeps exiting) counts too: waiting for health would not help.
     pub(super) async fn exited(&self, name: &str) -> Option<String> {
-        let c = self.docker.inspect_container(name, None).await.ok()?;
+        let c = self.engine.inspect_container(name).await.ok()?;
         let st = c.state?;
-        let restarts = c.restart_count.unwrap_or(0);
-        let restarting = st.restarting == Some(true);
-        if st.running == Some(true) && !restarting && restarts == 0 {
+        let restarts = c.restart_count;
+        let restarting = st.restarting;
+        if st.running && !restarting && restarts == 0 {
             return None;
         }
-        let oom = if st.oom_killed == Some(true) {
+        let oom = if st.oom_killed {
             " (killed: out of host memory)"
         } else {
             ""
@@ -125,14 +115,12 @@ impl Run<'_> {
     }
 
     pub(super) async fn docker_health(&self, name: &str) -> Option<String> {
-        let h = self
-            .docker
-            .inspect_container(name, None)
+        self.engine
+            .inspect_container(name)
             .await
             .ok()?
             .state?
-            .health?;
-        h.status.map(|s| s.to_string())
+            .health
     }
 
     pub(super) async fn smoke(&self, desired: &Desired) -> Result<(), DeployError> {

@@ -2,6 +2,7 @@
 
 use super::execute::Run;
 use super::{engine_err, DeployError};
+use crate::docker::container_engine::ContainerEngine;
 
 /// What to undo, newest last.
 #[derive(Debug)]
@@ -17,7 +18,7 @@ pub(super) enum Undo {
     StopContainer(String),
 }
 
-impl Run<'_> {
+impl<E: ContainerEngine> Run<'_, E> {
     /// Undoes the journal, newest first; says what it did.
     pub(super) async fn rollback(&mut self) -> String {
         let mut done = Vec::new();
@@ -39,7 +40,7 @@ impl Run<'_> {
                 }
                 Undo::RemoveNetwork { name, id } => (
                     format!("removed network {name}"),
-                    self.docker
+                    self.engine
                         .remove_network(id)
                         .await
                         .map_err(engine_err(format!("remove network {name}"))),
