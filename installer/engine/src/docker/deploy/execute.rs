@@ -4,12 +4,13 @@ use futures_util::StreamExt;
 use std::collections::BTreeMap;
 
 use super::rollback::Undo;
+use super::target::Target;
 use super::{engine_err, ApplyOptions, DeployError};
 use crate::docker::container_engine::{ContainerEngine, EngineError};
 use crate::docker::events::{emit, Event, PhaseState, Sink};
 use crate::docker::labels;
 use aigw_core::plan::{Component, Desired, DesiredContainer, Plan, Step};
-use aigw_core::spec::DeploymentSpec;
+use std::path::Path;
 
 /// One apply's run over `engine`: what it changed so far is in `journal`, newest last.
 pub(super) struct Run<'a, E> {
@@ -61,17 +62,13 @@ impl<E: ContainerEngine> Run<'_, E> {
         Ok(())
     }
 
-    pub(super) async fn execute(
-        &mut self,
-        spec: &DeploymentSpec,
-        desired: &Desired,
-        p: &Plan,
-    ) -> Result<(), DeployError> {
+    pub(super) async fn execute(&mut self, t: &Target, p: &Plan) -> Result<(), DeployError> {
+        let desired = &t.desired;
         // Pull first: a missing image must fail the run before anything is created.
         for step in &p.steps {
             self.check_cancel()?;
             if let Step::PullImage { image } = step {
-                self.pull(image, spec.platform.as_deref()).await?;
+                self.pull(image, t.pull_platform.as_deref()).await?;
             }
         }
         for step in &p.steps {
@@ -92,7 +89,7 @@ impl<E: ContainerEngine> Run<'_, E> {
             }
         }
         if self.opts.local_engine {
-            self.prepare_log_dir(spec, desired).await?;
+            self.prepare_log_dir(&t.log_dir, desired).await?;
         }
         for c in &desired.containers {
             self.check_cancel()?;
@@ -160,10 +157,9 @@ impl<E: ContainerEngine> Run<'_, E> {
     /// Creates the gateway's log directory and gives it to the user the gateway image runs as.
     pub(super) async fn prepare_log_dir(
         &self,
-        spec: &DeploymentSpec,
+        dir: &Path,
         desired: &Desired,
     ) -> Result<(), DeployError> {
-        let dir = &spec.log_dir;
         std::fs::create_dir_all(dir).map_err(|e| DeployError::Blocked(vec![format!(
             "cannot create the log directory {}: {e}; create it (sudo mkdir -p {}) or set log_dir in the spec",
             dir.display(),

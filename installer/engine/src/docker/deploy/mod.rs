@@ -9,6 +9,7 @@ mod execute;
 mod observe;
 mod probe;
 mod rollback;
+mod target;
 
 use bollard::Docker;
 use std::collections::BTreeMap;
@@ -21,6 +22,7 @@ use aigw_core::plan::{self, Component, Desired, Observed, ObservedContainer, Pla
 use aigw_core::spec::DeploymentSpec;
 use execute::Run;
 use rollback::with_rollback;
+pub use target::{target, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
@@ -63,7 +65,8 @@ pub struct ApplyOptions {
     /// Whether host ports can be checked and services probed from here (the engine is on this machine).
     pub local_engine: bool,
     pub smoke_test: bool,
-    /// Secrets for the gateway's environment (see [`plan`]).
+    /// Secrets for the gateway's environment (see [`target`]); [`apply`] and [`upgrade`] put them into
+    /// the [`Target`].
     pub gateway_secret_env: BTreeMap<String, String>,
 }
 
@@ -100,8 +103,7 @@ pub async fn list_ours(docker: &Docker) -> Result<Vec<ObservedContainer>, Deploy
     observe::list_ours(docker).await
 }
 
-/// Plans without changing anything. `gateway_secret_env` carries secrets the gateway needs in its environment (the JWT keys of GitLab
-/// 18.10+); they are part of the container's configuration, never of the spec.
+/// Plans without changing anything (see [`target`] for `token_file` and `gateway_secret_env`).
 pub async fn plan(
     docker: &Docker,
     spec: &DeploymentSpec,
@@ -109,27 +111,19 @@ pub async fn plan(
     gateway_secret_env: &BTreeMap<String, String>,
     local_engine: bool,
 ) -> Result<(Desired, Plan), DeployError> {
-    plan_on(docker, spec, token_file, gateway_secret_env, local_engine).await
+    let t = target(spec, token_file, gateway_secret_env)?;
+    let p = plan_desired(docker, &t.desired, local_engine).await?;
+    Ok((t.desired, p))
 }
 
-async fn plan_on<E: ContainerEngine>(
+/// Desired versus what exists on `engine`.
+pub async fn plan_desired<E: ContainerEngine>(
     engine: &E,
-    spec: &DeploymentSpec,
-    token_file: Option<&str>,
-    gateway_secret_env: &BTreeMap<String, String>,
+    desired: &Desired,
     local_engine: bool,
-) -> Result<(Desired, Plan), DeployError> {
-    let mut desired = plan::desired(spec, token_file)?;
-    for c in desired
-        .containers
-        .iter_mut()
-        .filter(|c| c.component == Component::Gateway)
-    {
-        c.env.extend(gateway_secret_env.clone());
-    }
-    let observed = observe::observe(engine, &desired, local_engine).await?;
-    let p = plan::diff(&desired, &observed);
-    Ok((desired, p))
+) -> Result<Plan, DeployError> {
+    let observed = observe::observe(engine, desired, local_engine).await?;
+    Ok(plan::diff(desired, &observed))
 }
 
 pub async fn apply(
@@ -139,25 +133,20 @@ pub async fn apply(
     opts: &ApplyOptions,
     sink: &Sink,
 ) -> Result<ApplyReport, DeployError> {
-    apply_on(docker, spec, token_file, opts, sink).await
+    let t = target(spec, token_file, &opts.gateway_secret_env)?;
+    apply_target(docker, &t, opts, sink).await
 }
 
-async fn apply_on<E: ContainerEngine>(
+/// Plans `t` against `engine` and carries the plan out; on failure (or cancellation) undoes what it did,
+/// newest first, unless `opts` says not to. `opts.gateway_secret_env` is not read: `t` is complete.
+pub async fn apply_target<E: ContainerEngine>(
     engine: &E,
-    spec: &DeploymentSpec,
-    token_file: Option<&str>,
+    t: &Target,
     opts: &ApplyOptions,
     sink: &Sink,
 ) -> Result<ApplyReport, DeployError> {
     let started = Instant::now();
-    let (desired, the_plan) = plan_on(
-        engine,
-        spec,
-        token_file,
-        &opts.gateway_secret_env,
-        opts.local_engine,
-    )
-    .await?;
+    let the_plan = plan_desired(engine, &t.desired, opts.local_engine).await?;
     emit(
         sink,
         Event::Plan {
@@ -180,7 +169,7 @@ async fn apply_on<E: ContainerEngine>(
         opts,
         journal: Vec::new(),
     };
-    match run.execute(spec, &desired, &the_plan).await {
+    match run.execute(t, &the_plan).await {
         Ok(()) => Ok(ApplyReport {
             plan: the_plan,
             changed: true,
