@@ -176,18 +176,22 @@ impl<E: ContainerEngine> Run<'_, E> {
             Ok(None) => {}
             Ok(Some((uid, gid))) => {
                 if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
-                    emit(self.sink, Event::Warning {
-                        message: format!(
-                            "the gateway runs as uid {uid} and cannot write {} unless it owns it ({e}):                              sudo chown {uid}:{gid} {}",
-                            dir.display(),
-                            dir.display()
-                        ),
-                    });
+                    let dir = dir.display();
+                    let message = format!(
+                        "the gateway runs as uid {uid} and cannot write {dir} unless it owns it \
+                         ({e}): sudo chown {uid}:{gid} {dir}"
+                    );
+                    emit(self.sink, Event::Warning { message });
                 }
             }
-            Err(e) => emit(self.sink, Event::Warning {
-                message: format!("could not tell which user the gateway runs as ({e}); if it cannot write its                                   log, give it {}", dir.display()),
-            }),
+            Err(e) => {
+                let message = format!(
+                    "could not tell which user the gateway runs as ({e}); if it cannot write its \
+                     log, give it {}",
+                    dir.display()
+                );
+                emit(self.sink, Event::Warning { message });
+            }
         }
         Ok(())
     }
