@@ -6,10 +6,14 @@
 //! wait until healthy, and only then remove `<name>-prev`. Rollback reverses that journal.
 
 mod execute;
+#[cfg(test)]
+mod fake;
 mod observe;
 mod probe;
 mod rollback;
 mod target;
+#[cfg(test)]
+mod tests;
 
 use bollard::Docker;
 use std::collections::BTreeMap;
@@ -215,26 +219,5 @@ pub fn split_ref(image: &str) -> (&str, &str) {
     match image.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo, tag),
         _ => (image, "latest"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn image_references_split() {
-        assert_eq!(
-            split_ref("vllm/vllm-openai:v0.18.1"),
-            ("vllm/vllm-openai", "v0.18.1")
-        );
-        assert_eq!(
-            split_ref("registry.local:5000/aigw"),
-            ("registry.local:5000/aigw", "latest")
-        );
-        assert_eq!(
-            split_ref("registry.local:5000/aigw:1"),
-            ("registry.local:5000/aigw", "1")
-        );
     }
 }
