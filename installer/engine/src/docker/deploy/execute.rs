@@ -291,6 +291,8 @@ impl<E: ContainerEngine> Run<'_, E> {
         let prev = format!("{}-prev", c.name);
         self.remove_if_ours(&next).await?;
         self.remove_if_ours(&prev).await?;
+        // Each step is journalled, so a failure between them brings the old container back too.
+        let from = self.journal.len();
         self.create(c, &next).await?;
         self.journal.push(Undo::RemoveContainer(next.clone()));
         let was_running = self
@@ -301,10 +303,17 @@ impl<E: ContainerEngine> Run<'_, E> {
             .and_then(|i| i.state)
             .is_some_and(|s| s.running);
         self.stop(&c.name).await?;
+        if was_running {
+            self.journal.push(Undo::StartAgain(c.name.clone()));
+        }
         self.rename(&c.name, &prev).await?;
+        self.journal.push(Undo::RenameBack {
+            now: prev.clone(),
+            was: c.name.clone(),
+        });
         self.rename(&next, &c.name).await?;
-        // The journal entry for `next` now refers to `name`.
-        self.journal.pop();
+        // `name` is the new container now and `prev` the old one: one entry undoes all of the above.
+        self.journal.truncate(from);
         self.journal.push(Undo::RestorePrevious {
             name: c.name.clone(),
             was_running,

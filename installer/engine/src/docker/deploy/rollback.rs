@@ -16,6 +16,10 @@ pub(super) enum Undo {
     RestorePrevious { name: String, was_running: bool },
     /// A container this run started.
     StopContainer(String),
+    /// A running container this run stopped.
+    StartAgain(String),
+    /// A container this run renamed from `was` to `now`.
+    RenameBack { now: String, was: String },
 }
 
 impl<E: ContainerEngine> Run<'_, E> {
@@ -28,6 +32,11 @@ impl<E: ContainerEngine> Run<'_, E> {
                     (format!("removed {name}"), self.remove_if_ours(name).await)
                 }
                 Undo::StopContainer(name) => (format!("stopped {name}"), self.stop(name).await),
+                Undo::StartAgain(name) => (format!("started {name} again"), self.start(name).await),
+                Undo::RenameBack { now, was } => (
+                    format!("renamed {now} back to {was}"),
+                    self.rename(now, was).await,
+                ),
                 Undo::RestorePrevious { name, was_running } => {
                     let mut r = self.remove_if_ours(name).await;
                     if r.is_ok() {

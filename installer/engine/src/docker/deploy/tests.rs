@@ -239,3 +239,50 @@ async fn the_log_directory_warning_reads_as_one_sentence() {
     assert!(message.contains("its log, give it"), "{message}");
     assert!(!message.contains("  "), "{message:?}");
 }
+
+#[tokio::test]
+async fn a_recreate_stopped_by_a_foreign_prev_container_starts_the_old_one_again() {
+    let fake = installed(&target_with("--a")).await;
+    // Someone else's container holds the name the old one is to be kept under.
+    fake.add_foreign("m-prev");
+    let before = fake.state().containers.clone();
+    let err = apply_target(&fake, &target_with("--b"), &opts(), &None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Engine { what, .. } if what == "rename container m to m-prev"),
+        "{err}"
+    );
+    assert_eq!(
+        fake.take_changes(),
+        ["create m-next", "stop m", "start m", "remove m-next"]
+    );
+    assert_eq!(fake.state().containers, before);
+}
+
+#[tokio::test]
+async fn a_recreate_whose_new_container_cannot_take_the_name_puts_the_old_one_back() {
+    let fake = installed(&target_with("--a")).await;
+    let before = fake.state().containers.clone();
+    fake.state().refuse = Some("rename m-next m".into());
+    let err = apply_target(&fake, &target_with("--b"), &opts(), &None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Engine { what, .. } if what == "rename container m-next to m"),
+        "{err}"
+    );
+    assert_eq!(
+        fake.take_changes(),
+        [
+            "create m-next",
+            "stop m",
+            "rename m m-prev",
+            // rollback
+            "rename m-prev m",
+            "start m",
+            "remove m-next",
+        ]
+    );
+    assert_eq!(fake.state().containers, before);
+}
