@@ -4,6 +4,8 @@
 //! Recreate order (Compose's, so GPU memory is never held twice): create the new container under
 //! `<name>-next`, stop the old one and rename it `<name>-prev`, rename the new one into place, start it,
 //! wait until healthy, and only then remove `<name>-prev`. Rollback reverses that journal.
+//!
+//! Everything runs over a [`ContainerEngine`]; what to run is decided first, whole, by [`target`].
 
 mod execute;
 #[cfg(test)]
