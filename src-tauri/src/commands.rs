@@ -9,7 +9,7 @@ use aigw_core::recommend::{self, Machine, Recommendation, Request};
 use aigw_core::spec::{self, Answers, Context, DeploymentSpec, Weights};
 use aigw_engine::hardware::{DetectOptions, SystemReport};
 use aigw_engine::spec_file::SpecFile;
-use aigw_engine::usecase::{self, detect as run_detect, Target};
+use aigw_engine::usecase::{self, detect as run_detect, Session};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -232,7 +232,7 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
 pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiError> {
     let image_bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
-    let target = Target::connect().await;
+    let target = Session::connect().await;
     let reviewed = usecase::review(target.as_ref().ok(), &s).await?;
     let (steps, blockers, engine_problem) = match (reviewed.plan, target.as_ref().err()) {
         (Some(Ok(p)), _) => (

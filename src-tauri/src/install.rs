@@ -3,7 +3,7 @@
 //! CLI (the engine then rolls back what the run changed). One operation at a time.
 
 use aigw_engine::docker::events::{Event, Sink};
-use aigw_engine::usecase::{self, InstallOptions, Installed, Target};
+use aigw_engine::usecase::{self, InstallOptions, Installed, Session};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -137,7 +137,7 @@ async fn install_then_save(
     let bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
     let (_job, cancel) = jobs.start()?;
-    let target = Target::connect().await?;
+    let target = Session::connect().await?;
     let token = Some(form.hf_token.0.as_str()).filter(|t| !t.trim().is_empty());
     let opts = InstallOptions {
         hf_token: token,
@@ -177,7 +177,7 @@ async fn upgrade_then_save(
     let gateway_tag = Some(args.gateway_tag.trim()).filter(|t| !t.is_empty());
     let model_tag = Some(args.model_tag.trim()).filter(|t| !t.is_empty());
     let (_job, cancel) = jobs.start()?;
-    let target = Target::connect().await?;
+    let target = Session::connect().await?;
     let (sink, forwarder) = forward(on_event);
     let result = usecase::upgrade(&target, &s, gateway_tag, model_tag, &sink, cancel).await;
     drop(sink);

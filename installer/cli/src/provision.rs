@@ -10,15 +10,15 @@ use aigw_core::catalog::Catalog;
 use aigw_core::recommend::{self, Machine};
 use aigw_core::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
 use aigw_engine::hardware::DetectOptions;
-use aigw_engine::usecase::{self, CancellationToken, InstallOptions, Target};
+use aigw_engine::usecase::{self, CancellationToken, InstallOptions, Session};
 
 use crate::progress::Renderer;
 use crate::render::{severity_style, HEADING};
 use aigw_core::preflight::Severity;
 
 /// Connects to the engine `DOCKER_HOST` names, or says why not and how to fix it.
-pub async fn connect() -> anyhow::Result<Target> {
-    match Target::connect().await {
+pub async fn connect() -> anyhow::Result<Session> {
+    match Session::connect().await {
         Ok(t) => Ok(t),
         Err(usecase::Error::Unreachable(f)) => {
             bail!("{}\nfix: {}", f.message, f.fix.unwrap_or_default())

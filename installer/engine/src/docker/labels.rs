@@ -8,9 +8,22 @@ use std::collections::HashMap;
 
 pub use aigw_core::plan::labels::*;
 
+/// Our app label as an engine's label filter (`key=value`).
+pub fn ours() -> String {
+    format!("{APP}={APP_ID}")
+}
+
 /// All containers (running or not) that carry our app label.
 pub async fn list_ours(docker: &Docker) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
-    let filters = HashMap::from([("label", vec![format!("{APP}={APP_ID}")])]);
+    labelled(docker, &ours()).await
+}
+
+/// All containers (running or not) that carry `label` (`key=value`).
+pub async fn labelled(
+    docker: &Docker,
+    label: &str,
+) -> Result<Vec<ContainerSummary>, bollard::errors::Error> {
+    let filters = HashMap::from([("label", vec![label.to_string()])]);
     docker
         .list_containers(Some(
             ListContainersOptionsBuilder::default()
@@ -27,7 +40,16 @@ pub async fn our_networks(
     docker: &Docker,
     name: Option<&str>,
 ) -> Result<Vec<Network>, bollard::errors::Error> {
-    let mut filters = HashMap::from([("label", vec![format!("{APP}={APP_ID}")])]);
+    labelled_networks(docker, &ours(), name).await
+}
+
+/// The networks that carry `label` (`key=value`); with `name`, only those named exactly that.
+pub async fn labelled_networks(
+    docker: &Docker,
+    label: &str,
+    name: Option<&str>,
+) -> Result<Vec<Network>, bollard::errors::Error> {
+    let mut filters = HashMap::from([("label", vec![label.to_string()])]);
     if let Some(n) = name {
         filters.insert("name", vec![n.to_string()]);
     }

@@ -1,6 +1,8 @@
 //! The thin layer that talks to the Docker Engine API (through bollard, never the `docker` CLI).
 
 pub mod body;
+mod bollard_engine;
+pub mod container_engine;
 pub mod deploy;
 pub mod engine;
 pub mod events;

@@ -5,11 +5,11 @@ use aigw_core::spec::DeploymentSpec;
 use std::path::Path;
 
 use super::provision::check_bundle;
-use super::{CancellationToken, Error, Sink, Target};
+use super::{CancellationToken, Error, Session, Sink};
 use crate::docker::images::{self, BundleManifest};
 
 pub async fn save_images(
-    t: &Target,
+    t: &Session,
     s: &DeploymentSpec,
     out: &Path,
     force: bool,
@@ -23,7 +23,7 @@ pub async fn save_images(
 
 /// The references loaded.
 pub async fn load_images(
-    t: &Target,
+    t: &Session,
     bundle: &Path,
     sink: &Sink,
     cancel: &CancellationToken,

@@ -5,16 +5,16 @@ use aigw_core::spec::{DeploymentSpec, Weights};
 use futures_util::{Stream, StreamExt};
 use std::path::{Path, PathBuf};
 
-use super::{Error, Target};
+use super::{Error, Session};
 use crate::docker::manage::{self, ContainerStatus, Removed};
 
-pub async fn status(t: &Target) -> Result<Vec<ContainerStatus>, Error> {
+pub async fn status(t: &Session) -> Result<Vec<ContainerStatus>, Error> {
     Ok(manage::status(&t.conn.docker).await?)
 }
 
 /// The component's log lines (the last `tail`); with `follow`, the stream stays open for new ones.
 pub async fn logs(
-    t: &Target,
+    t: &Session,
     component: Component,
     tail: u32,
     follow: bool,
@@ -50,7 +50,7 @@ pub struct Uninstalled {
 
 /// Removes every container and network carrying our labels; with `purge`, also the gateway logs, the
 /// Hugging Face cache and the spec file (a local weights directory the admin provided is never deleted).
-pub async fn uninstall(t: &Target, purge: Option<Purge<'_>>) -> Result<Uninstalled, Error> {
+pub async fn uninstall(t: &Session, purge: Option<Purge<'_>>) -> Result<Uninstalled, Error> {
     let removed = manage::uninstall(&t.conn.docker).await?;
     let mut deleted = Vec::new();
     let mut kept = Vec::new();

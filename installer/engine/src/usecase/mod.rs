@@ -27,13 +27,13 @@ pub use crate::docker::events::Sink;
 pub use tokio_util::sync::CancellationToken;
 
 /// The engine a use case acts on, and where the installer keeps its own files (token, JWT keys, spec).
-pub struct Target {
+pub struct Session {
     pub conn: Connection,
     pub endpoint: Endpoint,
     pub data_dir: PathBuf,
 }
 
-impl Target {
+impl Session {
     /// The engine `DOCKER_HOST` names (or this machine's), or the system check's finding (message and fix).
     pub async fn connect() -> Result<Self, Error> {
         let data_dir = data_dir()?;

@@ -5,7 +5,7 @@ use aigw_core::plan::{Desired, Plan};
 use aigw_core::spec::{DeploymentSpec, Weights};
 use std::path::{Path, PathBuf};
 
-use super::{CancellationToken, Error, Sink, Target};
+use super::{CancellationToken, Error, Session, Sink};
 use crate::docker::deploy::{self, ApplyOptions, ApplyReport};
 use crate::docker::images;
 use crate::secrets;
@@ -20,7 +20,7 @@ pub struct Reviewed {
 /// The desired state, and the plan against the engine when there is one. Keys already made are part of
 /// the gateway's configuration (so an unchanged install plans "keep"); missing ones are only generated
 /// by install.
-pub async fn review(target: Option<&Target>, s: &DeploymentSpec) -> Result<Reviewed, Error> {
+pub async fn review(target: Option<&Session>, s: &DeploymentSpec) -> Result<Reviewed, Error> {
     let desired = aigw_core::plan::desired(s, None)?;
     let plan = match target {
         Some(t) => {
@@ -69,7 +69,7 @@ impl Default for InstallOptions<'_> {
 /// The token file, the JWT keys (generated on first use) and the apply options: what install and
 /// upgrade share.
 fn prepare(
-    t: &Target,
+    t: &Session,
     s: &DeploymentSpec,
     hf_token: Option<&str>,
     cancel: CancellationToken,
@@ -90,7 +90,7 @@ fn token_str(p: &Option<PathBuf>) -> Option<String> {
 
 /// Loads the offline bundle (if any), then applies the spec.
 pub async fn install(
-    t: &Target,
+    t: &Session,
     s: &DeploymentSpec,
     o: &InstallOptions<'_>,
     sink: &Sink,
@@ -123,7 +123,7 @@ pub async fn install(
 /// New tags through the same apply: pull first, keep the old container until the new one is healthy,
 /// put it back if not. The returned spec names the new tags.
 pub async fn upgrade(
-    t: &Target,
+    t: &Session,
     s: &DeploymentSpec,
     gateway_tag: Option<&str>,
     model_tag: Option<&str>,

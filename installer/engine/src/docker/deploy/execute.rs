@@ -1,0 +1,323 @@
+//! Carrying out a plan's steps, each change journalled as it is made.
+
+use futures_util::StreamExt;
+use std::collections::BTreeMap;
+
+use super::rollback::Undo;
+use super::target::Target;
+use super::{engine_err, ApplyOptions, DeployError};
+use crate::docker::container_engine::{ContainerEngine, EngineError};
+use crate::docker::events::{emit, Event, PhaseState, Sink};
+use crate::docker::labels;
+use aigw_core::plan::{Component, Desired, DesiredContainer, Plan, Step};
+use std::path::Path;
+
+/// One apply's run over `engine`: what it changed so far is in `journal`, newest last.
+pub(super) struct Run<'a, E> {
+    pub(super) engine: &'a E,
+    pub(super) sink: &'a Sink,
+    pub(super) opts: &'a ApplyOptions,
+    pub(super) journal: Vec<Undo>,
+}
+
+impl<E: ContainerEngine> Run<'_, E> {
+    /// An apply killed while creating the network may have had its request still in flight when this
+    /// run observed none: Docker then holds two networks of that name and refuses the name as ambiguous.
+    /// The twin has no containers (that run got no further), so it is removed, by id.
+    pub(super) async fn remove_twin_networks(
+        &self,
+        name: &str,
+        keep: &str,
+    ) -> Result<(), DeployError> {
+        let networks = self
+            .engine
+            .list_networks(&labels::ours(), Some(name))
+            .await
+            .map_err(engine_err("list networks"))?;
+        for twin in networks.into_iter().map(|n| n.id).filter(|id| id != keep) {
+            self.engine
+                .remove_network(&twin)
+                .await
+                .map_err(engine_err(format!("remove the duplicate network {name}")))?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn phase(&self, phase: &str, state: PhaseState) {
+        emit(
+            self.sink,
+            Event::Phase {
+                phase: phase.into(),
+                state,
+            },
+        );
+    }
+
+    pub(super) fn check_cancel(&self) -> Result<(), DeployError> {
+        if self.opts.cancel.is_cancelled() {
+            return Err(DeployError::Cancelled {
+                rollback: String::new(),
+            });
+        }
+        Ok(())
+    }
+
+    pub(super) async fn execute(&mut self, t: &Target, p: &Plan) -> Result<(), DeployError> {
+        let desired = &t.desired;
+        // Pull first: a missing image must fail the run before anything is created.
+        for step in &p.steps {
+            self.check_cancel()?;
+            if let Step::PullImage { image } = step {
+                self.pull(image, t.pull_platform.as_deref()).await?;
+            }
+        }
+        for step in &p.steps {
+            if let Step::CreateNetwork { name } = step {
+                self.phase("network", PhaseState::Started);
+                let ours = BTreeMap::from([(labels::APP.to_string(), labels::APP_ID.to_string())]);
+                let id = self
+                    .engine
+                    .create_network(name, &ours)
+                    .await
+                    .map_err(engine_err(format!("create network {name}")))?;
+                self.journal.push(Undo::RemoveNetwork {
+                    name: name.clone(),
+                    id: id.clone(),
+                });
+                self.remove_twin_networks(name, &id).await?;
+                self.phase("network", PhaseState::Done);
+            }
+        }
+        if self.opts.local_engine {
+            self.prepare_log_dir(&t.log_dir, desired).await?;
+        }
+        for c in &desired.containers {
+            self.check_cancel()?;
+            let step = p.steps.iter().find(|s| match s {
+                Step::Create { name, .. }
+                | Step::Recreate { name, .. }
+                | Step::Start { name, .. }
+                | Step::Keep { name, .. } => name == &c.name,
+                _ => false,
+            });
+            match step {
+                Some(Step::Create { .. }) => {
+                    self.phase(&format!("{} container", c.component), PhaseState::Started);
+                    self.remove_if_ours(&c.name).await?;
+                    self.create(c, &c.name).await?;
+                    self.journal.push(Undo::RemoveContainer(c.name.clone()));
+                    self.start(&c.name).await?;
+                    self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.phase(&format!("{} container", c.component), PhaseState::Done);
+                }
+                Some(Step::Recreate { .. }) => {
+                    self.phase(&format!("{} container", c.component), PhaseState::Started);
+                    self.recreate(c).await?;
+                    self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.phase(&format!("{} container", c.component), PhaseState::Done);
+                }
+                Some(Step::Start { .. }) => {
+                    self.start(&c.name).await?;
+                    self.journal.push(Undo::StopContainer(c.name.clone()));
+                    self.wait_healthy(c, &desired.served_model_name).await?;
+                }
+                // Up to date, but perhaps still loading (an earlier run was interrupted): the smoke
+                // test and the gateway need it ready. Returns at the first good probe.
+                Some(Step::Keep { .. }) => self.wait_healthy(c, &desired.served_model_name).await?,
+                _ => {}
+            }
+        }
+        if self.opts.smoke_test && self.opts.local_engine {
+            self.smoke(desired).await?;
+        }
+        // Success: what was kept for rollback can go, and so can leftovers.
+        self.phase("cleanup", PhaseState::Started);
+        for c in &desired.containers {
+            self.remove_if_ours(&format!("{}-prev", c.name)).await?;
+        }
+        for step in &p.steps {
+            if let Step::Remove { id, name, .. } = step {
+                // The deployment is healthy already: a leftover that will not go is worth a warning, not
+                // a failure (the next apply tries again).
+                if let Err(e) = self.engine.remove_container(id).await {
+                    emit(
+                        self.sink,
+                        Event::Warning {
+                            message: format!("could not remove the leftover container {name}: {e}"),
+                        },
+                    );
+                }
+            }
+        }
+        self.journal.clear();
+        self.phase("cleanup", PhaseState::Done);
+        Ok(())
+    }
+
+    /// Creates the gateway's log directory and gives it to the user the gateway image runs as.
+    pub(super) async fn prepare_log_dir(
+        &self,
+        dir: &Path,
+        desired: &Desired,
+    ) -> Result<(), DeployError> {
+        std::fs::create_dir_all(dir).map_err(|e| DeployError::Blocked(vec![format!(
+            "cannot create the log directory {}: {e}; create it (sudo mkdir -p {}) or set log_dir in the spec",
+            dir.display(),
+            dir.display()
+        )]))?;
+        let Some(gw) = desired
+            .containers
+            .iter()
+            .find(|c| c.component == Component::Gateway)
+        else {
+            return Ok(());
+        };
+        match self.engine.image_user(&gw.image).await {
+            Ok(None) => {}
+            Ok(Some((uid, gid))) => {
+                if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
+                    let dir = dir.display();
+                    let message = format!(
+                        "the gateway runs as uid {uid} and cannot write {dir} unless it owns it \
+                         ({e}): sudo chown {uid}:{gid} {dir}"
+                    );
+                    emit(self.sink, Event::Warning { message });
+                }
+            }
+            Err(e) => {
+                let message = format!(
+                    "could not tell which user the gateway runs as ({e}); if it cannot write its \
+                     log, give it {}",
+                    dir.display()
+                );
+                emit(self.sink, Event::Warning { message });
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn pull(
+        &self,
+        image: &str,
+        platform: Option<&str>,
+    ) -> Result<(), DeployError> {
+        self.phase(&format!("pull {image}"), PhaseState::Started);
+        let mut stream = self.engine.pull_image(image, platform);
+        loop {
+            let next = tokio::select! {
+                n = stream.next() => n,
+                _ = self.opts.cancel.cancelled() => return Err(DeployError::Cancelled { rollback: String::new() }),
+            };
+            match next {
+                None => break,
+                Some(Ok(progress)) => {
+                    if let Some(detail) = progress.error {
+                        return Err(DeployError::Pull {
+                            image: image.into(),
+                            detail,
+                        });
+                    }
+                    emit(
+                        self.sink,
+                        Event::Layer {
+                            image: image.into(),
+                            layer: progress.layer,
+                            status: progress.status,
+                            current: progress.current,
+                            total: progress.total,
+                        },
+                    );
+                }
+                Some(Err(e)) => {
+                    self.phase(&format!("pull {image}"), PhaseState::Failed);
+                    return Err(DeployError::Pull {
+                        image: image.into(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        }
+        self.phase(&format!("pull {image}"), PhaseState::Done);
+        Ok(())
+    }
+
+    pub(super) async fn create(&self, c: &DesiredContainer, name: &str) -> Result<(), DeployError> {
+        self.engine
+            .create_container(name, c)
+            .await
+            .map_err(engine_err(format!("create container {name}")))
+    }
+
+    pub(super) async fn start(&self, name: &str) -> Result<(), DeployError> {
+        self.engine
+            .start_container(name)
+            .await
+            .map_err(engine_err(format!("start container {name}")))
+    }
+
+    pub(super) async fn stop(&self, name: &str) -> Result<(), DeployError> {
+        match self.engine.stop_container(name, 30).await {
+            Ok(()) | Err(EngineError::NotModified(_)) => Ok(()),
+            Err(e) => Err(engine_err(format!("stop container {name}"))(e)),
+        }
+    }
+
+    pub(super) async fn rename(&self, from: &str, to: &str) -> Result<(), DeployError> {
+        self.engine
+            .rename_container(from, to)
+            .await
+            .map_err(engine_err(format!("rename container {from} to {to}")))
+    }
+
+    /// Removes a container of that name only if it carries our label.
+    pub(super) async fn remove_if_ours(&self, name: &str) -> Result<(), DeployError> {
+        match self.engine.inspect_container(name).await {
+            Ok(c) => {
+                if c.labels.get(labels::APP).map(String::as_str) == Some(labels::APP_ID) {
+                    self.engine
+                        .remove_container(name)
+                        .await
+                        .map_err(engine_err(format!("remove container {name}")))?;
+                }
+                Ok(())
+            }
+            Err(EngineError::NotFound(_)) => Ok(()),
+            Err(e) => Err(engine_err(format!("inspect container {name}"))(e)),
+        }
+    }
+
+    pub(super) async fn recreate(&mut self, c: &DesiredContainer) -> Result<(), DeployError> {
+        let next = format!("{}-next", c.name);
+        let prev = format!("{}-prev", c.name);
+        self.remove_if_ours(&next).await?;
+        self.remove_if_ours(&prev).await?;
+        // Each step is journalled, so a failure between them brings the old container back too.
+        let from = self.journal.len();
+        self.create(c, &next).await?;
+        self.journal.push(Undo::RemoveContainer(next.clone()));
+        let was_running = self
+            .engine
+            .inspect_container(&c.name)
+            .await
+            .ok()
+            .and_then(|i| i.state)
+            .is_some_and(|s| s.running);
+        self.stop(&c.name).await?;
+        if was_running {
+            self.journal.push(Undo::StartAgain(c.name.clone()));
+        }
+        self.rename(&c.name, &prev).await?;
+        self.journal.push(Undo::RenameBack {
+            now: prev.clone(),
+            was: c.name.clone(),
+        });
+        self.rename(&next, &c.name).await?;
+        // `name` is the new container now and `prev` the old one: one entry undoes all of the above.
+        self.journal.truncate(from);
+        self.journal.push(Undo::RestorePrevious {
+            name: c.name.clone(),
+            was_running,
+        });
+        self.start(&c.name).await
+    }
+}

@@ -1,0 +1,103 @@
+//! Reading what exists of the desired objects, by label.
+
+use std::collections::BTreeMap;
+
+use super::{engine_err, DeployError};
+use crate::docker::container_engine::{ContainerEngine, EngineError};
+use crate::docker::labels;
+use aigw_core::plan::{Component, Desired, Observed, ObservedContainer};
+
+/// Reads what exists of the desired objects.
+pub(super) async fn observe<E: ContainerEngine>(
+    engine: &E,
+    desired: &Desired,
+    local_engine: bool,
+) -> Result<Observed, DeployError> {
+    let network = match engine.inspect_network(&desired.network).await {
+        Ok(n) => Some(n.labels.get(labels::APP).map(String::as_str) == Some(labels::APP_ID)),
+        Err(EngineError::NotFound(_)) => None,
+        // Docker allows two networks with one name (an apply killed while creating it, then run
+        // again at once) and then refuses the name.
+        Err(EngineError::Ambiguous(_)) => {
+            return Err(DeployError::Blocked(vec![format!(
+                "two Docker networks are named {} (an earlier run was stopped while creating it); \
+                 `aigw-installer uninstall` removes the installer's own containers and networks, then \
+                 apply again",
+                desired.network
+            )]))
+        }
+        Err(e) => return Err(engine_err("inspect the network")(e)),
+    };
+    let ours = list_ours(engine).await?;
+    let mut foreign_names = Vec::new();
+    for c in &desired.containers {
+        if ours.iter().any(|o| o.name == c.name) {
+            continue;
+        }
+        match engine.inspect_container(&c.name).await {
+            Ok(_) => foreign_names.push(c.name.clone()),
+            Err(EngineError::NotFound(_)) => {}
+            Err(e) => return Err(engine_err("inspect containers")(e)),
+        }
+    }
+    let mut images = BTreeMap::new();
+    for c in &desired.containers {
+        let id = match engine.inspect_image(&c.image).await {
+            Ok(i) => i.id,
+            Err(EngineError::NotFound(_)) => None,
+            Err(e) => return Err(engine_err("inspect images")(e)),
+        };
+        images.insert(c.image.clone(), id);
+    }
+    let ours_publish: Vec<u16> = ours
+        .iter()
+        .flat_map(|c| c.published_ports.iter().copied())
+        .collect();
+    let mut ports_taken = Vec::new();
+    if local_engine {
+        for c in &desired.containers {
+            for p in &c.ports {
+                let held = matches!(
+                    crate::hardware::network::check_port(p.host_port),
+                    crate::hardware::network::PortState::InUse { .. }
+                );
+                if held && !ours_publish.contains(&p.host_port) {
+                    ports_taken.push(p.host_port);
+                }
+            }
+        }
+    }
+    Ok(Observed {
+        network,
+        ours,
+        foreign_names,
+        images,
+        ports_taken,
+    })
+}
+
+/// Our containers (by label), as the planner reads them.
+pub(super) async fn list_ours<E: ContainerEngine>(
+    engine: &E,
+) -> Result<Vec<ObservedContainer>, DeployError> {
+    let list = engine
+        .list_containers(&labels::ours())
+        .await
+        .map_err(engine_err("list containers"))?;
+    Ok(list
+        .into_iter()
+        .map(|c| ObservedContainer {
+            component: match c.labels.get(labels::COMPONENT).map(String::as_str) {
+                Some("model") => Some(Component::Model),
+                Some("gateway") => Some(Component::Gateway),
+                _ => None,
+            },
+            config_hash: c.labels.get(labels::CONFIG_HASH).cloned(),
+            id: c.id,
+            name: c.name,
+            running: c.running,
+            image_id: c.image_id,
+            published_ports: c.published_ports,
+        })
+        .collect())
+}

@@ -1,0 +1,288 @@
+//! The rollback journal over the in-memory engine: what a failed or cancelled apply undoes, in which
+//! order, and what it never touches. The same paths against the real engine are in the e2e suites.
+
+use std::collections::BTreeMap;
+use tokio_util::sync::CancellationToken;
+
+use super::execute::Run;
+use super::fake::FakeEngine;
+use super::*;
+use crate::docker::events::Event;
+
+#[test]
+fn image_references_split() {
+    assert_eq!(
+        split_ref("vllm/vllm-openai:v0.18.1"),
+        ("vllm/vllm-openai", "v0.18.1")
+    );
+    assert_eq!(
+        split_ref("registry.local:5000/aigw"),
+        ("registry.local:5000/aigw", "latest")
+    );
+    assert_eq!(
+        split_ref("registry.local:5000/aigw:1"),
+        ("registry.local:5000/aigw", "1")
+    );
+}
+
+/// Model `m`, gateway `gw`, network `net`; `arg` changes the model's configuration.
+fn target_with(arg: &str) -> Target {
+    let spec = DeploymentSpec::from_toml(
+        &format!(
+            r#"
+network = "net"
+[gitlab]
+url = "https://gitlab.example.com/"
+version = "18.2"
+[gateway]
+host = "aigw.example.com"
+container = "gw"
+health_timeout_s = 1
+[model]
+container = "m"
+served_model_name = "m"
+args = ["{arg}"]
+health_timeout_s = 1
+[model.weights]
+source = "hugging_face"
+repo = "org/m"
+"#
+        ),
+        "test",
+    )
+    .unwrap();
+    target(&spec, None, &BTreeMap::new()).unwrap()
+}
+
+/// An engine holding the target's images (nothing to pull) and nothing else.
+fn engine_for(t: &Target) -> FakeEngine {
+    let images: Vec<&str> = t
+        .desired
+        .containers
+        .iter()
+        .map(|c| c.image.as_str())
+        .collect();
+    FakeEngine::with_images(&images)
+}
+
+/// Health from the engine's own check, no smoke test: nothing here answers HTTP.
+fn opts() -> ApplyOptions {
+    ApplyOptions {
+        local_engine: false,
+        smoke_test: false,
+        ..ApplyOptions::default()
+    }
+}
+
+/// Applies `t` successfully and forgets the changes that took.
+async fn installed(t: &Target) -> FakeEngine {
+    let fake = engine_for(t);
+    apply_target(&fake, t, &opts(), &None).await.unwrap();
+    fake.take_changes();
+    fake
+}
+
+#[tokio::test]
+async fn a_create_that_fails_after_the_network_was_made_removes_the_network() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    fake.state().refuse = Some("create m".into());
+    let err = apply_target(&fake, &t, &opts(), &None).await.unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Engine { what, .. } if what == "create container m"),
+        "{err}"
+    );
+    assert_eq!(
+        fake.take_changes(),
+        ["create network net", "remove network net"]
+    );
+    assert!(fake.state().networks.is_empty());
+    assert!(fake.state().containers.is_empty());
+}
+
+#[tokio::test]
+async fn a_recreate_that_never_gets_healthy_restores_the_previous_container_running() {
+    let fake = installed(&target_with("--a")).await;
+    let before = fake.state().containers.clone();
+    fake.state().never_healthy = vec!["*".into()];
+    let err = apply_target(&fake, &target_with("--b"), &opts(), &None)
+        .await
+        .unwrap_err();
+    let DeployError::Unhealthy {
+        component,
+        rollback,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*component, Component::Model);
+    assert_eq!(rollback, "\nrollback: restored the previous m");
+    assert_eq!(
+        fake.take_changes(),
+        [
+            "create m-next",
+            "stop m",
+            "rename m m-prev",
+            "rename m-next m",
+            "start m",
+            // rollback
+            "remove m",
+            "rename m-prev m",
+            "start m",
+        ]
+    );
+    // The very containers that ran before, running again, and nothing else.
+    assert_eq!(fake.state().containers, before);
+}
+
+#[tokio::test]
+async fn cancelling_mid_apply_undoes_in_reverse_order() {
+    let mut t = target_with("--a");
+    // Only the cancellation can end the gateway's wait.
+    t.desired.containers[1].health_timeout_s = 600;
+    let fake = engine_for(&t);
+    let cancel = CancellationToken::new();
+    {
+        let mut s = fake.state();
+        s.never_healthy = vec!["gw".into()];
+        s.cancel_after = Some(("start gw".into(), cancel.clone()));
+    }
+    let opts = ApplyOptions { cancel, ..opts() };
+    let err = apply_target(&fake, &t, &opts, &None).await.unwrap_err();
+    let DeployError::Cancelled { rollback } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        rollback,
+        "\nrollback: removed gw; removed m; removed network net"
+    );
+    assert_eq!(
+        fake.take_changes(),
+        [
+            "create network net",
+            "create m",
+            "start m",
+            "create gw",
+            "start gw",
+            // rollback, newest first
+            "remove gw",
+            "remove m",
+            "remove network net",
+        ]
+    );
+    assert!(fake.state().containers.is_empty());
+    assert!(fake.state().networks.is_empty());
+}
+
+#[tokio::test]
+async fn a_container_with_our_name_but_not_our_labels_blocks_and_is_left_alone() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    fake.add_foreign("m");
+    let before = fake.state().containers.clone();
+    let err = apply_target(&fake, &t, &opts(), &None).await.unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Blocked(b) if b.iter().any(|b| b.contains("a container named m exists"))),
+        "{err}"
+    );
+    assert!(fake.take_changes().is_empty());
+    assert_eq!(fake.state().containers, before);
+}
+
+#[tokio::test]
+async fn a_foreign_container_in_the_way_of_a_recreate_is_never_removed() {
+    let fake = installed(&target_with("--a")).await;
+    // Someone else's container holds the name the new one is created under.
+    fake.add_foreign("m-next");
+    let before = fake.state().containers.clone();
+    let err = apply_target(&fake, &target_with("--b"), &opts(), &None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Engine { what, .. } if what == "create container m-next"),
+        "{err}"
+    );
+    assert!(fake.take_changes().is_empty());
+    assert_eq!(fake.state().containers, before);
+}
+
+#[tokio::test]
+async fn an_image_that_cannot_be_pulled_fails_before_any_change() {
+    let t = target_with("--a");
+    let fake = FakeEngine::default();
+    let err = apply_target(&fake, &t, &opts(), &None).await.unwrap_err();
+    assert!(matches!(err, DeployError::Pull { .. }), "{err}");
+    assert!(fake.take_changes().is_empty());
+}
+
+#[tokio::test]
+async fn the_log_directory_warning_reads_as_one_sentence() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = Some(tx);
+    let opts = opts();
+    let run = Run {
+        engine: &fake,
+        sink: &sink,
+        opts: &opts,
+        journal: Vec::new(),
+    };
+    run.prepare_log_dir(&dir.path().join("logs"), &t.desired)
+        .await
+        .unwrap();
+    let Ok(Event::Warning { message }) = rx.try_recv() else {
+        panic!("no warning");
+    };
+    assert!(message.contains("its log, give it"), "{message}");
+    assert!(!message.contains("  "), "{message:?}");
+}
+
+#[tokio::test]
+async fn a_recreate_stopped_by_a_foreign_prev_container_starts_the_old_one_again() {
+    let fake = installed(&target_with("--a")).await;
+    // Someone else's container holds the name the old one is to be kept under.
+    fake.add_foreign("m-prev");
+    let before = fake.state().containers.clone();
+    let err = apply_target(&fake, &target_with("--b"), &opts(), &None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Engine { what, .. } if what == "rename container m to m-prev"),
+        "{err}"
+    );
+    assert_eq!(
+        fake.take_changes(),
+        ["create m-next", "stop m", "start m", "remove m-next"]
+    );
+    assert_eq!(fake.state().containers, before);
+}
+
+#[tokio::test]
+async fn a_recreate_whose_new_container_cannot_take_the_name_puts_the_old_one_back() {
+    let fake = installed(&target_with("--a")).await;
+    let before = fake.state().containers.clone();
+    fake.state().refuse = Some("rename m-next m".into());
+    let err = apply_target(&fake, &target_with("--b"), &opts(), &None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Engine { what, .. } if what == "rename container m-next to m"),
+        "{err}"
+    );
+    assert_eq!(
+        fake.take_changes(),
+        [
+            "create m-next",
+            "stop m",
+            "rename m m-prev",
+            // rollback
+            "rename m-prev m",
+            "start m",
+            "remove m-next",
+        ]
+    );
+    assert_eq!(fake.state().containers, before);
+}
