@@ -5,6 +5,7 @@ import { state, showStep, onShow } from "./nav.js";
 import { startInstall } from "./install.js";
 import { refreshInstalled } from "./manage.js";
 import "./connect.js";
+import "./options.js";
 
 function renderGpus(report) {
   const box = $("#gpus");

@@ -2,6 +2,7 @@
 // model registration values, and the export zip through a save dialog.
 import { $, el, invoke, showError, clearErrors, choosePath, copyButton } from "./lib.js";
 import { state, onShow } from "./nav.js";
+import { ready as optionsReady } from "./options.js";
 
 let current = null; // the spec TOML when exporting without installing; null: the installed spec
 
@@ -16,6 +17,7 @@ async function showConnect(st, installType) {
   current = specToml(st);
   try {
     const info = await invoke("connect_info", { specToml: current, installTypeChoice: installType ?? null });
+    await optionsReady; // the list holds the install types before one is chosen
     $("#connect-install-type").value = info.install_type;
     summary.textContent = `GitLab ${info.gitlab_version} at ${info.gitlab_url}, installed as: ${info.install_label}. `
       + `The AI Gateway is ${info.gateway_url}. Settings from ${info.spec_origin}.`;
