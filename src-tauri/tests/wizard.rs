@@ -136,6 +136,16 @@ async fn welcome_then_system_check_shows_the_real_engine() {
         )
         .await;
     assert_eq!(unlabelled.as_str(), Some("[]"), "controls without a name");
+    // What the page hides stays hidden, whatever display a class gives it (the licence box, the uninstall
+    // confirmation).
+    let shown = d
+        .execute_async(
+            "const done = arguments[0];
+             done(JSON.stringify([...document.querySelectorAll('[hidden]')]
+               .filter((e) => getComputedStyle(e).display !== 'none').map((e) => e.id || e.className)));",
+        )
+        .await;
+    assert_eq!(shown.as_str(), Some("[]"), "hidden yet displayed");
     the_lists_are_the_cores(&d).await;
     d.screenshot(&artifacts().join("wizard-1-welcome.png"))
         .await;
