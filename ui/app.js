@@ -1,23 +1,11 @@
-// The wizard shell: navigation and the planning steps (check, model, configure, review). Every fact
-// comes from the engine through Tauri commands; nothing here decides.
+// The wizard shell: the planning steps (check, model, configure, review) and startup. Every fact comes
+// from the engine through Tauri commands; nothing here decides. Navigation and shared state are nav.js's.
 import { $, el, invoke, errorText, showError, clearErrors, choosePath } from "./lib.js";
+import { state, showStep, onShow } from "./nav.js";
 import { startInstall } from "./install.js";
-import { showConnect } from "./connect.js";
-import { showManage, refreshInstalled } from "./manage.js";
-
-export const state = { report: null, review: null };
-
-export function showStep(name) {
-  for (const s of document.querySelectorAll(".step")) s.hidden = s.id !== `step-${name}`;
-  for (const b of document.querySelectorAll("[data-step]")) {
-    if (b.dataset.step === name) b.setAttribute("aria-current", "step");
-    else b.removeAttribute("aria-current");
-  }
-  $("#content").focus();
-  if (name === "check" && !state.report) runCheck();
-  if (name === "connect") showConnect(state);
-  if (name === "manage") showManage();
-}
+import { refreshInstalled } from "./manage.js";
+import "./connect.js";
+import "./options.js";
 
 function renderGpus(report) {
   const box = $("#gpus");
@@ -70,7 +58,7 @@ async function runCheck() {
   }
 }
 
-for (const b of document.querySelectorAll("[data-step]")) b.addEventListener("click", () => showStep(b.dataset.step));
+onShow("check", () => { if (!state.report) runCheck(); });
 $("#start").addEventListener("click", () => showStep("check"));
 $("#to-model").addEventListener("click", () => showStep("model"));
 $("#model-form").addEventListener("submit", (e) => { e.preventDefault(); runRecommend(); });
@@ -97,7 +85,7 @@ function recommendArgs() {
   };
 }
 
-export function reviewArgs() {
+function reviewArgs() {
   return { rec: recommendArgs(), form: Object.fromEntries(new FormData($("#config-form")).entries()) };
 }
 

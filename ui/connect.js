@@ -1,6 +1,8 @@
 // Step 7: the GitLab-side settings for the installed (or only reviewed) spec, with copy buttons, the
 // model registration values, and the export zip through a save dialog.
 import { $, el, invoke, showError, clearErrors, choosePath, copyButton } from "./lib.js";
+import { state, onShow } from "./nav.js";
+import { ready as optionsReady } from "./options.js";
 
 let current = null; // the spec TOML when exporting without installing; null: the installed spec
 
@@ -8,13 +10,14 @@ function specToml(st) {
   return st.exportOnly && st.review ? st.review.spec_toml : null;
 }
 
-export async function showConnect(st, installType) {
+async function showConnect(st, installType) {
   const summary = $("#connect-summary");
   const err = $("#connect-error");
   clearErrors(err);
   current = specToml(st);
   try {
     const info = await invoke("connect_info", { specToml: current, installTypeChoice: installType ?? null });
+    await optionsReady; // the list holds the install types before one is chosen
     $("#connect-install-type").value = info.install_type;
     summary.textContent = `GitLab ${info.gitlab_version} at ${info.gitlab_url}, installed as: ${info.install_label}. `
       + `The AI Gateway is ${info.gateway_url}. Settings from ${info.spec_origin}.`;
@@ -68,6 +71,7 @@ $("#export-choose").addEventListener("click", async () => {
     $("#export-path").dataset.chosen = path; // the dialog already asked before replacing
   }
 });
+onShow("connect", () => showConnect(state));
 $("#export-btn").addEventListener("click", exportZip);
 $("#connect-install-type").addEventListener("change", (e) =>
   showConnect({ exportOnly: current !== null, review: { spec_toml: current } }, e.target.value));

@@ -1,40 +1,11 @@
 // Step 6: the install as it happens, from the engine's event channel. Cancel asks the engine to stop;
-// it then rolls back what this run changed and the result says so.
-import { $, el, invoke, Channel, errorText } from "./lib.js";
-import { progressView } from "./progress.js";
-import { state, showStep } from "./app.js";
-import { refreshInstalled } from "./manage.js";
+// it then rolls back what this run changed and the result says so. When it ends, it says so on
+// `document` (INSTALLATION_CHANGED) for whoever shows what runs.
+import { $ } from "./lib.js";
+import { progressView, runWithProgress, cancelRunning, showFailure } from "./progress.js";
+import { state, showStep, INSTALLATION_CHANGED } from "./nav.js";
 
 const view = progressView($("#install-progress"));
-
-/// Runs a long operation (`install` or `upgrade`) with its events sent to `progress`. Settles only
-/// after the channel's end marker too, so no event is rendered after the caller marks the view finished.
-export async function runWithProgress(command, args, progress) {
-  const channel = new Channel();
-  let ended;
-  const end = new Promise((resolve) => { ended = resolve; });
-  channel.onmessage = (msg) => (msg.end ? ended() : progress.handle(msg));
-  let result;
-  try {
-    result = await invoke(command, { ...args, onEvent: channel });
-  } catch (e) {
-    // A command that ran answers `{code, …}` and has sent its end marker; a call refused before it ran
-    // (its arguments did not deserialize) answers a bare string and sends nothing more.
-    if (e?.code) await end;
-    throw e;
-  }
-  await end;
-  return result;
-}
-
-/// Shows a failure: the message, then its detail (the engine's log lines and the rollback result).
-export function showFailure(box, e) {
-  const [first, ...rest] = (e?.message ?? String(e)).split("\n");
-  box.replaceChildren(el("p", { class: "error-title" }, first));
-  if (rest.length) box.append(el("pre", { class: "error-detail" }, rest.join("\n")));
-  if (e?.fix) box.append(el("p", { class: "fix" }, `What to do: ${e.fix}`));
-  box.hidden = false;
-}
 
 export async function startInstall(args) {
   const status = $("#install-status");
@@ -65,20 +36,9 @@ export async function startInstall(args) {
     cancel.disabled = true;
     cancel.textContent = "Cancel";
     $("#install-btn").disabled = false;
-    refreshInstalled();
-  }
-}
-
-async function cancelRunning(button) {
-  button.disabled = true;
-  button.textContent = "Cancelling…";
-  try {
-    await invoke("cancel");
-  } catch (e) {
-    button.textContent = errorText(e);
+    document.dispatchEvent(new CustomEvent(INSTALLATION_CHANGED));
   }
 }
 
 $("#cancel-install").addEventListener("click", (e) => cancelRunning(e.currentTarget));
-$("#cancel-upgrade").addEventListener("click", (e) => cancelRunning(e.currentTarget));
 $("#to-connect").addEventListener("click", () => showStep("connect"));

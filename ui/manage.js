@@ -1,7 +1,8 @@
-// Step 8: what runs (by label, like `aigw-installer status`), logs, upgrade and uninstall.
+// Step 8: what runs (by label, like `aigw-installer status`), logs, upgrade and uninstall; and whether
+// Manage is offered, read again whenever an install ends (INSTALLATION_CHANGED).
 import { $, el, invoke, showError, clearErrors, errorText } from "./lib.js";
-import { progressView } from "./progress.js";
-import { runWithProgress, showFailure } from "./install.js";
+import { progressView, runWithProgress, cancelRunning, showFailure } from "./progress.js";
+import { onShow, INSTALLATION_CHANGED } from "./nav.js";
 
 const upgradeView = progressView($("#upgrade-progress"));
 
@@ -39,7 +40,7 @@ function renderContainers(list) {
 // (`data-state="ready"`, `data-reading=N`) so that nothing has to guess from the transient text.
 let readings = 0;
 
-export async function showManage() {
+async function showManage() {
   const status = $("#manage-status");
   const reading = ++readings;
   status.dataset.state = "loading";
@@ -116,7 +117,10 @@ async function uninstall() {
   showManage();
 }
 
+onShow("manage", showManage);
+document.addEventListener(INSTALLATION_CHANGED, () => refreshInstalled());
 $("#manage-refresh").addEventListener("click", showManage);
+$("#cancel-upgrade").addEventListener("click", (e) => cancelRunning(e.currentTarget));
 $("#logs-btn").addEventListener("click", showLogs);
 $("#upgrade-form").addEventListener("submit", (e) => { e.preventDefault(); upgrade(); });
 $("#uninstall-btn").addEventListener("click", () => { $("#uninstall-confirm").hidden = false; $("#uninstall-yes").focus(); });

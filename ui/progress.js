@@ -1,6 +1,7 @@
-// Renders the engine's event stream (docker::events::Event) as phases with ticks, a bar per image layer
-// or transfer with bytes, the health wait, and the loading server's log tail.
-import { $, el } from "./lib.js";
+// Long operations (install, upgrade) as the page shows them: the channel plumbing, the engine's event
+// stream (docker::events::Event) as phases with ticks, a bar per image layer or transfer with bytes, the
+// health wait and the loading server's log tail, Cancel, and a failure with its detail.
+import { $, el, invoke, Channel, errorText } from "./lib.js";
 
 const MIB = 1024 * 1024;
 const LOG_LINES = 300;
@@ -97,4 +98,44 @@ export function progressView(root) {
       }
     },
   };
+}
+
+/// Runs a long operation (`install` or `upgrade`) with its events sent to `progress`. Settles only
+/// after the channel's end marker too, so no event is rendered after the caller marks the view finished.
+export async function runWithProgress(command, args, progress) {
+  const channel = new Channel();
+  let ended;
+  const end = new Promise((resolve) => { ended = resolve; });
+  channel.onmessage = (msg) => (msg.end ? ended() : progress.handle(msg));
+  let result;
+  try {
+    result = await invoke(command, { ...args, onEvent: channel });
+  } catch (e) {
+    // A command that ran answers `{code, …}` and has sent its end marker; a call refused before it ran
+    // (its arguments did not deserialize) answers a bare string and sends nothing more.
+    if (e?.code) await end;
+    throw e;
+  }
+  await end;
+  return result;
+}
+
+/// Asks the engine to stop the running operation; it rolls back, and the operation's result says so.
+export async function cancelRunning(button) {
+  button.disabled = true;
+  button.textContent = "Cancelling…";
+  try {
+    await invoke("cancel");
+  } catch (e) {
+    button.textContent = errorText(e);
+  }
+}
+
+/// Shows a failure: the message, then its detail (the engine's log lines and the rollback result).
+export function showFailure(box, e) {
+  const [first, ...rest] = (e?.message ?? String(e)).split("\n");
+  box.replaceChildren(el("p", { class: "error-title" }, first));
+  if (rest.length) box.append(el("pre", { class: "error-detail" }, rest.join("\n")));
+  if (e?.fix) box.append(el("p", { class: "fix" }, `What to do: ${e.fix}`));
+  box.hidden = false;
 }

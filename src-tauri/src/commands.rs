@@ -173,7 +173,7 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
         )
     })?;
     let install_type = if form.install_type.trim().is_empty() {
-        InstallType::Omnibus
+        InstallType::default()
     } else {
         form.install_type.parse::<InstallType>().map_err(|e| {
             field(

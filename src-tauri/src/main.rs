@@ -11,6 +11,7 @@ mod connect;
 mod error;
 mod install;
 mod manage;
+mod options;
 mod store;
 
 fn main() {
@@ -29,7 +30,8 @@ fn main() {
             connect::export_zip,
             manage::status,
             manage::logs,
-            manage::uninstall
+            manage::uninstall,
+            options::options
         ])
         .setup(|app| {
             stop_on_signals(app.handle().clone());

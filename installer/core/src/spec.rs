@@ -38,12 +38,8 @@ pub struct GitlabSpec {
     /// X.Y or X.Y.Z; chooses the gateway tag and the GitLab-side steps.
     pub version: String,
     /// How GitLab is installed (omnibus, helm, docker, source): where its settings go.
-    #[serde(default = "default_install_type")]
+    #[serde(default)]
     pub install_type: crate::gitlab::config::InstallType,
-}
-
-fn default_install_type() -> crate::gitlab::config::InstallType {
-    crate::gitlab::config::InstallType::Omnibus
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -497,7 +493,7 @@ pub fn from_deployment(
         gitlab: GitlabSpec {
             url: a.gitlab_url.clone(),
             version: a.gitlab_version.clone(),
-            install_type: a.install_type.unwrap_or_else(default_install_type),
+            install_type: a.install_type.unwrap_or_default(),
         },
         gateway: GatewaySpec {
             host: a.gateway_host.clone(),

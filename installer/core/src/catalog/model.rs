@@ -25,6 +25,26 @@ pub enum Precision {
 
 impl Precision {
     pub const CLI_VALUES: &'static str = "bf16, fp16, fp8, awq, gptq";
+    /// What an admin may ask for (`CLI_VALUES`); Q4_K_M is Ollama's, chosen by the recommender only.
+    pub const OVERRIDES: [Precision; 5] = [
+        Precision::Bf16,
+        Precision::Fp16,
+        Precision::Fp8,
+        Precision::Awq,
+        Precision::Gptq,
+    ];
+
+    /// The serde name, which `FromStr` accepts for the overrides.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Bf16 => "bf16",
+            Precision::Fp16 => "fp16",
+            Precision::Fp8 => "fp8",
+            Precision::Awq => "awq",
+            Precision::Gptq => "gptq",
+            Precision::Q4KM => "q4_k_m",
+        }
+    }
 
     /// 0 = 16-bit, 1 = 8-bit, 2 = 4-bit: the ladder the recommender walks down.
     pub fn tier(self) -> u8 {
@@ -415,6 +435,18 @@ mod tests {
         assert_eq!("half".parse::<Precision>(), Ok(Precision::Fp16));
         let e = "int3".parse::<Precision>().unwrap_err();
         assert!(e.contains("bf16, fp16, fp8, awq, gptq"), "{e}");
+    }
+
+    #[test]
+    fn overrides_are_the_cli_values_and_parse_back() {
+        let names: Vec<&str> = Precision::OVERRIDES.iter().map(|p| p.as_str()).collect();
+        assert_eq!(names.join(", "), Precision::CLI_VALUES);
+        for p in Precision::OVERRIDES {
+            assert_eq!(p.as_str().parse::<Precision>(), Ok(p));
+        }
+        for p in [Precision::OVERRIDES.as_slice(), &[Precision::Q4KM]].concat() {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
+        }
     }
 
     #[test]

@@ -22,10 +22,20 @@ pub enum Component {
 }
 
 impl Component {
+    pub const ALL: [Component; 2] = [Component::Model, Component::Gateway];
+
     pub fn label(self) -> &'static str {
         match self {
             Component::Model => "model",
             Component::Gateway => "gateway",
+        }
+    }
+
+    /// The name an admin reads (the wizard's lists); `label` is the one in names and files.
+    pub fn title(self) -> &'static str {
+        match self {
+            Component::Model => "Model server",
+            Component::Gateway => "AI Gateway",
         }
     }
 }

@@ -24,9 +24,11 @@ pub use check::{
 pub const API_KEY_PLACEHOLDER: &str = "<your vLLM --api-key, or any text if vLLM runs without one>";
 
 /// How GitLab itself is installed: decides where environment variables and commands go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum InstallType {
+    /// The default: GitLab's most common installation.
+    #[default]
     #[serde(alias = "linux-package")]
     Omnibus,
     Helm,

@@ -4,6 +4,9 @@
 //! lock, so their plans never see each other's containers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_core::catalog::Precision;
+use aigw_core::gitlab::config::InstallType;
+use aigw_core::plan::Component;
 use aigw_e2e::free_port;
 use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use aigw_e2e::webdriver::{gui_available, Driver};
@@ -38,12 +41,73 @@ async fn what_if(d: &Driver, gitlab: &str, gpus: &str) -> String {
         .await
 }
 
-/// On to Configure, with the GitLab URL and the gateway host filled in.
+/// Waits until the page declares the engine's choices are in the select (`data-ready`).
+async fn options_ready(d: &Driver, select: &str) {
+    d.wait_attribute(select, "data-ready", |v| v == Some("true"))
+        .await;
+}
+
+/// On to Configure, with the GitLab URL and the gateway host filled in, and the install types listed (the
+/// plan is reviewed with the default one).
 async fn configure(d: &Driver, gateway_host: &str) {
     d.click("#to-configure").await;
+    options_ready(d, "#c-install-type").await;
     d.type_into("#c-gitlab-url", "https://gitlab.example.com")
         .await;
     d.type_into("#c-gateway-host", gateway_host).await;
+}
+
+/// The page's lists hold the core's own choices, in its order, with the engine's default selected; the
+/// overrides keep their "recommended" (empty) choice first.
+async fn the_lists_are_the_cores(d: &Driver) {
+    let lists = [
+        "#c-install-type",
+        "#connect-install-type",
+        "#m-precision",
+        "#m-tp",
+        "#logs-component",
+    ];
+    for l in lists {
+        options_ready(d, l).await;
+    }
+    let read = d
+        .execute_async(&format!(
+            "const done = arguments[0];
+             const read = (s) => ({{ selected: document.querySelector(s).value,
+               options: [...document.querySelector(s).options].map((o) => [o.value, o.textContent]) }});
+             done(JSON.stringify(Object.fromEntries({}.map((s) => [s, read(s)]))));",
+            serde_json::json!(lists)
+        ))
+        .await;
+    let read: serde_json::Value = serde_json::from_str(read.as_str().unwrap()).unwrap();
+    let list = |s: &str| -> Vec<(String, String)> {
+        serde_json::from_value(read[s]["options"].clone()).unwrap()
+    };
+    // The core's labels sit mid-sentence ("self-compiled (source)"); the list capitalises them.
+    let capital = |l: &str| l[..1].to_uppercase() + &l[1..];
+    let install: Vec<(String, String)> = InstallType::ALL
+        .iter()
+        .map(|t| (t.as_str().to_string(), capital(t.label())))
+        .collect();
+    assert_eq!(list("#c-install-type"), install);
+    assert_eq!(list("#connect-install-type"), install);
+    assert_eq!(
+        read["#c-install-type"]["selected"].as_str(),
+        Some(InstallType::default().as_str())
+    );
+    let precisions: Vec<String> = list("#m-precision").into_iter().map(|(v, _)| v).collect();
+    let expected: Vec<&str> = [""]
+        .into_iter()
+        .chain(Precision::OVERRIDES.iter().map(|p| p.as_str()))
+        .collect();
+    assert_eq!(precisions, expected);
+    assert_eq!(read["#m-precision"]["selected"].as_str(), Some(""));
+    assert_eq!(read["#m-tp"]["selected"].as_str(), Some(""));
+    let components: Vec<(String, String)> = Component::ALL
+        .iter()
+        .map(|c| (c.label().to_string(), c.title().to_string()))
+        .collect();
+    assert_eq!(list("#logs-component"), components);
 }
 
 #[tokio::test]
@@ -72,6 +136,17 @@ async fn welcome_then_system_check_shows_the_real_engine() {
         )
         .await;
     assert_eq!(unlabelled.as_str(), Some("[]"), "controls without a name");
+    // What the page hides stays hidden, whatever display a class gives it (the licence box, the uninstall
+    // confirmation).
+    let shown = d
+        .execute_async(
+            "const done = arguments[0];
+             done(JSON.stringify([...document.querySelectorAll('[hidden]')]
+               .filter((e) => getComputedStyle(e).display !== 'none').map((e) => e.id || e.className)));",
+        )
+        .await;
+    assert_eq!(shown.as_str(), Some("[]"), "hidden yet displayed");
+    the_lists_are_the_cores(&d).await;
     d.screenshot(&artifacts().join("wizard-1-welcome.png"))
         .await;
 

@@ -1,0 +1,4 @@
+//! The app's integration tests, one binary: the real wizard under WebDriver, and the page's module graph.
+
+mod ui_modules;
+mod wizard;
