@@ -173,6 +173,11 @@ async function runRecommend() {
     err.hidden = false;
   } finally {
     $("#recommend").disabled = false;
+    // Declares which request the step now shows, so nothing has to guess from the text.
+    if (seq === recommendSeq) {
+      $("#step-model").dataset.reading = String(seq);
+      $("#step-model").dataset.state = err.hidden ? "ok" : "error";
+    }
   }
 }
 $("#recheck").addEventListener("click", runCheck);

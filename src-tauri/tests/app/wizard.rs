@@ -31,14 +31,32 @@ fn docker_version() -> Option<String> {
         .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
+/// Clicks Recommend and waits until the Model step declares it shows the answer to this request
+/// (`data-reading` moved on); returns its `data-state` ("ok" or "error").
+async fn recommend(d: &Driver) -> String {
+    let before: u64 = d
+        .attribute("#step-model", "data-reading")
+        .await
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    d.click("#recommend").await;
+    d.wait_attribute("#step-model", "data-reading", |v| {
+        v.and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > before)
+    })
+    .await;
+    d.attribute("#step-model", "data-state")
+        .await
+        .unwrap_or_default()
+}
+
 /// Model step: a what-if recommendation (this machine has no GPU); returns its headline.
 async fn what_if(d: &Driver, gitlab: &str, gpus: &str) -> String {
     d.click("[data-step='model']").await;
     d.type_into("#m-gitlab", gitlab).await;
     d.type_into("#m-gpus", gpus).await;
-    d.click("#recommend").await;
-    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
-        .await
+    assert_eq!(recommend(d).await, "ok", "{}", d.text("#model-error").await);
+    d.text("#model-headline").await
 }
 
 /// Waits until the page declares the engine's choices are in the select (`data-ready`).
@@ -191,10 +209,8 @@ async fn welcome_then_system_check_shows_the_real_engine() {
 
     // A model under a non-production licence: refused until the admin ticks the acceptance box.
     d.type_into("#m-model", "codestral-22b-v0.1").await;
-    d.click("#recommend").await;
-    let err = d
-        .wait_text("#model-error", |t| t.contains("codestral"))
-        .await;
+    assert_eq!(recommend(&d).await, "error");
+    let err = d.text("#model-error").await;
     assert!(err.contains("Non-Production"), "{err}");
     let label = d.text("#m-license-label").await;
     assert!(
@@ -202,20 +218,23 @@ async fn welcome_then_system_check_shows_the_real_engine() {
         "{label}"
     );
     d.click("#m-accept-license").await;
-    d.click("#recommend").await;
-    d.wait_text("#model-headline", |t| t.contains("Codestral"))
-        .await;
+    assert_eq!(recommend(&d).await, "ok");
+    let head = d.text("#model-headline").await;
+    assert!(head.contains("Codestral"), "{head}");
     d.type_into("#m-model", "").await;
 
     // A GPU name the catalog does not know: an error that lists the valid names, no card.
     d.type_into("#m-gpus", "2xFOO").await;
-    d.click("#recommend").await;
-    let err = d.wait_text("#model-error", |t| !t.is_empty()).await;
+    assert_eq!(recommend(&d).await, "error");
+    let err = d.text("#model-error").await;
     assert!(err.contains("FOO") && err.contains("L4"), "{err}");
     d.type_into("#m-gpus", "2xL4").await;
-    d.click("#recommend").await;
-    d.wait_text("#model-headline", |t| t.starts_with("Recommended"))
-        .await;
+    assert_eq!(recommend(&d).await, "ok");
+    let head = d.text("#model-headline").await;
+    assert!(
+        head.starts_with("Recommended") && head.contains("TP=2"),
+        "{head}"
+    );
 
     // Configure: `localhost` as the gateway host is refused with the reason, and the field is marked.
     configure(&d, "localhost").await;
