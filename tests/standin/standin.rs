@@ -9,7 +9,7 @@
 //! STANDIN_CRASH_AFTER_MS (exits 1 after that long). The model server also reads a file named
 //! STANDIN_START_DELAY_MS in its model directory (`--model`): the wizard test cannot set environment.
 //! A file STANDIN_COMPLETION_DELAY_MS there, read at each request, holds completions that long (slow
-//! answers while it exists); the server logs each completion request as it arrives.
+//! answers while it exists); the server then logs each completion request as it arrives.
 //! Built with `rustc -C target-feature=+crt-static` so the image can be `FROM scratch`; std only.
 
 use std::collections::BTreeMap;
@@ -184,8 +184,10 @@ fn handle(mut s: TcpStream, role: &Role, ready: bool) {
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);
-            println!("INFO stand-in vLLM: {method} {path} received, answering in {hold} ms");
-            std::thread::sleep(Duration::from_millis(hold));
+            if hold > 0 {
+                println!("INFO stand-in vLLM: {method} {path} received, answering in {hold} ms");
+                std::thread::sleep(Duration::from_millis(hold));
+            }
         }
     }
     let (status, json) = route(role, ready, method, path, &String::from_utf8_lossy(&body));
