@@ -2,7 +2,8 @@
 # Checks the Debian package that build-deb.sh makes, then installs it, starts what it installed, and removes it
 # again (the machine is left as found, also on failure or Ctrl-C).
 #   usage: src-tauri/scripts/check-deb.sh [DEB]   (default: the one build-deb.sh makes under the target directory)
-# Needs root or sudo, Xvfb (xvfb-run) and, where installed, desktop-file-validate: setup-debian.sh test.
+# Needs root or sudo, Xvfb (xvfb-run) and desktop-file-validate (skipped when missing, unless CI is set):
+# setup-debian.sh test.
 # `test && ok … || bad …` below is if-then-else: ok only prints, so it cannot fail.
 # shellcheck disable=SC2015
 set -euo pipefail
@@ -47,6 +48,15 @@ deb="$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"
 for tool in dpkg-deb apt-get xvfb-run timeout; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing; run src-tauri/scripts/setup-debian.sh test"
 done
+# Outside CI a missing desktop-file-validate only skips that one check; under CI it must be there, so that the
+# check can never vanish from a run that is meant to be complete.
+have_desktop_validate=1
+if ! command -v desktop-file-validate >/dev/null 2>&1; then
+  have_desktop_validate=0
+  if [ -n "${CI:-}" ]; then
+    die "CI is set but desktop-file-validate is missing: install desktop-file-utils (src-tauri/scripts/setup-debian.sh test)"
+  fi
+fi
 
 # 1. What the package says and holds, before anything is installed.
 say "inspecting $deb"
@@ -157,12 +167,12 @@ ok "installed $(dpkg-query -W -f='${Package} ${Version}' "$cli")"
 missing_libs="$(ldd "/usr/bin/$gui" "/usr/bin/$cli" | grep 'not found' || true)"
 [ -z "$missing_libs" ] && ok "every shared library resolves" || bad "unresolved libraries: $missing_libs"
 
-if command -v desktop-file-validate >/dev/null 2>&1; then
+if [ "$have_desktop_validate" -eq 1 ]; then
   if out="$(desktop-file-validate "$desktop_path" 2>&1)" && [ -z "$out" ]; then ok "desktop-file-validate $desktop_path"; else
     bad "desktop-file-validate $desktop_path: $out"
   fi
 else
-  say "  (desktop-file-validate not installed: skipped; it comes with desktop-file-utils)"
+  say "  (desktop-file-validate not installed: skipped; it comes with desktop-file-utils; CI=1 makes this a failure)"
 fi
 
 if out="$("/usr/bin/$cli" --version 2>&1)" && [[ "$out" == *"$expected_version"* ]]; then ok "/usr/bin/$cli --version: $out"; else

@@ -16,7 +16,21 @@ pub const TAGS: [&str; 2] = ["standin", "standin-v2"];
 /// A tag whose containers exit at once, as a broken release would.
 pub const BROKEN_TAG: &str = "standin-broken";
 
-static BUILT: OnceCell<()> = OnceCell::const_new();
+/// The stand-in binary, compiled once per test process.
+static BINARY: OnceCell<Vec<u8>> = OnceCell::const_new();
+
+/// Names the stand-in source an image was built from. Suites of other checkouts build the same tags from
+/// their own source; a scenario (which holds the engine lock) must run the stand-in of its own.
+const SOURCE_LABEL: &str = "io.aigw-installer.standin-source";
+
+/// FNV-1a of the stand-in's source: what `SOURCE_LABEL` says.
+fn source_id() -> String {
+    let text = std::fs::read(source()).expect("read the stand-in source");
+    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
 
 fn source() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standin/standin.rs")
@@ -73,7 +87,7 @@ pub fn tar(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
 /// The gateway stand-in runs as a named, non-root user, as the real image does (`aigateway`).
 pub const GATEWAY_UID: u32 = 1234;
 
-async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str) {
+async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str, source: &str) {
     let user = if role == "gateway" {
         "COPY passwd /etc/passwd\nCOPY group /etc/group\nUSER aigateway\n"
     } else {
@@ -82,6 +96,7 @@ async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str) {
     let dockerfile = format!(
         "FROM scratch\n\
          LABEL io.aigw-installer.test-fixture=true\n\
+         LABEL {SOURCE_LABEL}={source}\n\
          COPY standin /standin\n\
          COPY standin /usr/bin/python3\n\
          {user}\
@@ -114,34 +129,39 @@ async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str) {
     }
 }
 
-/// Makes sure every stand-in image exists on the engine (built once per test process).
+/// Makes sure every stand-in image on the engine is built from this checkout's stand-in source, building
+/// those that are missing or come from another source. Call it holding the engine lock.
 pub async fn ensure_images(docker: &Docker) {
-    BUILT
-        .get_or_init(|| async {
-            let dir = tempfile_dir();
-            let bin = std::fs::read(compile(&dir)).expect("read stand-in binary");
-            for tag in TAGS {
-                build(docker, &format!("{MODEL_IMAGE}:{tag}"), &bin, "model").await;
-                build(docker, &format!("{GATEWAY_IMAGE}:{tag}"), &bin, "gateway").await;
-            }
-            // An unknown role: the stand-in prints its usage and exits 2.
-            build(
-                docker,
-                &format!("{MODEL_IMAGE}:{BROKEN_TAG}"),
-                &bin,
-                "broken",
-            )
+    let source = source_id();
+    let mut wanted = Vec::new();
+    for tag in TAGS {
+        wanted.push((format!("{MODEL_IMAGE}:{tag}"), "model"));
+        wanted.push((format!("{GATEWAY_IMAGE}:{tag}"), "gateway"));
+    }
+    // An unknown role: the stand-in prints its usage and exits 2.
+    wanted.push((format!("{MODEL_IMAGE}:{BROKEN_TAG}"), "broken"));
+    wanted.push((format!("{GATEWAY_IMAGE}:{BROKEN_TAG}"), "broken"));
+    for (image, role) in wanted {
+        let built_from = docker
+            .inspect_image(&image)
+            .await
+            .ok()
+            .and_then(|i| i.config)
+            .and_then(|c| c.labels)
+            .and_then(|l| l.get(SOURCE_LABEL).cloned());
+        if built_from.as_deref() == Some(source.as_str()) {
+            continue;
+        }
+        let binary = BINARY
+            .get_or_init(|| async {
+                let dir = tempfile_dir();
+                let bin = std::fs::read(compile(&dir)).expect("read stand-in binary");
+                let _ = std::fs::remove_dir_all(&dir);
+                bin
+            })
             .await;
-            build(
-                docker,
-                &format!("{GATEWAY_IMAGE}:{BROKEN_TAG}"),
-                &bin,
-                "broken",
-            )
-            .await;
-            let _ = std::fs::remove_dir_all(&dir);
-        })
-        .await;
+        build(docker, &image, binary, role, &source).await;
+    }
 }
 
 fn tempfile_dir() -> PathBuf {

@@ -8,6 +8,8 @@
 //! Knobs (environment): STANDIN_START_DELAY_MS (slow to load), STANDIN_NEVER_HEALTHY=1 (health answers 503),
 //! STANDIN_CRASH_AFTER_MS (exits 1 after that long). The model server also reads a file named
 //! STANDIN_START_DELAY_MS in its model directory (`--model`): the wizard test cannot set environment.
+//! A file STANDIN_COMPLETION_DELAY_MS there, read at each request, holds completions that long (slow
+//! answers while it exists); the server then logs each completion request as it arrives.
 //! Built with `rustc -C target-feature=+crt-static` so the image can be `FROM scratch`; std only.
 
 use std::collections::BTreeMap;
@@ -176,6 +178,18 @@ fn handle(mut s: TcpStream, role: &Role, ready: bool) {
     let _ = reader.read_exact(&mut body);
     let mut parts = request.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    if let Role::Model(m) = role {
+        if method == "POST" && path.ends_with("completions") {
+            let hold = std::fs::read_to_string(format!("{}/STANDIN_COMPLETION_DELAY_MS", m.model))
+                .ok()
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if hold > 0 {
+                println!("INFO stand-in vLLM: {method} {path} received, answering in {hold} ms");
+                std::thread::sleep(Duration::from_millis(hold));
+            }
+        }
+    }
     let (status, json) = route(role, ready, method, path, &String::from_utf8_lossy(&body));
     let reason = match status { 200 => "OK", 401 => "Unauthorized", 404 => "Not Found", _ => "Service Unavailable" };
     let _ = write!(

@@ -4,6 +4,8 @@
 
 use aigw_core::spec::DeploymentSpec;
 use aigw_e2e::free_port;
+use aigw_e2e::interpose::{Interposer, Request};
+use aigw_e2e::standin::{GATEWAY_IMAGE, MODEL_IMAGE};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -144,29 +146,139 @@ async fn an_admin_session_from_plan_to_uninstall() {
     assert!(text(&run(&["status"])).contains("nothing installed here"));
 }
 
-/// Starts `apply`, kills it (SIGKILL: no rollback, no cleanup) as soon as it reports `phase`, and
-/// returns whether the phase was reached.
-fn kill_apply_at(spec: &str, phase: &str) -> bool {
+const MODEL: &str = "aigw-cli-e2e-model";
+const GATEWAY: &str = "aigw-cli-e2e-gw";
+/// A hang guard, not a wait: every wait below ends on a state the engine or the installer declares.
+const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Picks the request that begins a step.
+type Trigger = fn(&Request) -> bool;
+
+fn creates_network(r: &Request) -> bool {
+    r.method == "POST" && r.path.starts_with("/networks/create")
+}
+
+fn creates(r: &Request, name: &str) -> bool {
+    r.method == "POST"
+        && r.path
+            .strip_prefix("/containers/create?")
+            .is_some_and(|q| q.split('&').any(|kv| kv == format!("name={name}")))
+}
+
+/// The first request of a health wait: the server's log, followed.
+fn follows_logs(r: &Request, name: &str) -> bool {
+    r.method == "GET" && r.path.starts_with(&format!("/containers/{name}/logs?"))
+}
+
+/// Where a killed apply stood: the engine's answer it never saw, and what it had printed.
+struct Killed {
+    answer: String,
+    stderr: String,
+}
+
+/// Runs `apply` against the engine through an interposer, and kills it (SIGKILL: no rollback, no cleanup)
+/// once the engine has answered the request `trigger` names, an answer the apply never receives: the kill
+/// lands inside the step that request belongs to, however fast that step is.
+fn kill_apply_when(spec: &str, trigger: Trigger) -> Killed {
+    let proxy = Interposer::start(trigger);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["apply", "--spec", spec])
+        .env("DOCKER_HOST", proxy.docker_host())
+        .env_remove("HF_TOKEN")
+        .stdout(std::process::Stdio::null())
+        .stderr(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let answer = proxy.wait_answered(|| child.try_wait().unwrap().is_some(), HANG_GUARD);
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = std::fs::read_to_string(log.path()).unwrap();
+    let answer = answer.unwrap_or_else(|| {
+        panic!(
+            "apply ended before the request; it printed:\n{stderr}\nrequests: {:#?}",
+            proxy.seen()
+        )
+    });
+    Killed { answer, stderr }
+}
+
+/// A container's state as the engine reports it ("created", "running", "exited"), and its image.
+async fn container(docker: &bollard::Docker, name: &str) -> Option<(String, String)> {
+    let c = docker.inspect_container(name, None).await.ok()?;
+    let status = c
+        .state
+        .and_then(|s| s.status)
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    Some((status, c.config.and_then(|c| c.image).unwrap_or_default()))
+}
+
+async fn network_exists(docker: &bollard::Docker, name: &str) -> bool {
+    docker.inspect_network(name, None).await.is_ok()
+}
+
+/// Runs `apply` until its smoke test's completion request has reached the model server, which holds the
+/// answer (the stand-in's STANDIN_COMPLETION_DELAY_MS file), and kills it there.
+async fn kill_apply_in_smoke_test(docker: &bollard::Docker, spec: &str, weights: &Path) -> Killed {
+    use futures_util::StreamExt;
     use std::io::BufRead;
+    let hold = weights.join("STANDIN_COMPLETION_DELAY_MS");
+    std::fs::write(&hold, HANG_GUARD.as_millis().to_string()).unwrap();
     let mut child = Command::new(BIN)
         .args(["apply", "--spec", spec])
         .env_remove("DOCKER_HOST")
+        .env_remove("HF_TOKEN")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut reached = false;
-    for line in std::io::BufReader::new(stderr).lines() {
-        let line = line.unwrap();
-        if line.contains(&format!("… {phase}")) {
-            reached = true;
-            break;
-        }
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    while !seen.contains("… smoke test") {
+        assert!(
+            stderr.read_line(&mut seen).unwrap() > 0,
+            "apply ended before its smoke test: {seen}"
+        );
     }
+    // The model container exists now; its log says when the request arrived.
+    let mut logs = docker.logs(
+        MODEL,
+        Some(
+            bollard::query_parameters::LogsOptionsBuilder::default()
+                .follow(true)
+                .stdout(true)
+                .stderr(true)
+                .build(),
+        ),
+    );
+    let arrived = async {
+        loop {
+            let line = logs
+                .next()
+                .await
+                .unwrap_or_else(|| panic!("the model's log ended; apply printed: {seen}"))
+                .unwrap()
+                .to_string();
+            if line.contains("POST /v1/chat/completions received") {
+                return line.trim().to_string();
+            }
+        }
+    };
+    let answer = tokio::time::timeout(HANG_GUARD, arrived)
+        .await
+        .unwrap_or_else(|_| {
+            panic!("no completion request reached the model; apply printed: {seen}")
+        });
     let _ = child.kill();
     let _ = child.wait();
-    reached
+    // What it printed up to the kill (the pipe ends with the process).
+    std::io::Read::read_to_string(&mut stderr, &mut seen).unwrap();
+    std::fs::remove_file(&hold).unwrap();
+    Killed {
+        answer,
+        stderr: seen,
+    }
 }
 
 #[tokio::test]
@@ -174,14 +286,15 @@ async fn an_apply_killed_at_any_phase_converges_when_run_again() {
     let Some(conn) = aigw_e2e::clean_engine().await else {
         return;
     };
+    let docker = &conn.docker;
     let dir = tempfile::tempdir().unwrap();
     let (gw, model) = (free_port(), free_port());
     let slow = |tag: &str| {
-        // Slow services, so that each phase lasts long enough to be interrupted in.
+        // Services that take a while to get healthy: a health wait cannot end before the kill.
         let written = write_spec_with(dir.path(), tag, gw, model, |s| {
-            s.model
-                .env
-                .insert("STANDIN_START_DELAY_MS".into(), "1500".into());
+            for env in [&mut s.gateway.env, &mut s.model.env] {
+                env.insert("STANDIN_START_DELAY_MS".into(), "1500".into());
+            }
         });
         let path = dir.path().join(format!("{tag}.toml"));
         std::fs::rename(&written, &path).unwrap();
@@ -219,24 +332,115 @@ async fn an_apply_killed_at_any_phase_converges_when_run_again() {
         );
         assert!(text(&run(&["apply", "--spec", spec])).contains("up to date"));
     };
-    // From nothing, killed at each phase.
-    for phase in [
-        "network",
-        "model container",
-        "model health",
-        "gateway health",
-        "smoke test",
-    ] {
-        aigw_engine::docker::manage::uninstall(&conn.docker)
+    let model_running =
+        |image_tag: &str| ("running".to_string(), format!("{MODEL_IMAGE}:{image_tag}"));
+    let gateway_running = |image_tag: &str| {
+        (
+            "running".to_string(),
+            format!("{GATEWAY_IMAGE}:{image_tag}"),
+        )
+    };
+
+    // From nothing, killed inside each phase; what the engine holds at the kill shows where it landed.
+    let phases: [(&str, Trigger); 5] = [
+        ("network", creates_network),
+        ("model container", |r| creates(r, MODEL)),
+        ("model health", |r| follows_logs(r, MODEL)),
+        ("gateway container", |r| creates(r, GATEWAY)),
+        ("gateway health", |r| follows_logs(r, GATEWAY)),
+    ];
+    for (phase, trigger) in phases {
+        aigw_engine::docker::manage::uninstall(docker)
             .await
             .unwrap();
-        assert!(kill_apply_at(&v1, phase), "apply never reached {phase}");
+        let k = kill_apply_when(&v1, trigger);
+        let at = format!(
+            "killed in {phase} ({}); apply printed:\n{}",
+            k.answer, k.stderr
+        );
+        assert!(!k.stderr.contains(&format!("done {phase}")), "{at}");
+        assert!(network_exists(docker, "aigw-cli-e2e").await, "{at}");
+        let (m, g) = (
+            container(docker, MODEL).await,
+            container(docker, GATEWAY).await,
+        );
+        match phase {
+            "network" => {
+                assert!(k.answer.contains("201"), "{at}");
+                assert_eq!((&m, &g), (&None, &None), "{at}");
+            }
+            "model container" => {
+                assert!(k.answer.contains("201"), "{at}");
+                assert_eq!(m.as_ref().map(|c| c.0.as_str()), Some("created"), "{at}");
+                assert_eq!(g, None, "{at}");
+            }
+            "model health" => {
+                assert_eq!(m, Some(model_running("standin")), "{at}");
+                assert_eq!(g, None, "{at}");
+            }
+            "gateway container" => {
+                assert!(k.answer.contains("201"), "{at}");
+                assert_eq!(m, Some(model_running("standin")), "{at}");
+                assert_eq!(g.as_ref().map(|c| c.0.as_str()), Some("created"), "{at}");
+            }
+            "gateway health" => {
+                assert_eq!(m, Some(model_running("standin")), "{at}");
+                assert_eq!(g, Some(gateway_running("standin")), "{at}");
+            }
+            _ => unreachable!(),
+        }
         converged(&v1);
     }
-    // A recreate (new gateway tag) killed while the old container is stopped and set aside.
-    assert!(kill_apply_at(&v2, "gateway health"));
+    // Killed while the smoke test's request is with the model server.
+    aigw_engine::docker::manage::uninstall(docker)
+        .await
+        .unwrap();
+    let k = kill_apply_in_smoke_test(docker, &v1, &dir.path().join("weights")).await;
+    assert!(
+        !k.stderr.contains("done smoke test"),
+        "{}: {}",
+        k.answer,
+        k.stderr
+    );
+    converged(&v1);
+
+    // A recreate (new gateway tag) killed between setting the old container aside and putting the new
+    // one in its place, and again while the new one gets healthy with the old one stopped beside it.
+    let set_aside: Trigger = |r| {
+        r.method == "POST" && r.path == format!("/containers/{GATEWAY}/rename?name={GATEWAY}-prev")
+    };
+    let k = kill_apply_when(&v2, set_aside);
+    let at = format!("killed at {}; apply printed:\n{}", k.answer, k.stderr);
+    let prev = container(docker, &format!("{GATEWAY}-prev")).await;
+    assert_eq!(
+        prev,
+        Some(("exited".to_string(), format!("{GATEWAY_IMAGE}:standin"))),
+        "{at}"
+    );
+    let next = container(docker, &format!("{GATEWAY}-next")).await;
+    assert_eq!(
+        next.as_ref().map(|c| c.1.as_str()),
+        Some(format!("{GATEWAY_IMAGE}:standin-v2").as_str()),
+        "{at}"
+    );
+    assert_eq!(container(docker, GATEWAY).await, None, "{at}");
     converged(&v2);
-    aigw_engine::docker::manage::uninstall(&conn.docker)
+
+    converged(&v1);
+    let k = kill_apply_when(&v2, |r| follows_logs(r, GATEWAY));
+    let at = format!("killed at {}; apply printed:\n{}", k.answer, k.stderr);
+    assert_eq!(
+        container(docker, &format!("{GATEWAY}-prev")).await,
+        Some(("exited".to_string(), format!("{GATEWAY_IMAGE}:standin"))),
+        "{at}"
+    );
+    assert_eq!(
+        container(docker, GATEWAY).await,
+        Some(gateway_running("standin-v2")),
+        "{at}"
+    );
+    converged(&v2);
+    aigw_engine::docker::manage::uninstall(docker)
         .await
         .unwrap();
 }

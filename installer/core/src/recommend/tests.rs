@@ -339,7 +339,19 @@ fn volta_is_offered_ollama_and_amd_rocm() {
         .explanation
         .iter()
         .any(|l| l.contains("current vLLM cannot serve compute capability below 7.5")));
-    assert!(p.spare_gpus.iter().all(|s| s.role == SpareRole::Unusable));
+    // Ollama splits the layers over both cards: none is left over.
+    assert_eq!(d.gpus, vec![0, 1]);
+    assert!(p.spare_gpus.is_empty(), "{:?}", p.spare_gpus);
+    // A smaller Volta card beside them is not part of the split, and vLLM cannot use it either.
+    let p = plan_for("2xV100-32,1xV100-16", &request("18.2")).unwrap();
+    assert_eq!(p.recommendation.unwrap().gpus, vec![0, 1]);
+    let spare: Vec<_> = p.spare_gpus.iter().map(|s| (s.index, s.role)).collect();
+    assert_eq!(spare, vec![(2, SpareRole::Unusable)], "{:?}", p.spare_gpus);
+    assert!(
+        p.spare_gpus[0].note.contains("compute capability 7.0"),
+        "{}",
+        p.spare_gpus[0].note
+    );
 
     let c = catalog();
     let mut m = Machine::what_if(&c, Some("none"), None, Some(128)).unwrap();

@@ -689,15 +689,80 @@ fn secret_like(text: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// A credential as an admin might paste one (a GitLab token's shape).
+const PLANTED: &str = "glpat-Zq8vR2mK7xW4nB6tY1pL";
+
+/// The side with `PLANTED` typed into each field that takes a URL or an address, as the password in its
+/// user info (where a copied URL carries one), and what the refusal says instead of it.
+fn with_planted_credentials(s: &GitlabSide) -> Vec<(&'static str, GitlabSide, &'static str)> {
+    let in_url = |url: &str| url.replacen("://", &format!("://admin:{PLANTED}@"), 1);
+    let mut gateway = s.clone();
+    gateway.gateway_url = in_url(&s.gateway_url);
+    let mut endpoint = s.clone();
+    endpoint.model.endpoint = in_url(&s.model.endpoint);
+    let mut agent = s.clone();
+    agent.agent_platform = Some(format!("admin:{PLANTED}@aigw.example.com:50052"));
+    vec![
+        (
+            "gateway_url",
+            gateway,
+            "must not contain a user name or password",
+        ),
+        (
+            "model.endpoint",
+            endpoint,
+            "must not contain a user name or password",
+        ),
+        (
+            "agent_platform",
+            agent,
+            "must not contain a user name or password",
+        ),
+    ]
+}
+
 #[test]
 fn gitlab_no_secret_ever_appears_only_the_placeholder() {
+    // Positive control: the scan finds a secret that does reach the snippets. A token typed as the model's
+    // display name is rendered wherever the model is named, and the scan flags it there.
+    assert_eq!(secret_like(PLANTED).as_deref(), Some("glpat-"));
+    let mut named = side("18.2", InstallType::Omnibus);
+    named.model.name = PLANTED.into();
+    let flagged: Vec<_> = all(&named)
+        .into_iter()
+        .filter(|sn| secret_like(&sn.body).is_some())
+        .map(|sn| sn.path)
+        .collect();
+    assert!(!flagged.is_empty(), "the scan found no planted name");
+
     for s in matrix() {
         for sn in all(&s) {
             assert_eq!(secret_like(&sn.body), None, "{}: {}", sn.path, sn.body);
         }
         let m = snippet_for(&s, Part::Model).unwrap().unwrap().body;
         assert!(m.contains(&format!("| API key | `{API_KEY_PLACEHOLDER}` |")));
+        // Credentials planted in the inputs are refused, and neither the refusal nor any snippet repeats them.
+        for (field, planted, instead) in with_planted_credentials(&s) {
+            let e = match snippets(&planted) {
+                Err(e) => e,
+                Ok(out) => panic!(
+                    "{field} with a password was accepted: {:#?}",
+                    out.iter().map(|sn| &sn.body).collect::<Vec<_>>()
+                ),
+            };
+            assert_eq!(e.field, field, "{e}");
+            let text = e.to_string();
+            assert!(!text.contains(PLANTED), "{field}: {text}");
+            assert!(text.contains(instead), "{field}: {text}");
+        }
     }
+    let e = parse_gitlab_url(
+        "gitlab_url",
+        &format!("https://root:{PLANTED}@gitlab.example.com"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!e.contains(PLANTED), "{e}");
     // Errors mask credentials typed into a URL.
     for input in [
         "http://admin:hunter2secretvalue@aigw.example.com:5052",

@@ -367,5 +367,16 @@ fn report_round_trips_through_json() {
     let json = serde_json::to_string(&r).unwrap();
     let back: SystemReport = serde_json::from_str(&json).unwrap();
     assert_eq!(back, r);
-    assert!(r.has_blocker() == r.findings.iter().any(|f| f.severity == Severity::Blocker));
+    // The mixed server has warnings only (see its snapshot); without a driver, the report is blocked, and the
+    // blocker survives the round trip.
+    assert!(find(&back.findings, "gpu.mixed_models").is_some());
+    assert!(!back.has_blocker(), "{}", render(&back.findings));
+    let mut none = with_profile("none");
+    none.findings = assess(&none);
+    let back: SystemReport = serde_json::from_str(&serde_json::to_string(&none).unwrap()).unwrap();
+    assert_eq!(
+        find(&back.findings, "gpu.no_driver").unwrap().severity,
+        Severity::Blocker
+    );
+    assert!(back.has_blocker(), "{}", render(&back.findings));
 }
