@@ -5,8 +5,9 @@ use aigw_core::catalog::{Catalog, GitlabVersion, Precision};
 use aigw_core::export::compose::compose_yaml;
 use aigw_core::gitlab::config::InstallType;
 use aigw_core::problem::Explain;
+use aigw_core::recommend::Answers;
 use aigw_core::recommend::{self, Machine, Recommendation, Request};
-use aigw_core::spec::{self, Answers, Context, DeploymentSpec, Weights};
+use aigw_core::spec::{Context, DeploymentSpec, Weights};
 use aigw_engine::hardware::{DetectOptions, SystemReport};
 use aigw_engine::spec_file::SpecFile;
 use aigw_engine::usecase::{self, detect as run_detect, Session};
@@ -192,7 +193,7 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
         platform: report.platform.docker_platform().map(str::to_string),
         install_type: Some(install_type),
     };
-    let mut s = spec::from_deployment(&deployment, &answers)?;
+    let mut s = recommend::from_deployment(&deployment, &answers)?;
     s.gateway.port = port("gateway.port", &form.gateway_port, 5052)?;
     s.model.port = port("model.port", &form.model_port, 8000)?;
     s.model.gpus = form

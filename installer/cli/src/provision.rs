@@ -7,8 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use aigw_core::catalog::Catalog;
+use aigw_core::recommend::Answers;
 use aigw_core::recommend::{self, Machine};
-use aigw_core::spec::{self, Answers, Context as SpecContext, DeploymentSpec};
+use aigw_core::spec::{Context as SpecContext, DeploymentSpec};
 use aigw_engine::hardware::DetectOptions;
 use aigw_engine::usecase::{self, CancellationToken, InstallOptions, Session};
 
@@ -90,7 +91,7 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
         platform: report.platform.docker_platform().map(str::to_string),
         install_type: Some(args.install_type),
     };
-    let s = spec::from_deployment(&deployment, &answers)?;
+    let s = recommend::from_deployment(&deployment, &answers)?;
     s.validate_with_files(&SpecContext {
         gpus: Some(report.gpus.ids()),
     })?;

@@ -144,43 +144,43 @@ impl RestartPolicy {
 fn spec_version() -> u32 {
     SPEC_VERSION
 }
-fn default_network() -> String {
+pub(crate) fn default_network() -> String {
     "gitlab-aigw".into()
 }
-fn default_log_dir() -> PathBuf {
+pub(crate) fn default_log_dir() -> PathBuf {
     PathBuf::from(DEFAULT_LOG_DIR)
 }
-fn default_gateway_port() -> u16 {
+pub(crate) fn default_gateway_port() -> u16 {
     5052
 }
-fn default_gateway_image() -> String {
+pub(crate) fn default_gateway_image() -> String {
     GATEWAY_IMAGE.into()
 }
-fn default_gateway_container() -> String {
+pub(crate) fn default_gateway_container() -> String {
     "gitlab-aigw".into()
 }
-fn default_gateway_timeout() -> u64 {
+pub(crate) fn default_gateway_timeout() -> u64 {
     180
 }
-fn default_model_image() -> String {
+pub(crate) fn default_model_image() -> String {
     VLLM_IMAGE.into()
 }
-fn default_model_tag() -> String {
+pub(crate) fn default_model_tag() -> String {
     VLLM_TAG.into()
 }
-fn default_model_container() -> String {
+pub(crate) fn default_model_container() -> String {
     "gitlab-aigw-model".into()
 }
-fn default_model_port() -> u16 {
+pub(crate) fn default_model_port() -> u16 {
     8000
 }
-fn default_model_bind() -> String {
+pub(crate) fn default_model_bind() -> String {
     "127.0.0.1".into()
 }
-fn default_model_timeout() -> u64 {
+pub(crate) fn default_model_timeout() -> u64 {
     1800
 }
-fn default_hf_cache() -> PathBuf {
+pub(crate) fn default_hf_cache() -> PathBuf {
     PathBuf::from(DEFAULT_WEIGHTS_DIR).join("hf-cache")
 }
 
@@ -436,99 +436,6 @@ impl DeploymentSpec {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '/'))
     }
-}
-
-/// What `init` asks the admin; the rest comes from the recommendation.
-#[derive(Debug, Clone, Default)]
-pub struct Answers {
-    pub gitlab_url: String,
-    pub gitlab_version: String,
-    pub gateway_host: String,
-    /// Air-gapped: a directory holding the checkpoint. Otherwise the recommended Hugging Face repo.
-    pub local_weights: Option<PathBuf>,
-    pub hf_token_file: Option<PathBuf>,
-    pub platform: Option<String>,
-    pub install_type: Option<crate::gitlab::config::InstallType>,
-}
-
-/// A spec for a vLLM deployment the recommender chose.
-pub fn from_deployment(
-    d: &crate::recommend::Deployment,
-    a: &Answers,
-) -> Result<DeploymentSpec, SpecError> {
-    if d.engine != crate::recommend::Engine::Vllm {
-        return Err(invalid(
-            "model",
-            "the recommendation runs the model under Ollama, which `apply` does not provision",
-            "start Ollama as the recommendation describes, and point GitLab at it; or choose a vLLM configuration",
-        ));
-    }
-    let weights = match (&a.local_weights, &d.hf_repo) {
-        (Some(path), _) => Weights::Local { path: path.clone() },
-        (None, Some(repo)) => Weights::HuggingFace {
-            repo: repo.clone(),
-            cache_dir: default_hf_cache(),
-            token_file: a.hf_token_file.clone(),
-        },
-        (None, None) => {
-            return Err(invalid(
-                "model.weights",
-                "the recommendation names no checkpoint",
-                "give a local weights folder",
-            ))
-        }
-    };
-    // `--model`, `--served-model-name` and `--port` come from the spec itself.
-    let mut args = Vec::new();
-    let mut it = d.vllm_args.iter();
-    while let Some(arg) = it.next() {
-        if ["--model", "--served-model-name", "--port", "--host"].contains(&arg.as_str()) {
-            it.next();
-        } else {
-            args.push(arg.clone());
-        }
-    }
-    Ok(DeploymentSpec {
-        spec_version: SPEC_VERSION,
-        gitlab: GitlabSpec {
-            url: a.gitlab_url.clone(),
-            version: a.gitlab_version.clone(),
-            install_type: a.install_type.unwrap_or_default(),
-        },
-        gateway: GatewaySpec {
-            host: a.gateway_host.clone(),
-            port: default_gateway_port(),
-            image: default_gateway_image(),
-            tag: None,
-            container: default_gateway_container(),
-            health_timeout_s: default_gateway_timeout(),
-            env: BTreeMap::new(),
-        },
-        model: ModelServerSpec {
-            image: default_model_image(),
-            tag: default_model_tag(),
-            container: default_model_container(),
-            served_model_name: d.served_model_name.clone(),
-            weights,
-            args,
-            gpus: d.gpus.iter().map(u32::to_string).collect(),
-            port: default_model_port(),
-            bind: default_model_bind(),
-            health_timeout_s: default_model_timeout(),
-            env: BTreeMap::new(),
-            gitlab_family: Some(d.gitlab.model_family.clone()),
-            duo_features: d
-                .features
-                .iter()
-                .filter_map(|f| serde_json::to_value(f).ok())
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        },
-        network: default_network(),
-        log_dir: default_log_dir(),
-        restart: RestartPolicy::default(),
-        platform: a.platform.clone(),
-    })
 }
 
 /// Gateway variables the installer derives from the spec.

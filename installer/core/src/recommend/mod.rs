@@ -2,6 +2,8 @@
 //! arithmetic that justifies each choice and each rejection. Pure functions over a [`Machine`] (built from
 //! `detect` or from what-if flags) and a [`Request`] (the admin's overrides). See docs/recommend.md.
 
+mod to_spec;
+pub use to_spec::{from_deployment, Answers};
 mod args;
 pub mod error;
 pub mod machine;
