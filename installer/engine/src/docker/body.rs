@@ -111,20 +111,7 @@ mod tests {
     #[test]
     fn gpu_container_body_snapshot() {
         let spec = DeploymentSpec::from_toml(
-            r#"
-[gitlab]
-url = "https://gitlab.example.com"
-version = "18.2.1"
-[gateway]
-host = "aigw.example.com"
-[model]
-served_model_name = "mixtral-8x7b"
-args = ["--tensor-parallel-size", "2", "--max-model-len", "32768", "--gpu-memory-utilization", "0.9"]
-gpus = ["0", "1"]
-[model.weights]
-source = "local"
-path = "/"
-"#,
+            include_str!("../../../../tests/fixtures/specs/local-mixtral-two-gpus.toml"),
             "t",
         )
         .unwrap();

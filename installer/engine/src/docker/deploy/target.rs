@@ -47,24 +47,14 @@ mod tests {
 
     #[test]
     fn secrets_go_to_the_gateway_only_and_the_spec_decides_platform_and_log_dir() {
-        let spec = DeploymentSpec::from_toml(
-            r#"
-log_dir = "/srv/aigw-logs"
-platform = "linux/amd64"
-[gitlab]
-url = "https://gitlab.example.com/"
-version = "18.10"
-[gateway]
-host = "aigw.example.com"
-[model]
-served_model_name = "m"
-[model.weights]
-source = "hugging_face"
-repo = "org/m"
-"#,
+        let mut spec = DeploymentSpec::from_toml(
+            include_str!("../../../../../tests/fixtures/specs/hf-mistral-small.toml"),
             "t",
         )
         .unwrap();
+        spec.gitlab.version = "18.10".into();
+        spec.log_dir = "/srv/aigw-logs".into();
+        spec.platform = Some("linux/amd64".into());
         let secrets = BTreeMap::from([("AIGW_JWT_KEY".to_string(), "secret".to_string())]);
         let t = target(&spec, None, &secrets).unwrap();
         let env_of = |c: Component| {

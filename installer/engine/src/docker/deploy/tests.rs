@@ -27,30 +27,19 @@ fn image_references_split() {
 
 /// Model `m`, gateway `gw`, network `net`; `arg` changes the model's configuration.
 fn target_with(arg: &str) -> Target {
-    let spec = DeploymentSpec::from_toml(
-        &format!(
-            r#"
-network = "net"
-[gitlab]
-url = "https://gitlab.example.com/"
-version = "18.2"
-[gateway]
-host = "aigw.example.com"
-container = "gw"
-health_timeout_s = 1
-[model]
-container = "m"
-served_model_name = "m"
-args = ["{arg}"]
-health_timeout_s = 1
-[model.weights]
-source = "hugging_face"
-repo = "org/m"
-"#
-        ),
+    let mut spec = DeploymentSpec::from_toml(
+        include_str!("../../../../../tests/fixtures/specs/hf-mistral-small.toml"),
         "test",
     )
     .unwrap();
+    spec.network = "net".into();
+    spec.gateway.container = "gw".into();
+    spec.gateway.health_timeout_s = 1;
+    spec.model.container = "m".into();
+    spec.model.served_model_name = "m".into();
+    spec.model.args = vec![arg.into()];
+    spec.model.gpus = Vec::new();
+    spec.model.health_timeout_s = 1;
     target(&spec, None, &BTreeMap::new()).unwrap()
 }
 
