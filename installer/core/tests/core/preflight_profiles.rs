@@ -5,15 +5,12 @@
 use aigw_core::preflight::{assess, Finding, Severity};
 use aigw_core::report::accel::{Accelerator, Vendor};
 use aigw_core::report::engine::{EngineStatus, Unreachable};
-use aigw_core::report::gpu::{inventory, GpuProfile};
+use aigw_core::report::gpu::inventory;
 use aigw_core::report::network::PortState;
 use aigw_core::report::platform::{decide, Arch, OsFamily};
 use aigw_core::report::SystemReport;
-use std::path::PathBuf;
 
-fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
+use crate::fixtures;
 
 fn base() -> SystemReport {
     let text =
@@ -22,10 +19,7 @@ fn base() -> SystemReport {
 }
 
 fn with_profile(name: &str) -> SystemReport {
-    let profile = GpuProfile::from_json(
-        &std::fs::read_to_string(fixtures().join(format!("gpus/{name}.json"))).unwrap(),
-    )
-    .unwrap();
+    let profile = crate::gpu_profile(name);
     let mut r = base();
     r.gpus = inventory(&profile.nvml);
     r

@@ -3,20 +3,14 @@
 
 use aigw_core::catalog::{Catalog, Precision};
 use aigw_core::recommend::{recommend, Machine, Platform, Recommendation, Request};
-use aigw_core::report::gpu::{inventory, GpuProfile};
+use aigw_core::report::gpu::inventory;
 
 fn catalog() -> Catalog {
     Catalog::builtin().unwrap()
 }
 
 fn fixture(name: &str) -> Machine {
-    let path = format!(
-        "{}/../../tests/fixtures/gpus/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let profile =
-        GpuProfile::from_json(&std::fs::read_to_string(std::path::Path::new(&path)).unwrap())
-            .unwrap();
+    let profile = crate::gpu_profile(name);
     Machine::from_parts(
         Platform::LinuxAmd64,
         &inventory(&profile.nvml).devices,

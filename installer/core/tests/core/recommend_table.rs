@@ -8,7 +8,7 @@ use aigw_core::recommend::{
     recommend, Deployment, Engine, Machine, Platform, RecommendError, Recommendation, Request,
     SpareRole, Verdict,
 };
-use aigw_core::report::gpu::{inventory, GpuProfile};
+use aigw_core::report::gpu::inventory;
 use aigw_core::sizing::{self, GIB};
 
 fn catalog() -> Catalog {
@@ -16,13 +16,7 @@ fn catalog() -> Catalog {
 }
 
 fn fixture(name: &str) -> Machine {
-    let path = format!(
-        "{}/../../tests/fixtures/gpus/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let profile =
-        GpuProfile::from_json(&std::fs::read_to_string(std::path::Path::new(&path)).unwrap())
-            .unwrap();
+    let profile = crate::gpu_profile(name);
     let inv = inventory(&profile.nvml);
     Machine::from_parts(
         Platform::LinuxAmd64,
