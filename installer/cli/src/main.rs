@@ -74,7 +74,12 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     render::set_color(cli.color);
-    let _log = aigw_engine::logging::init("aigw-installer");
+    let colour = match cli.color {
+        render::Color::Always => Some(true),
+        render::Color::Never => Some(false),
+        render::Color::Auto => None,
+    };
+    let _log = aigw_engine::logging::init("aigw-installer", colour);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -545,6 +545,9 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
             .args(["apply", "--spec", &spec])
             .env_remove("DOCKER_HOST")
             .env("XDG_DATA_HOME", &data)
+            // Everything logged, to stderr and to the file: still no key, no body, no colour in a pipe.
+            .env("RUST_LOG", "trace")
+            .env("AIGW_LOG_FILE", "trace")
             .output()
             .unwrap()
     };
@@ -556,10 +559,36 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
         0o600
     );
     let pem = std::fs::read_to_string(&key).unwrap();
+    let material = pem.lines().nth(1).unwrap();
     assert!(
-        !text(&a).contains(pem.lines().nth(1).unwrap()),
+        !text(&a).contains(material),
         "no key material in the output"
     );
+    assert!(
+        !String::from_utf8_lossy(&a.stderr).contains('\u{1b}'),
+        "no colour escapes on a piped stderr"
+    );
+    // The log directory is private, and so is every file in it; none holds the key.
+    let logs = data.join("aigw-installer/logs");
+    for d in [data.join("aigw-installer"), logs.clone()] {
+        assert_eq!(
+            std::fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+            0o700,
+            "{}",
+            d.display()
+        );
+    }
+    let mut logged = 0;
+    for f in std::fs::read_dir(&logs).unwrap().flatten() {
+        let body = std::fs::read_to_string(f.path()).unwrap();
+        assert!(
+            !body.contains(material),
+            "key material in {}",
+            f.path().display()
+        );
+        logged += body.lines().count();
+    }
+    assert!(logged > 0, "the trace went to the log file");
     let env = aigw_engine::docker::http::request(
         &format!("http://127.0.0.1:{gw}/stand-in/env"),
         None,
@@ -573,8 +602,16 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
         .as_str()
         .unwrap()
         .contains("PRIVATE KEY"));
-    // The keys are kept: a second apply changes nothing.
+    // The keys are kept: a second apply changes nothing. Log files from before are owner-only now.
     assert!(text(&apply()).contains("up to date"));
+    for f in std::fs::read_dir(&logs).unwrap().flatten() {
+        assert_eq!(
+            std::fs::metadata(f.path()).unwrap().permissions().mode() & 0o777,
+            0o600,
+            "{}",
+            f.path().display()
+        );
+    }
     assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
     let u = run(&["uninstall"]);
     assert!(u.status.success());

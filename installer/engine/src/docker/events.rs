@@ -55,6 +55,14 @@ pub enum PhaseState {
 pub type Sink = Option<tokio::sync::mpsc::UnboundedSender<Event>>;
 
 pub fn emit(sink: &Sink, e: Event) {
+    // The milestones also go to the log file, so a failed install can be read after the fact. Server log
+    // lines and byte counts do not (they are the sink's, and a server may print anything).
+    match &e {
+        Event::Plan { steps } => tracing::info!(steps = steps.len(), "planned"),
+        Event::Phase { phase, state } => tracing::info!(?state, "{phase}"),
+        Event::Warning { message } => tracing::info!("warning: {message}"),
+        _ => {}
+    }
     if let Some(tx) = sink {
         // A receiver that went away (closed window) must not stop the operation.
         let _ = tx.send(e);
