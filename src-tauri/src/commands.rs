@@ -93,7 +93,7 @@ pub struct ConfigForm {
     /// The checkpoint to download when no local folder is given; empty: the recommended one.
     pub hf_repo: String,
     /// For gated models. Written to a 0600 file at install time, never echoed, logged or exported.
-    pub hf_token: Secret,
+    pub hf_token: aigw_core::secret::Secret,
     /// Image overrides (a mirror registry, a pinned tag); empty: the defaults for this GitLab version.
     pub model_image: String,
     pub model_tag: String,
@@ -103,21 +103,6 @@ pub struct ConfigForm {
     pub log_dir: String,
     /// An offline bundle (`aigw-installer images save`) to load before installing.
     pub image_bundle: String,
-}
-
-/// A value the page sends that must never be shown again: its `Debug` is redacted.
-#[derive(Default, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "<redacted>"
-        })
-    }
 }
 
 impl ConfigForm {

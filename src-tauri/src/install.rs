@@ -138,7 +138,7 @@ async fn install_then_save(
     let s = build_spec(rec, &form).await?;
     let (_job, cancel) = jobs.start()?;
     let target = Session::connect().await?;
-    let token = Some(form.hf_token.0.as_str()).filter(|t| !t.trim().is_empty());
+    let token = Some(form.hf_token.expose()).filter(|t| !t.trim().is_empty());
     let opts = InstallOptions {
         hf_token: token,
         image_bundle: bundle.as_deref(),

@@ -13,5 +13,6 @@ pub mod preflight;
 pub mod problem;
 pub mod recommend;
 pub mod report;
+pub mod secret;
 pub mod sizing;
 pub mod spec;

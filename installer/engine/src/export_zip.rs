@@ -6,6 +6,7 @@ use aigw_core::export::archive::{
     gitlab_side, sha256_hex, ExportError, ExportFile, ExportManifest, ExportManifestEntry,
     ExportOptions,
 };
+use aigw_core::secret::Secret;
 use aigw_core::spec::DeploymentSpec;
 use std::io::Write;
 use std::path::Path;
@@ -14,13 +15,13 @@ use std::path::Path;
 pub fn generate_keys(
     spec: &DeploymentSpec,
     opts: &ExportOptions,
-) -> Result<Vec<(String, String)>, ExportError> {
+) -> Result<Vec<(String, Secret)>, ExportError> {
     let side = gitlab_side(spec, opts)?;
     jwt_keys_needed(side.version, side.agent_platform.is_some())
         .into_iter()
         .map(|k| {
             crate::secrets::generate_rsa_2048()
-                .map(|pem| (k.env.to_string(), pem))
+                .map(|pem| (k.env.to_string(), Secret::from(pem)))
                 .map_err(|e| ExportError::Version(e.to_string()))
         })
         .collect()

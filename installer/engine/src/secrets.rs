@@ -4,6 +4,7 @@
 //! JWT keys: the docs generate them with `openssl genrsa 2048`; so do we (fixed arguments only).
 
 use aigw_core::catalog::gitlab::jwt_keys_needed;
+use aigw_core::secret::Secret;
 use aigw_core::spec::{invalid, DeploymentSpec, SpecError, Weights};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -77,7 +78,7 @@ pub fn resolve_jwt_keys(
     spec: &DeploymentSpec,
     data_dir: &Path,
     generate: bool,
-) -> Result<BTreeMap<String, String>, SpecError> {
+) -> Result<BTreeMap<String, Secret>, SpecError> {
     let version: aigw_core::catalog::gitlab::GitlabVersion =
         spec.gitlab
             .version
@@ -116,7 +117,7 @@ pub fn resolve_jwt_keys(
         crate::fsutil::check_secret_file(&path)
             .map_err(|p| invalid("jwt keys", p, format!("chmod 600 {}", path.display())))?;
         let pem = std::fs::read_to_string(&path).map_err(|e| werr(&path, e))?;
-        env.insert(key.env.to_string(), pem);
+        env.insert(key.env.to_string(), Secret::from(pem));
     }
     Ok(env)
 }

@@ -52,6 +52,9 @@ fn ruby_available() -> bool {
 
 #[test]
 fn every_file_per_version_snapshot() {
+    // The options hold the token; printing them shows none of it.
+    let shown = format!("{:?}", opts(InstallType::Omnibus));
+    assert!(!shown.contains(SECRET) && shown.contains("***"), "{shown}");
     for version in ["17.3", "17.9", "18.2", "18.11"] {
         let files = export_files(&spec(version), &opts(InstallType::Omnibus)).unwrap();
         let text: String = files

@@ -10,6 +10,7 @@ use crate::catalog::gitlab::{jwt_keys_needed, JwtKey};
 use crate::gitlab::config::{self, GitlabSide, InstallType, ModelRegistration};
 use crate::gitlab::inputs::{parse_gitlab_url, InputError};
 use crate::plan::{desired, Component};
+use crate::secret::Secret;
 use crate::spec::{DeploymentSpec, SpecError, Weights};
 
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +62,9 @@ pub struct ExportOptions {
     pub agent_platform: Option<String>,
     /// Put the secrets that exist (the Hugging Face token) into the export; the zip is then 0600.
     pub include_secrets: bool,
-    pub hf_token: Option<String>,
+    pub hf_token: Option<Secret>,
     /// Generated JWT keys (env name, PEM), with `include_secrets`; see [`generate_keys`].
-    pub jwt_keys: Vec<(String, String)>,
+    pub jwt_keys: Vec<(String, Secret)>,
 }
 
 impl ExportOptions {
@@ -201,7 +202,7 @@ pub fn export_files(
     if let Some(t) = token {
         files.push(ExportFile {
             path: TOKEN_PATH.into(),
-            bytes: t.into_bytes(),
+            bytes: t.expose().as_bytes().to_vec(),
         });
     }
     if opts.include_secrets {
@@ -209,7 +210,7 @@ pub fn export_files(
             if let Some((_, pem)) = opts.jwt_keys.iter().find(|(env, _)| env == k.env) {
                 files.push(ExportFile {
                     path: k.file.into(),
-                    bytes: pem.clone().into_bytes(),
+                    bytes: pem.expose().as_bytes().to_vec(),
                 });
             }
         }

@@ -60,8 +60,9 @@ pub struct Bind {
     pub read_only: bool,
 }
 
-/// Everything that defines a container; its hash decides recreation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Everything that defines a container; its hash decides recreation. `Debug` masks the values of
+/// secret-named environment variables (the gateway's JWT keys live here once the engine adds them).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DesiredContainer {
     pub component: Component,
     pub name: String,
@@ -85,6 +86,40 @@ pub struct DesiredContainer {
     /// Seconds to wait for readiness (not container config: not hashed).
     #[serde(skip)]
     pub health_timeout_s: u64,
+}
+
+impl fmt::Debug for DesiredContainer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let env: BTreeMap<&str, &str> = self
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let shown = if crate::secret::is_secret_name(k) {
+                    "***"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("DesiredContainer")
+            .field("component", &self.component)
+            .field("name", &self.name)
+            .field("image", &self.image)
+            .field("cmd", &self.cmd)
+            .field("env", &env)
+            .field("ports", &self.ports)
+            .field("binds", &self.binds)
+            .field("gpus", &self.gpus)
+            .field("healthcheck", &self.healthcheck)
+            .field("restart", &self.restart)
+            .field("network", &self.network)
+            .field("ipc_host", &self.ipc_host)
+            .field("platform", &self.platform)
+            .field("probe_url", &self.probe_url)
+            .field("health_timeout_s", &self.health_timeout_s)
+            .finish()
+    }
 }
 
 /// Docker health-check timing, the same in the container body, the compose file and `docker run`.

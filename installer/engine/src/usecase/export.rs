@@ -2,6 +2,7 @@
 //! installer, rendered by the core and written here as one zip.
 
 use aigw_core::export::archive::{export_files, ExportManifest, ExportOptions};
+use aigw_core::secret::Secret;
 use aigw_core::spec::{DeploymentSpec, Weights};
 use std::path::Path;
 
@@ -36,9 +37,9 @@ pub fn export(
                             source,
                         })?
                         .trim()
-                        .to_string(),
+                        .into(),
                 ),
-                _ => env_token.map(str::to_string),
+                _ => env_token.map(Secret::from),
             };
         }
         if opts.jwt_keys.is_empty() {

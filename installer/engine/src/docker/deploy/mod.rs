@@ -26,6 +26,7 @@ use super::container_engine::{ContainerEngine, EngineError};
 use super::events::{emit, Event, Sink};
 use aigw_core::plan::{self, Component, Desired, Observed, ObservedContainer, Plan};
 use aigw_core::problem::Explain;
+use aigw_core::secret::Secret;
 use aigw_core::spec::DeploymentSpec;
 use execute::Run;
 use rollback::with_rollback;
@@ -117,7 +118,7 @@ pub struct ApplyOptions {
     pub smoke_test: bool,
     /// Secrets for the gateway's environment (see [`target`]); [`apply`] and [`upgrade`] put them into
     /// the [`Target`].
-    pub gateway_secret_env: BTreeMap<String, String>,
+    pub gateway_secret_env: BTreeMap<String, Secret>,
 }
 
 impl Default for ApplyOptions {
@@ -158,7 +159,7 @@ pub async fn plan(
     docker: &Docker,
     spec: &DeploymentSpec,
     token_file: Option<&str>,
-    gateway_secret_env: &BTreeMap<String, String>,
+    gateway_secret_env: &BTreeMap<String, Secret>,
     local_engine: bool,
 ) -> Result<(Desired, Plan), DeployError> {
     let t = target(spec, token_file, gateway_secret_env)?;

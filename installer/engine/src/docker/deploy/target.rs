@@ -1,6 +1,7 @@
 //! Everything an apply needs, decided before it runs: the containers complete with their secrets, the
 //! platform images are pulled for, and where the gateway logs on the host.
 
+use aigw_core::secret::Secret;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -24,7 +25,7 @@ pub struct Target {
 pub fn target(
     spec: &DeploymentSpec,
     token_file: Option<&str>,
-    gateway_secret_env: &BTreeMap<String, String>,
+    gateway_secret_env: &BTreeMap<String, Secret>,
 ) -> Result<Target, DeployError> {
     let mut desired = plan::desired(spec, token_file)?;
     for c in desired
@@ -32,7 +33,11 @@ pub fn target(
         .iter_mut()
         .filter(|c| c.component == Component::Gateway)
     {
-        c.env.extend(gateway_secret_env.clone());
+        c.env.extend(
+            gateway_secret_env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.expose().to_string())),
+        );
     }
     Ok(Target {
         desired,
@@ -55,8 +60,14 @@ mod tests {
         spec.gitlab.version = "18.10".into();
         spec.log_dir = "/srv/aigw-logs".into();
         spec.platform = Some("linux/amd64".into());
-        let secrets = BTreeMap::from([("AIGW_JWT_KEY".to_string(), "secret".to_string())]);
+        let secrets = BTreeMap::from([("AIGW_JWT_KEY".to_string(), Secret::new("secret-pem"))]);
         let t = target(&spec, None, &secrets).unwrap();
+        // In the container's environment, never in what a `{:?}` shows.
+        let shown = format!("{t:?}");
+        assert!(
+            !shown.contains("secret-pem") && shown.contains("AIGW_JWT_KEY"),
+            "{shown}"
+        );
         let env_of = |c: Component| {
             t.desired
                 .containers
@@ -65,7 +76,7 @@ mod tests {
                 .map(|d| d.env.get("AIGW_JWT_KEY").cloned())
                 .unwrap()
         };
-        assert_eq!(env_of(Component::Gateway).as_deref(), Some("secret"));
+        assert_eq!(env_of(Component::Gateway).as_deref(), Some("secret-pem"));
         assert_eq!(env_of(Component::Model), None);
         assert_eq!(t.pull_platform.as_deref(), Some("linux/amd64"));
         assert_eq!(t.log_dir, PathBuf::from("/srv/aigw-logs"));
