@@ -33,7 +33,10 @@ pub fn generate_rsa_2048() -> Result<String, KeygenError> {
 }
 
 /// The token file to mount for a Hugging Face download: the spec's (checked 0600), else `HF_TOKEN` from
-/// the environment written to `<data_dir>/hf_token` with mode 0600. `None` for local weights or no token.
+/// the environment written to `<data_dir>/hf_token` with mode 0600, else that file from an earlier run.
+/// Once given, the token stays: a later run from a shell without `HF_TOKEN` mounts the same file, so
+/// `plan` and `apply` describe the same container whatever the environment. `None` for local weights or
+/// no token at all.
 pub fn resolve_token_file(
     spec: &DeploymentSpec,
     env_token: Option<&str>,
@@ -52,10 +55,10 @@ pub fn resolve_token_file(
         })?;
         return Ok(Some(f.clone()));
     }
+    let path = data_dir.join(TOKEN_FILE);
     let Some(token) = env_token.map(str::trim).filter(|t| !t.is_empty()) else {
-        return Ok(None);
+        return stored_token_file(data_dir);
     };
-    let path = data_dir.join("hf_token");
     std::fs::create_dir_all(data_dir).map_err(|source| SpecError::Write {
         path: data_dir.display().to_string(),
         source,
@@ -70,6 +73,41 @@ pub fn resolve_token_file(
         }
     })?;
     Ok(Some(path))
+}
+
+/// Where a token given through `HF_TOKEN` is kept, in the data directory.
+const TOKEN_FILE: &str = "hf_token";
+
+/// The token an earlier run kept (checked 0600), without writing anything: what `plan` mounts.
+pub fn stored_token_file(data_dir: &Path) -> Result<Option<PathBuf>, SpecError> {
+    let path = data_dir.join(TOKEN_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    crate::fsutil::check_secret_file(&path).map_err(|p| {
+        invalid(
+            "model.weights.token_file",
+            p,
+            format!("chmod 600 {}", path.display()),
+        )
+    })?;
+    Ok(Some(path))
+}
+
+/// The token file `plan` would mount: the spec's, else the one an earlier run kept. Reads the
+/// environment never, so a plan does not depend on the shell it runs in.
+pub fn planned_token_file(
+    spec: &DeploymentSpec,
+    data_dir: &Path,
+) -> Result<Option<PathBuf>, SpecError> {
+    match &spec.model.weights {
+        Weights::HuggingFace {
+            token_file: Some(f),
+            ..
+        } => Ok(Some(f.clone())),
+        Weights::HuggingFace { .. } => stored_token_file(data_dir),
+        Weights::Local { .. } => Ok(None),
+    }
 }
 
 /// The JWT keys the gateway needs for this GitLab version (18.10+), kept as 0600 files under
@@ -139,7 +177,18 @@ mod tests {
             std::fs::metadata(&f).unwrap().permissions().mode() & 0o777,
             0o600
         );
-        assert!(resolve_token_file(&s, None, dir.path()).unwrap().is_none());
+        // Later runs without HF_TOKEN mount the same file, and a plan names it too.
+        assert_eq!(
+            resolve_token_file(&s, None, dir.path()).unwrap(),
+            Some(f.clone())
+        );
+        assert_eq!(planned_token_file(&s, dir.path()).unwrap(), Some(f.clone()));
+        // Never given: nothing to mount.
+        let empty = tempfile::tempdir().unwrap();
+        assert!(resolve_token_file(&s, None, empty.path())
+            .unwrap()
+            .is_none());
+        assert!(planned_token_file(&s, empty.path()).unwrap().is_none());
     }
 
     #[test]

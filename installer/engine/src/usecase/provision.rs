@@ -25,8 +25,9 @@ pub async fn review(target: Option<&Session>, s: &DeploymentSpec) -> Result<Revi
     let plan = match target {
         Some(t) => {
             let keys = secrets::resolve_jwt_keys(s, &t.data_dir, false)?;
+            let token = token_str(&secrets::planned_token_file(s, &t.data_dir)?);
             Some(
-                deploy::plan(&t.conn.docker, s, None, &keys, t.is_local())
+                deploy::plan(&t.conn.docker, s, token.as_deref(), &keys, t.is_local())
                     .await
                     .map(|(_, p)| p)
                     .map_err(Error::from),
