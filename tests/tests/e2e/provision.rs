@@ -497,3 +497,69 @@ async fn uninstall_removes_two_networks_that_share_our_name() {
         "{left:?}"
     );
 }
+
+/// Drift: a container disconnected from our network, or the network removed under the deployment, is
+/// planned as a repair and one apply converges (issue 11, item 7); before, both were "kept".
+#[tokio::test]
+async fn a_deployment_off_its_network_is_repaired_by_one_apply() {
+    use bollard::models::NetworkDisconnectRequest;
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let s = spec(dir.path(), "drift");
+    let opts = ApplyOptions::default();
+    deploy::apply(&d, &s, None, &opts, &None).await.unwrap();
+    let disconnect = |container: String| {
+        let d = d.clone();
+        let network = s.network.clone();
+        async move {
+            d.disconnect_network(
+                &network,
+                NetworkDisconnectRequest {
+                    container,
+                    force: Some(true),
+                },
+            )
+            .await
+            .unwrap();
+        }
+    };
+    let plan = || async {
+        let keys = Default::default();
+        deploy::plan(&d, &s, None, &keys, true).await.unwrap().1
+    };
+    let recreated = |p: &aigw_core::plan::Plan| {
+        p.steps
+            .iter()
+            .filter(|st| matches!(st, aigw_core::plan::Step::Recreate { .. }))
+            .count()
+    };
+
+    // One container cut off: recreated, and the deployment answers again.
+    disconnect(s.gateway.container.clone()).await;
+    let p = plan().await;
+    assert_eq!(recreated(&p), 1, "{p:?}");
+    assert!(
+        deploy::apply(&d, &s, None, &opts, &None)
+            .await
+            .unwrap()
+            .changed
+    );
+    assert!(plan().await.is_noop());
+
+    // The network gone (both disconnected, then removed): made again, both recreated.
+    disconnect(s.gateway.container.clone()).await;
+    disconnect(s.model.container.clone()).await;
+    d.remove_network(&s.network).await.unwrap();
+    let p = plan().await;
+    assert!(
+        matches!(p.steps[0], aigw_core::plan::Step::CreateNetwork { .. }),
+        "{p:?}"
+    );
+    assert_eq!(recreated(&p), 2, "{p:?}");
+    deploy::apply(&d, &s, None, &opts, &None).await.unwrap();
+    assert!(plan().await.is_noop(), "converged with one apply");
+    manage::uninstall(&d).await.unwrap();
+}

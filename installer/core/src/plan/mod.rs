@@ -309,6 +309,9 @@ pub struct ObservedContainer {
     /// Host ports it publishes (while running).
     #[serde(default)]
     pub published_ports: Vec<u16>,
+    /// The networks it is attached to, by name.
+    #[serde(default)]
+    pub networks: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -451,6 +454,16 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Plan {
                 old_id: o.id.clone(),
                 reason: format!("{} now points to another image", c.image),
             },
+            // Drift: the network was removed, or the container disconnected from it. The other
+            // service cannot reach it by name; recreating attaches it again.
+            Some(o) if observed.network.is_none() || !o.networks.contains(&desired.network) => {
+                Step::Recreate {
+                    component: c.component,
+                    name: c.name.clone(),
+                    old_id: o.id.clone(),
+                    reason: format!("it is not attached to the network {}", desired.network),
+                }
+            }
             Some(o) if !o.running => Step::Start {
                 component: c.component,
                 name: c.name.clone(),
@@ -501,6 +514,7 @@ mod tests {
                     running: true,
                     image_id: "sha256:img".into(),
                     published_ports: vec![],
+                    networks: vec![d.network.clone()],
                 })
                 .collect(),
             foreign_names: vec![],
@@ -589,6 +603,33 @@ mod tests {
         ));
     }
 
+    /// Drift: a removed network, or a container disconnected from it, is repaired, never "kept".
+    #[test]
+    fn containers_off_their_network_are_recreated() {
+        let d = desired(&spec(), None).unwrap();
+        let matching = observed_matching(&d);
+        assert!(diff(&d, &matching).is_noop());
+        let mut disconnected = matching.clone();
+        disconnected.ours[1].networks.clear();
+        let p = diff(&d, &disconnected);
+        assert!(
+            matches!(&p.steps[..], [Step::Keep { .. }, Step::Recreate { name, reason, .. }] if name == &d.containers[1].name && reason.contains("not attached")),
+            "{p:?}"
+        );
+        let mut gone = matching;
+        gone.network = None;
+        let p = diff(&d, &gone);
+        assert!(matches!(p.steps[0], Step::CreateNetwork { .. }), "{p:?}");
+        assert_eq!(
+            p.steps
+                .iter()
+                .filter(|s| matches!(s, Step::Recreate { .. }))
+                .count(),
+            2,
+            "{p:?}"
+        );
+    }
+
     #[test]
     fn stopped_missing_leftover_and_repointed_tags() {
         let d = desired(&spec(), None).unwrap();
@@ -603,6 +644,7 @@ mod tests {
             running: false,
             image_id: "sha256:img".into(),
             published_ports: vec![],
+            networks: vec![d.network.clone()],
         });
         let p = diff(&d, &obs);
         assert!(matches!(

@@ -113,6 +113,11 @@ impl ContainerEngine for Docker {
                     .flatten()
                     .filter_map(|p| p.public_port)
                     .collect(),
+                networks: c
+                    .network_settings
+                    .and_then(|n| n.networks)
+                    .map(|n| n.into_keys().collect())
+                    .unwrap_or_default(),
             })
             .collect())
     }

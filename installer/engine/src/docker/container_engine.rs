@@ -35,6 +35,8 @@ pub struct ListedContainer {
     pub image_id: String,
     /// Host ports it publishes (while running).
     pub published_ports: Vec<u16>,
+    /// The networks it is attached to, by name.
+    pub networks: Vec<String>,
 }
 
 /// A container as the engine inspects it.

@@ -20,6 +20,8 @@ pub struct FakeContainer {
     pub labels: BTreeMap<String, String>,
     pub image_id: String,
     pub running: bool,
+    /// Networks it is attached to (the desired one at create).
+    pub networks: Vec<String>,
     /// Its health check passes once it runs.
     pub healthy: bool,
 }
@@ -75,6 +77,7 @@ impl FakeEngine {
             labels: BTreeMap::from([("owner".into(), "someone else".into())]),
             image_id: "sha256:foreign".into(),
             running: true,
+            networks: vec!["bridge".into()],
             healthy: true,
         });
         id
@@ -182,6 +185,7 @@ impl ContainerEngine for FakeEngine {
                 running: c.running,
                 image_id: c.image_id.clone(),
                 published_ports: Vec::new(),
+                networks: c.networks.clone(),
             })
             .collect())
     }
@@ -220,6 +224,7 @@ impl ContainerEngine for FakeEngine {
             labels: c.labels(),
             image_id,
             running: false,
+            networks: vec![c.network.clone()],
             healthy,
         });
         Ok(())

@@ -98,6 +98,7 @@ pub(super) async fn list_ours<E: ContainerEngine>(
             running: c.running,
             image_id: c.image_id,
             published_ports: c.published_ports,
+            networks: c.networks,
         })
         .collect())
 }
