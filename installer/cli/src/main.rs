@@ -15,7 +15,12 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 /// Exit status when `--strict` finds a blocker (clap uses 2 for usage errors).
+/// Exit statuses scripts can branch on (also in `--help` and the README).
 pub const EXIT_BLOCKED: u8 = 3;
+/// A server did not become healthy, or the smoke test failed (everything this run changed was undone).
+pub const EXIT_UNHEALTHY: u8 = 4;
+/// Cancelled (Ctrl-C), after the rollback.
+pub const EXIT_CANCELLED: u8 = 130;
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +33,10 @@ pub const EXIT_BLOCKED: u8 = 3;
         containers, and writes the GitLab-side configuration. Nothing is fetched from outside your network \
         unless you ask for it.\n\n\
         Start with:  aigw-installer detect",
-    after_help = "Logs: stderr (set RUST_LOG=info or debug for more) and a daily file under \
+    after_help = "Exit status: 0 ok; 1 error; 2 usage; 3 blocked (nothing was changed: a port taken, a \
+        foreign container with our name, or detect --strict found a blocker); 4 a server never became \
+        healthy or the smoke test failed (what the run changed was undone); 130 cancelled (after the \
+        rollback).\n\nLogs: stderr (set RUST_LOG=info or debug for more) and a daily file under \
         ~/.local/share/aigw-installer/logs.",
     propagate_version = true
 )]
@@ -112,7 +120,7 @@ fn main() -> ExitCode {
             // To the log file only (info); the terminal gets the rendered error below, once.
             tracing::info!(error = format!("{e:#}"), "command failed");
             render::error(&e);
-            ExitCode::FAILURE
+            ExitCode::from(problem::exit_status(&e))
         }
     }
 }

@@ -55,3 +55,14 @@ pub fn cli_fix(p: &Problem) -> Option<String> {
         _ => None,
     }
 }
+
+/// The exit status an error ends the CLI with: 3 blocked, 4 unhealthy or smoke test failed, 130
+/// cancelled, 1 anything else.
+pub fn exit_status(e: &anyhow::Error) -> u8 {
+    match of(e).map(|p| p.code) {
+        Some("blocked") => crate::EXIT_BLOCKED,
+        Some("unhealthy" | "smoke_test_failed") => crate::EXIT_UNHEALTHY,
+        Some("cancelled") => crate::EXIT_CANCELLED,
+        _ => 1,
+    }
+}

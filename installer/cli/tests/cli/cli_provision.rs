@@ -509,7 +509,7 @@ async fn ctrl_c_during_apply_rolls_back_and_says_so() {
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{seen}{rest}");
+    assert_eq!(status.code(), Some(130), "cancelled: {seen}{rest}");
     assert!(
         rest.contains("cancelled") && rest.contains("rollback: "),
         "{rest}"
@@ -615,4 +615,37 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
     assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
     let u = run(&["uninstall"]);
     assert!(u.status.success());
+}
+
+/// Scripts branch on the exit status: 3 when something blocks the apply (nothing changed), 4 when a
+/// server never became healthy (what the run changed was undone).
+#[tokio::test]
+async fn exit_statuses_tell_blocked_from_unhealthy() {
+    let Some(conn) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    aigw_engine::docker::manage::uninstall(&conn.docker)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let taken = held.local_addr().unwrap().port();
+    let blocked = write_spec(dir.path(), "standin", taken, free_port());
+    let b = run(&["apply", "--spec", &blocked]);
+    assert_eq!(b.status.code(), Some(3), "{}", text(&b));
+    assert!(text(&b).contains(&taken.to_string()), "{}", text(&b));
+    drop(held);
+    let never = write_spec_with(dir.path(), "standin", free_port(), free_port(), |s| {
+        s.model
+            .env
+            .insert("STANDIN_NEVER_HEALTHY".into(), "1".into());
+        s.model.health_timeout_s = 3;
+    });
+    let u = run(&["apply", "--spec", &never]);
+    assert_eq!(u.status.code(), Some(4), "{}", text(&u));
+    assert!(text(&u).contains("did not become healthy"), "{}", text(&u));
+    assert!(aigw_engine::docker::manage::status(&conn.docker)
+        .await
+        .unwrap()
+        .is_empty());
 }
