@@ -103,13 +103,33 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 
 #[derive(clap::Args)]
 pub struct SpecArg {
-    /// The deployment spec (TOML), as written by `init`.
-    #[arg(long, value_name = "FILE")]
-    pub spec: PathBuf,
+    /// The deployment spec (TOML), as written by `init` [default: $AIGW_SPEC, else the spec of the
+    /// installation made from the wizard]
+    #[arg(long = "spec", value_name = "FILE", env = "AIGW_SPEC")]
+    given: Option<PathBuf>,
+}
+
+impl SpecArg {
+    /// The spec file: the one given, else the installed one.
+    pub fn path(&self) -> anyhow::Result<PathBuf> {
+        if let Some(p) = &self.given {
+            return Ok(p.clone());
+        }
+        let installed = usecase::installed_spec_path()?;
+        if installed.exists() {
+            Ok(installed)
+        } else {
+            bail!(
+                "no deployment spec: pass --spec FILE (written by `aigw-installer init`), set AIGW_SPEC, \
+                 or install from the wizard first (its spec is {})",
+                installed.display()
+            )
+        }
+    }
 }
 
 pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
-    Ok(usecase::load_spec(&spec.spec)?)
+    Ok(usecase::load_spec(&spec.path()?)?)
 }
 
 #[derive(clap::Args)]
@@ -135,7 +155,10 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&p)?);
     } else {
-        println!("{HEADING}Plan for {}{HEADING:#}", args.spec.spec.display());
+        println!(
+            "{HEADING}Plan for {}{HEADING:#}",
+            args.spec.path()?.display()
+        );
         for step in &p.steps {
             println!("  {step}");
         }
@@ -187,13 +210,14 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let _ = render.await;
     let done = result?;
     let report = done.report;
-    done.spec.save(&args.spec.spec, true)?;
+    let path = args.spec.path()?;
+    done.spec.save(&path, true)?;
     let st = severity_style(Severity::Ok);
     if report.changed {
         println!(
             "{st}upgraded{st:#} in {:.1} s; {} now names the new tags",
             report.elapsed.as_secs_f64(),
-            args.spec.spec.display()
+            path.display()
         );
     } else {
         println!("{st}already at those tags{st:#}: nothing to do");

@@ -91,7 +91,7 @@ pub struct ExportArgs {
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let s = DeploymentSpec::load(&args.spec.spec)?;
+    let s = DeploymentSpec::load(&args.spec.path()?)?;
     s.validate_with_files(&Default::default())?;
     let mut opts = options(&s, args.install_type, args.agent_platform)?;
     opts.include_secrets = args.include_secrets;

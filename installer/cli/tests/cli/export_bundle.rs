@@ -474,3 +474,40 @@ fn jwt_keys_for_18_10_are_generated_only_when_asked_and_never_written_in_clear_e
         }
     }
 }
+
+/// `--spec` falls back to `AIGW_SPEC`, then to the installed spec; with none, the error says all three.
+#[test]
+fn the_spec_comes_from_the_flag_the_environment_or_the_installation() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let run = |args: &[&str], env: Option<&std::path::Path>| {
+        let mut c = Command::new(BIN);
+        c.args(args)
+            .env("XDG_DATA_HOME", &data)
+            .env_remove("AIGW_SPEC");
+        if let Some(p) = env {
+            c.env("AIGW_SPEC", p);
+        }
+        c.output().unwrap()
+    };
+    let none = run(&["snippets", "--for", "omnibus"], None);
+    let err = String::from_utf8_lossy(&none.stderr);
+    assert_eq!(none.status.code(), Some(1), "{err}");
+    assert!(err.contains("--spec") && err.contains("AIGW_SPEC"), "{err}");
+
+    let mut s = spec("18.2");
+    s.model.gpus.clear();
+    let from_env = dir.path().join("from-env.toml");
+    std::fs::write(&from_env, s.to_toml()).unwrap();
+    let e = run(&["snippets", "--for", "omnibus"], Some(&from_env));
+    assert!(e.status.success(), "{}", String::from_utf8_lossy(&e.stderr));
+    assert!(String::from_utf8_lossy(&e.stdout).contains("gitlab_rails"));
+
+    let installed = data.join("aigw-installer/aigw-spec.toml");
+    std::fs::create_dir_all(installed.parent().unwrap()).unwrap();
+    s.gateway.host = "installed.example.com".into();
+    std::fs::write(&installed, s.to_toml()).unwrap();
+    let i = run(&["snippets", "--for", "omnibus"], None);
+    assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
+    assert!(String::from_utf8_lossy(&i.stdout).contains("installed.example.com"));
+}
