@@ -15,7 +15,7 @@ mod options;
 mod store;
 
 fn main() {
-    let _log = aigw_engine::logging::init("aigw-installer-app", None);
+    let _log = aigw_engine::logging::init("aigw-installer-app", None, "warn");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(install::Jobs::default())

@@ -45,6 +45,14 @@ struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto)]
     color: render::Color,
 
+    /// More on stderr: -v the engine's progress in the log, -vv debug, -vvv trace (RUST_LOG wins).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Only errors and results: no progress lines or bars, no warnings.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -87,7 +95,15 @@ fn main() -> ExitCode {
         render::Color::Never => Some(false),
         render::Color::Auto => None,
     };
-    let _log = aigw_engine::logging::init("aigw-installer", colour);
+    let level = match (cli.quiet, cli.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    render::set_quiet(cli.quiet);
+    let _log = aigw_engine::logging::init("aigw-installer", colour, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -19,7 +19,7 @@ pub struct Renderer {
 impl Renderer {
     pub fn new() -> Self {
         let multi = MultiProgress::new();
-        if !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        if crate::render::quiet() || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             multi.set_draw_target(ProgressDrawTarget::hidden());
         }
         Self {
@@ -31,6 +31,9 @@ impl Renderer {
     }
 
     fn line(&self, text: String) {
+        if crate::render::quiet() {
+            return;
+        }
         // Printed above the bars; plain lines when there are none (piped output).
         if self.multi.is_hidden() {
             anstream::eprintln!("{text}");

@@ -95,10 +95,15 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     s.validate_with_files(&Default::default())?;
     let mut opts = options(&s, args.install_type, args.agent_platform)?;
     opts.include_secrets = args.include_secrets;
-    if let Some(w) = aigw_engine::hardware::network::resolution_warning(
-        &s.gateway.host,
-        std::time::Duration::from_secs(2),
-    ) {
+    let warning = (!crate::render::quiet())
+        .then(|| {
+            aigw_engine::hardware::network::resolution_warning(
+                &s.gateway.host,
+                std::time::Duration::from_secs(2),
+            )
+        })
+        .flatten();
+    if let Some(w) = warning {
         let st = crate::render::severity_style(aigw_core::preflight::Severity::Warning);
         anstream::eprintln!("{st}warning:{st:#} {w}");
     }

@@ -57,10 +57,11 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 /// Installs the global subscriber. Never fails: without a writable data directory it logs to stderr only.
-/// `colour`: `Some` when the user chose (`--color`), `None` to decide from stderr.
-pub fn init(binary: &str, colour: Option<bool>) -> LogGuard {
+/// `colour`: `Some` when the user chose (`--color`), `None` to decide from stderr. `stderr_level`: what
+/// stderr shows when `RUST_LOG` says nothing (`warn`; `info` or `debug` with `-v`, `error` with `-q`).
+pub fn init(binary: &str, colour: Option<bool>, stderr_level: &str) -> LogGuard {
     let stderr_filter = without_bodies(
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(stderr_level)),
     );
     let stderr = fmt::layer()
         .with_writer(std::io::stderr)

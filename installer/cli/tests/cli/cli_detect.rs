@@ -431,3 +431,25 @@ fn a_machine_can_be_recorded_as_a_gpu_profile() {
     let again = run(&["detect", "--save-gpu-profile", p], &env);
     assert_eq!(again.status.code(), Some(1));
 }
+
+/// `-v` shows the engine's info lines on stderr when RUST_LOG says nothing; without it, none.
+#[test]
+fn verbose_shows_info_lines_on_stderr() {
+    let quiet = Command::new(BIN)
+        .args(["detect", "--json"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let loud = Command::new(BIN)
+        .args(["-v", "detect", "--json"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(quiet.status.success() && loud.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stderr).contains("detect finished"));
+    assert!(
+        String::from_utf8_lossy(&loud.stderr).contains("detect finished"),
+        "{}",
+        String::from_utf8_lossy(&loud.stderr)
+    );
+}

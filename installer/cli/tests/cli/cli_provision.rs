@@ -641,9 +641,11 @@ async fn exit_statuses_tell_blocked_from_unhealthy() {
             .insert("STANDIN_NEVER_HEALTHY".into(), "1".into());
         s.model.health_timeout_s = 3;
     });
-    let u = run(&["apply", "--spec", &never]);
+    let u = run(&["apply", "--quiet", "--spec", &never]);
     assert_eq!(u.status.code(), Some(4), "{}", text(&u));
     assert!(text(&u).contains("did not become healthy"), "{}", text(&u));
+    // Quiet: the error, and no progress line.
+    assert!(!text(&u).contains("model health"), "{}", text(&u));
     assert!(aigw_engine::docker::manage::status(&conn.docker)
         .await
         .unwrap()
