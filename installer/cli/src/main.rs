@@ -136,6 +136,13 @@ fn main() -> ExitCode {
             // To the log file only (info); the terminal gets the rendered error below, once.
             tracing::info!(error = format!("{e:#}"), "command failed");
             render::error(&e);
+            if render::json() {
+                let error = match problem::of(&e) {
+                    Some(p) => serde_json::to_value(p).unwrap_or_default(),
+                    None => serde_json::json!({ "code": "error", "message": format!("{e:#}") }),
+                };
+                println!("{}", serde_json::json!({ "error": error }));
+            }
             ExitCode::from(problem::exit_status(&e))
         }
     }

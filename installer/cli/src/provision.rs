@@ -192,9 +192,13 @@ pub struct UpgradeArgs {
     /// The model server's new tag (e.g. v0.19.0).
     #[arg(long, value_name = "TAG")]
     model_tag: Option<String>,
+    /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
+    crate::render::set_json(args.json);
     let s = load(&args.spec)?;
     let target = connect().await?;
     let (tx, render) = renderer();
@@ -212,6 +216,14 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     let report = done.report;
     let path = args.spec.path()?;
     done.spec.save(&path, true)?;
+    if args.json {
+        crate::render::json_result(serde_json::json!({
+            "changed": report.changed,
+            "elapsed_s": report.elapsed.as_secs_f64(),
+            "spec": path,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
     let st = severity_style(Severity::Ok);
     if report.changed {
         println!(
@@ -244,6 +256,14 @@ fn renderer() -> (
 ) {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let render = tokio::spawn(async move {
+        if crate::render::json() {
+            while let Some(e) = rx.recv().await {
+                if let Ok(line) = serde_json::to_string(&e) {
+                    println!("{line}");
+                }
+            }
+            return;
+        }
         let mut r = Renderer::new();
         while let Some(e) = rx.recv().await {
             r.handle(e);
@@ -263,9 +283,13 @@ pub struct ApplyArgs {
     /// Skip the completion request made once both services are healthy.
     #[arg(long)]
     no_smoke_test: bool,
+    /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
+    crate::render::set_json(args.json);
     let s = load(&args.spec)?;
     let target = connect().await?;
     let token = std::env::var("HF_TOKEN").ok();
@@ -279,13 +303,21 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let result = usecase::install(&target, &s, &opts, &Some(tx), cancel_on_ctrl_c()).await;
     let _ = render.await;
     let report = result?.report;
+    let gateway_url = format!("http://{}:{}", s.gateway.host, s.gateway.port);
+    if args.json {
+        crate::render::json_result(serde_json::json!({
+            "changed": report.changed,
+            "elapsed_s": report.elapsed.as_secs_f64(),
+            "gateway_url": gateway_url,
+            "plan": report.plan,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
     let st = severity_style(Severity::Ok);
     if report.changed {
         println!(
-            "{st}applied{st:#} in {:.1} s: the gateway answers at http://{}:{}",
+            "{st}applied{st:#} in {:.1} s: the gateway answers at {gateway_url}",
             report.elapsed.as_secs_f64(),
-            s.gateway.host,
-            s.gateway.port
         );
     } else {
         println!("{st}up to date{st:#}: nothing to do");
@@ -318,10 +350,14 @@ pub enum ImagesCommand {
 pub struct ImagesArgs {
     #[command(subcommand)]
     command: ImagesCommand,
+    /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
+    #[arg(long, global = true)]
+    json: bool,
 }
 
 pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     use aigw_engine::docker::images;
+    crate::render::set_json(args.json);
     let target = connect().await?;
     let cancel = cancel_on_ctrl_c();
     let (tx, render) = renderer();
@@ -334,6 +370,16 @@ pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
             drop(sink);
             let _ = render.await;
             let m = r?;
+            if args.json {
+                crate::render::json_result(serde_json::json!({
+                    "bundle": out,
+                    "manifest": images::manifest_path(&out),
+                    "images": m.images,
+                    "bytes": m.bytes,
+                    "sha256": m.sha256,
+                }));
+                return Ok(ExitCode::SUCCESS);
+            }
             println!(
                 "{st}saved{st:#} {} image(s), {:.1} MiB, to {} (sha256 {}; manifest {})",
                 m.images.len(),
@@ -347,7 +393,12 @@ pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
             let r = usecase::load_images(&target, &bundle, &sink, &cancel).await;
             drop(sink);
             let _ = render.await;
-            for reference in r? {
+            let loaded = r?;
+            if args.json {
+                crate::render::json_result(serde_json::json!({ "loaded": loaded }));
+                return Ok(ExitCode::SUCCESS);
+            }
+            for reference in loaded {
                 println!("{st}loaded{st:#} {reference}");
             }
         }

@@ -30,6 +30,23 @@ pub fn quiet() -> bool {
     QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--json` on a long operation: its events, one JSON object a line on stdout, then one `result` (or
+/// `error`) object; nothing else goes to stdout.
+pub fn set_json(json: bool) {
+    JSON.store(json, std::sync::atomic::Ordering::Relaxed);
+}
+
+pub fn json() -> bool {
+    JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The closing line of a `--json` run.
+pub fn json_result(result: serde_json::Value) {
+    println!("{}", serde_json::json!({ "result": result }));
+}
+
 pub const HEADING: Style = Style::new().bold().underline();
 pub const DIM: Style = Style::new().dimmed();
 pub const BOLD: Style = Style::new().bold();

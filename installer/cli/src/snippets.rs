@@ -88,9 +88,13 @@ pub struct ExportArgs {
     /// Replace the zip if it exists.
     #[arg(long)]
     force: bool,
+    /// The result as one JSON object on stdout (`result`, or `error`).
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    crate::render::set_json(args.json);
     let s = DeploymentSpec::load(&args.spec.path()?)?;
     s.validate_with_files(&Default::default())?;
     let mut opts = options(&s, args.install_type, args.agent_platform)?;
@@ -108,7 +112,16 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
         anstream::eprintln!("{st}warning:{st:#} {w}");
     }
     let token = std::env::var("HF_TOKEN").ok();
-    let manifest = usecase::export(&s, opts, token.as_deref(), &args.out, args.force)?.manifest;
+    let done = usecase::export(&s, opts, token.as_deref(), &args.out, args.force)?;
+    let manifest = done.manifest;
+    if args.json {
+        crate::render::json_result(serde_json::json!({
+            "zip": args.out,
+            "files": done.files,
+            "contains_secrets": manifest.contains_secrets,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "wrote {} ({} files{}) — start with README.md inside",
         args.out.display(),

@@ -20,6 +20,14 @@ fn run(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Stdout as JSON lines; panics on any line that is not one JSON object.
+fn json_lines(o: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -631,10 +639,39 @@ async fn exit_statuses_tell_blocked_from_unhealthy() {
     let held = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let taken = held.local_addr().unwrap().port();
     let blocked = write_spec(dir.path(), "standin", taken, free_port());
-    let b = run(&["apply", "--spec", &blocked]);
+    let b = run(&["apply", "--json", "--spec", &blocked]);
     assert_eq!(b.status.code(), Some(3), "{}", text(&b));
     assert!(text(&b).contains(&taken.to_string()), "{}", text(&b));
+    // --json: every stdout line is one JSON object; the last is the error, in the engine's shape.
+    let lines = json_lines(&b);
+    let last = lines.last().unwrap();
+    assert_eq!(last["error"]["code"], "blocked", "{lines:?}");
+    assert!(last["error"]["fix"].as_str().is_some(), "{lines:?}");
     drop(held);
+    // A successful --json apply: events, then one result.
+    let ok = write_spec(dir.path(), "standin", free_port(), free_port());
+    let a = run(&["apply", "--json", "--spec", &ok]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let lines = json_lines(&a);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["event"] == "phase" && l["state"] == "done"),
+        "{lines:?}"
+    );
+    let result = &lines.last().unwrap()["result"];
+    assert_eq!(result["changed"], true, "{lines:?}");
+    assert!(result["gateway_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://"));
+    assert_eq!(
+        lines.iter().filter(|l| l.get("result").is_some()).count(),
+        1
+    );
+    aigw_engine::docker::manage::uninstall(&conn.docker)
+        .await
+        .unwrap();
     let never = write_spec_with(dir.path(), "standin", free_port(), free_port(), |s| {
         s.model
             .env
