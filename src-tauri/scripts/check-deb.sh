@@ -87,6 +87,21 @@ has_exec() { # an executable regular file at this path in the package
 for bin in "$gui" "$cli"; do
   has_exec "/usr/bin/$bin" && ok "/usr/bin/$bin (executable)" || bad "no executable /usr/bin/$bin in the package"
 done
+has_file() { awk -v p="$1" '$2 == p && $1 ~ /^-/ { found = 1 } END { exit !found }' <<<"$listing"; }
+for f in /usr/share/bash-completion/completions/$cli /usr/share/zsh/vendor-completions/_$cli \
+  /usr/share/fish/vendor_completions.d/$cli.fish /usr/share/man/man1/$cli.1.gz; do
+  has_file "$f" && ok "$f" || bad "no $f in the package"
+done
+# The bash completion parses and completes the subcommands; the manual page names the command.
+if member "/usr/share/bash-completion/completions/$cli" | bash -n 2>/dev/null \
+  && member "/usr/share/bash-completion/completions/$cli" | grep -q 'apply'; then
+  ok "bash completion parses (bash -n) and knows 'apply'"
+else
+  bad "the bash completion does not parse or lacks the subcommands"
+fi
+if member "/usr/share/man/man1/$cli.1.gz" | gzip -dc | grep -q '^\.TH'; then ok "manual page $cli(1)"; else
+  bad "/usr/share/man/man1/$cli.1.gz is not a manual page"
+fi
 desktop_path="$(awk '$2 ~ /^\/usr\/share\/applications\/.*\.desktop$/ { print $2 }' <<<"$listing" | head -n 1)"
 icons="$(awk '$2 ~ /^\/usr\/share\/icons\/hicolor\/.*\/apps\/.*\.png$/ { print $2 }' <<<"$listing")"
 if [ -n "$icons" ]; then ok "hicolor icons: $(tr '\n' ' ' <<<"$icons")"; else bad "no hicolor icons (usr/share/icons/hicolor/*/apps/*.png)"; fi

@@ -85,10 +85,43 @@ enum Command {
     Logs(manage::LogsArgs),
     /// Remove what the installer created (containers and network, found by label).
     Uninstall(manage::UninstallArgs),
+    /// Print the shell completion script (bash, zsh, fish, elvish, powershell); the packages install them.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff); the packages install it as aigw-installer(1).
+    #[command(hide = true)]
+    Man,
+}
+
+/// Writes what `completions` and `man` print: generated from this very parser, so they never drift.
+fn describe(command: &Command) -> std::io::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut cmd = Cli::command();
+    // Rendered in memory first: the generators panic on a closed pipe (`| head`); a write error does not.
+    let mut text = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "aigw-installer", &mut text)
+        }
+        _ => clap_mangen::Man::new(cmd).render(&mut text)?,
+    }
+    std::io::stdout().lock().write_all(&text)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Completions { .. } | Command::Man) {
+        return match describe(&cli.command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     render::set_color(cli.color);
     let colour = match cli.color {
         render::Color::Always => Some(true),
@@ -129,6 +162,7 @@ fn main() -> ExitCode {
         Command::Status(args) => runtime.block_on(manage::status(args)),
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

@@ -216,3 +216,26 @@ fn bad_input_gets_clear_errors_with_valid_values() {
         "{e}"
     );
 }
+
+/// The completion scripts and the manual page come from the parser itself (the packages install them).
+#[test]
+fn completions_and_the_manual_page_cover_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completions", shell]);
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        for sub in ["detect", "apply", "uninstall", "export"] {
+            assert!(text.contains(sub), "{shell} completion lacks {sub}");
+        }
+    }
+    let man = run(&["man"]);
+    let page = String::from_utf8_lossy(&man.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH aigw-installer 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("apply") && page.contains("Exit status"),
+        "{page}"
+    );
+}
