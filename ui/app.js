@@ -64,6 +64,13 @@ $("#to-model").addEventListener("click", () => showStep("model"));
 $("#model-form").addEventListener("submit", (e) => { e.preventDefault(); runRecommend(); });
 $("#model-form").addEventListener("change", () => runRecommend());
 $("#to-configure").addEventListener("click", () => showStep("configure"));
+// Configure starts from what the engine found: the recommendation's GPUs (even when the Model step was
+// skipped) and the first name GitLab could reach this host by.
+onShow("configure", async () => {
+  if (!state.plan) await runRecommend();
+  const host = $("#c-gateway-host");
+  if (!host.value && state.report?.gateway_hosts?.length) host.value = state.report.gateway_hosts[0];
+});
 $("#config-form").addEventListener("submit", (e) => { e.preventDefault(); runReview(); });
 
 // Which input shows a spec field's error.

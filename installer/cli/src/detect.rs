@@ -154,7 +154,7 @@ fn print_report(r: &SystemReport) {
         .collect::<Vec<_>>()
         .join(" · ");
     row("Ports", ports);
-    let candidates = r.network.gateway_host_candidates();
+    let candidates = &r.gateway_hosts;
     row(
         "Reach",
         if candidates.is_empty() {

@@ -73,15 +73,13 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             plan.explanation.join("\n  ")
         );
     };
-    let gateway_host = match args.gateway_host {
-        Some(h) => h,
-        None => report
-            .network
-            .gateway_host_candidates()
-            .into_iter()
-            .next()
-            .context("this machine has no name or address GitLab could use; pass --gateway-host")?,
-    };
+    let gateway_host =
+        match args.gateway_host {
+            Some(h) => h,
+            None => report.gateway_hosts.first().cloned().context(
+                "this machine has no name or address GitLab could use; pass --gateway-host",
+            )?,
+        };
     let answers = Answers {
         gitlab_url: args.gitlab_url,
         gitlab_version: args.gitlab_version,

@@ -185,6 +185,32 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     );
     d.screenshot(&artifacts().join("wizard-2-system-check.png"))
         .await;
+    // Straight to Configure, the Model step skipped: the engine's recommendation runs anyway (so the spec
+    // carries its GPUs), and the gateway host starts as the first name detection found for this host.
+    let before: u64 = d
+        .attribute("#step-model", "data-reading")
+        .await
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    d.click("[data-step='configure']").await;
+    d.wait_attribute("#step-model", "data-reading", |v| {
+        v.and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|n| n > before)
+    })
+    .await;
+    let hosts = aigw_engine::usecase::detect(&aigw_engine::hardware::DetectOptions::from_env())
+        .await
+        .gateway_hosts;
+    assert!(
+        !hosts.is_empty() || std::env::var_os("CI").is_none(),
+        "CI machines have an address GitLab could use"
+    );
+    let host = d
+        .wait_attribute("#c-gateway-host", "value", |v| {
+            v.is_some_and(|v| !v.is_empty())
+        })
+        .await;
+    assert_eq!(host.as_deref(), hosts.first().map(String::as_str));
     // The welcome step names the engine (set at launch from the engine's own endpoint resolution).
     d.click("[data-step='welcome']").await;
     let endpoint = d

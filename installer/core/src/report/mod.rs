@@ -31,6 +31,10 @@ pub struct SystemReport {
     pub docker: EngineReport,
     pub ports: Vec<network::PortCheck>,
     pub network: network::HostAddresses,
+    /// Names and addresses GitLab and IDEs could use to reach this host, best first (never `localhost`),
+    /// derived from `network` by the caller that judges the report.
+    #[serde(default)]
+    pub gateway_hosts: Vec<String>,
     /// The preflight verdicts, derived from everything above.
     pub findings: Vec<Finding>,
 }

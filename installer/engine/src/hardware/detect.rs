@@ -179,6 +179,7 @@ pub async fn detect(opts: &DetectOptions) -> SystemReport {
         ports,
         network,
         // Facts only: the caller judges them (`usecase::detect` adds the preflight findings).
+        gateway_hosts: Vec::new(),
         findings: Vec::new(),
     }
 }

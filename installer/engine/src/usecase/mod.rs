@@ -61,6 +61,7 @@ pub fn data_dir() -> Result<PathBuf, Error> {
 /// Detection with its verdicts: the probes' facts, judged by the core's preflight.
 pub async fn detect(opts: &DetectOptions) -> SystemReport {
     let mut report = crate::hardware::detect(opts).await;
+    report.gateway_hosts = report.network.gateway_host_candidates();
     report.findings = aigw_core::preflight::assess(&report);
     report
 }
