@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use crate::gitlab::images::{self, GATEWAY_IMAGE, VLLM_IMAGE, VLLM_TAG};
+use crate::catalog::gitlab::{GitlabVersion, VersionError, FIRST_SELF_HOSTED};
+use crate::gitlab::images::{self, TagError, GATEWAY_IMAGE, VLLM_IMAGE, VLLM_TAG};
 use crate::gitlab::inputs::{self, InputError};
 
 pub const SPEC_VERSION: u32 = 1;
@@ -291,20 +292,43 @@ impl DeploymentSpec {
     pub fn gateway_tag(&self) -> Result<String, SpecError> {
         match &self.gateway.tag {
             Some(t) => Ok(t.clone()),
-            None => images::gateway_tag(&self.gitlab.version).map_err(|e| {
-                invalid(
+            None => images::gateway_tag(&self.gitlab.version).map_err(|e| match e {
+                TagError::Version(e) => version_invalid(&e),
+                TagError::NoVersionedImage(v) => invalid(
                     "gitlab.version",
-                    e.to_string(),
-                    "set gitlab.version to X.Y or X.Y.Z, e.g. 18.2.1",
-                )
+                    format!(
+                        "GitLab {v} has no versioned self-hosted gateway image (versioned tags start with 17.2)"
+                    ),
+                    "upgrade GitLab, or set gateway.tag to the tag you mirrored",
+                ),
             }),
         }
+    }
+
+    /// The GitLab version, refused when it is not one or predates GitLab Duo Self-Hosted.
+    pub fn gitlab_version(&self) -> Result<GitlabVersion, SpecError> {
+        let v: GitlabVersion = self
+            .gitlab
+            .version
+            .parse()
+            .map_err(|e| version_invalid(&e))?;
+        if v < FIRST_SELF_HOSTED {
+            return Err(invalid(
+                "gitlab.version",
+                format!(
+                    "GitLab {v} predates GitLab Duo Self-Hosted, which first shipped in {FIRST_SELF_HOSTED}"
+                ),
+                format!("upgrade GitLab to {FIRST_SELF_HOSTED} or later"),
+            ));
+        }
+        Ok(v)
     }
 
     /// Every check that needs no Docker engine. Ports in use are checked by `plan`, which knows our own
     /// containers.
     pub fn validate(&self, ctx: &Context) -> Result<(), SpecError> {
         inputs::parse_gitlab_url("gitlab.url", &self.gitlab.url)?;
+        self.gitlab_version()?;
         self.gateway_tag()?;
         inputs::check_gateway_host("gateway.host", &self.gateway.host)?;
         for (field, port) in [
@@ -327,11 +351,13 @@ impl DeploymentSpec {
             ("model.container", &self.model.container),
             ("network", &self.network),
         ] {
-            if !is_docker_name(name) {
+            if let Some(problem) = docker_name_problem(name) {
                 return Err(invalid(
                     field,
-                    format!("\"{name}\" is not a valid Docker name"),
-                    "use letters, digits, '_', '.' and '-', starting with a letter or digit",
+                    format!("\"{name}\" is not a valid Docker name: it {problem}"),
+                    format!(
+                        "use up to {MAX_DOCKER_NAME} letters, digits, '_', '.' and '-', starting with a letter or digit"
+                    ),
                 ));
             }
         }
@@ -366,12 +392,36 @@ impl DeploymentSpec {
                 ));
             }
         }
+        if self.model.bind.parse::<std::net::IpAddr>().is_err() {
+            return Err(invalid(
+                "model.bind",
+                format!("\"{}\" is not an IP address", self.model.bind),
+                "use an address of this machine, e.g. 127.0.0.1",
+            ));
+        }
+        for (field, env) in [
+            ("gateway.env", &self.gateway.env),
+            ("model.env", &self.model.env),
+        ] {
+            for key in env.keys() {
+                if !is_env_name(key) {
+                    return Err(invalid(
+                        field,
+                        format!("{key:?} is not a valid environment variable name"),
+                        "use letters, digits and '_', not starting with a digit, e.g. AIGW_LOGGING__LEVEL",
+                    ));
+                }
+            }
+        }
         for key in self.gateway.env.keys() {
-            if DERIVED_GATEWAY_ENV.contains(&key.as_str()) {
+            if let Some(derived) = DERIVED_GATEWAY_ENV
+                .iter()
+                .find(|d| d.eq_ignore_ascii_case(key))
+            {
                 return Err(invalid(
                     &format!("gateway.env.{key}"),
-                    "is derived from the spec and cannot be overridden",
-                    "set gitlab.url (and the installer derives the rest)",
+                    format!("{derived} is derived from the spec and cannot be overridden"),
+                    "remove it; the installer derives it from gitlab.url and gateway.port",
                 ));
             }
         }
@@ -438,17 +488,53 @@ impl DeploymentSpec {
     }
 }
 
-/// Gateway variables the installer derives from the spec.
-pub const DERIVED_GATEWAY_ENV: [&str; 3] = [
+/// Gateway variables the installer derives from the spec (any case: a variable that differs in case only
+/// would reach the gateway's settings loader as the same setting).
+pub const DERIVED_GATEWAY_ENV: [&str; 4] = [
     "AIGW_GITLAB_URL",
     "AIGW_GITLAB_API_URL",
     "AIGW_CUSTOM_MODELS__ENABLED",
+    "AIGW_FASTAPI__API_PORT",
 ];
 
-fn is_docker_name(s: &str) -> bool {
+/// The longest container or network name the spec accepts: the model container's name is the host name
+/// the gateway reaches it by, so it stays one DNS label.
+pub const MAX_DOCKER_NAME: usize = 63;
+
+/// Why `s` is not a name Docker accepts for a container or network (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`), if not.
+pub fn docker_name_problem(s: &str) -> Option<String> {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    match chars.next() {
+        None => return Some("is empty".into()),
+        Some(c) if !c.is_ascii_alphanumeric() => {
+            return Some(format!("starts with {c:?}, not a letter or digit"))
+        }
+        Some(_) => {}
+    }
+    if let Some(c) = chars.find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))) {
+        return Some(format!("contains {c:?}"));
+    }
+    if s.len() > MAX_DOCKER_NAME {
+        return Some(format!("is {} characters long", s.len()));
+    }
+    None
+}
+
+/// A portable environment variable name: `[A-Za-z_][A-Za-z0-9_]*` (so never one containing `=`).
+pub fn is_env_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn version_invalid(e: &VersionError) -> SpecError {
+    invalid(
+        "gitlab.version",
+        format!("\"{}\" is not a GitLab version: {}", e.value, e.reason),
+        "write it as MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 18.2.1",
+    )
 }
 
 #[cfg(test)]
@@ -539,5 +625,209 @@ mod tests {
         let e =
             DeploymentSpec::from_toml(&format!("spec_version = 9\n{EXAMPLE}"), "f").unwrap_err();
         assert!(matches!(e, SpecError::Version { found: 9 }));
+    }
+
+    #[test]
+    fn each_new_rule_names_its_field_and_prints_its_fix_once() {
+        type Edit = Box<dyn FnOnce(&mut DeploymentSpec)>;
+        let long = "a".repeat(MAX_DOCKER_NAME + 1);
+        let cases: Vec<(Edit, &str, &str)> = vec![
+            (
+                Box::new(|s| s.gateway.host = "0177.0.0.1".into()),
+                "gateway.host",
+                "loopback",
+            ),
+            (
+                Box::new(|s| s.gitlab.url = "http://0x7f000001:8080".into()),
+                "gitlab.url",
+                "loopback",
+            ),
+            (
+                Box::new(|s| s.network = "-net".into()),
+                "network",
+                "not a valid Docker name",
+            ),
+            (
+                Box::new(|s| s.network = "gitlab/aigw".into()),
+                "network",
+                "contains '/'",
+            ),
+            (
+                Box::new(move |s| s.model.container = long),
+                "model.container",
+                "characters long",
+            ),
+            (
+                Box::new(|s| s.model.bind = "localhost".into()),
+                "model.bind",
+                "not an IP address",
+            ),
+            (
+                Box::new(|s| s.model.bind = "127.1".into()),
+                "model.bind",
+                "not an IP address",
+            ),
+            (
+                Box::new(|s| {
+                    s.gateway
+                        .env
+                        .insert("X=1\nAIGW_GITLAB_URL".into(), "http://evil".into());
+                }),
+                "gateway.env",
+                "not a valid environment variable name",
+            ),
+            (
+                Box::new(|s| {
+                    s.gateway.env.insert("AIGW_GITLAB_URL=".into(), "x".into());
+                }),
+                "gateway.env",
+                "not a valid environment variable name",
+            ),
+            (
+                Box::new(|s| {
+                    s.model.env.insert("1BAD".into(), "x".into());
+                }),
+                "model.env",
+                "not a valid environment variable name",
+            ),
+            (
+                Box::new(|s| {
+                    s.gateway.env.insert("aigw_gitlab_url".into(), "x".into());
+                }),
+                "gateway.env.aigw_gitlab_url",
+                "AIGW_GITLAB_URL is derived",
+            ),
+            (
+                Box::new(|s| {
+                    s.gateway
+                        .env
+                        .insert("Aigw_FastAPI__Api_Port".into(), "1".into());
+                }),
+                "gateway.env.Aigw_FastAPI__Api_Port",
+                "AIGW_FASTAPI__API_PORT is derived",
+            ),
+            (
+                Box::new(|s| {
+                    s.gitlab.version = "16.11".into();
+                    s.gateway.tag = Some("mirrored".into());
+                }),
+                "gitlab.version",
+                "predates GitLab Duo Self-Hosted",
+            ),
+            (
+                Box::new(|s| s.gitlab.version = "eighteen".into()),
+                "gitlab.version",
+                "is not a GitLab version",
+            ),
+            (
+                Box::new(|s| s.gitlab.version = "17.1".into()),
+                "gitlab.version",
+                "no versioned self-hosted gateway image",
+            ),
+        ];
+        for (edit, field, needle) in cases {
+            let e = with(edit).unwrap_err();
+            let text = e.to_string();
+            assert_eq!(
+                crate::problem::Explain::field(&e).as_deref(),
+                Some(field),
+                "{text}"
+            );
+            assert!(text.contains(needle), "{field}: {text}");
+            let fix = crate::problem::Explain::fix(&e).unwrap_or_default();
+            assert!(!fix.is_empty(), "{field}: no fix");
+            assert!(
+                !text.contains(&fix),
+                "{field}: the fix is in the message: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_new_inputs_pass() {
+        for edit in [
+            Box::new(|s: &mut DeploymentSpec| s.model.bind = "0.0.0.0".into())
+                as Box<dyn FnOnce(&mut DeploymentSpec)>,
+            Box::new(|s| s.model.bind = "::1".into()),
+            Box::new(|s| s.network = "a".repeat(MAX_DOCKER_NAME)),
+            Box::new(|s| s.gateway.container = "gw_1.example-2".into()),
+            Box::new(|s| {
+                s.gateway
+                    .env
+                    .insert("AIGW_LOGGING__LEVEL".into(), "debug".into());
+                s.model.env.insert("_VLLM_X1".into(), "1".into());
+            }),
+            Box::new(|s| {
+                s.gitlab.version = "17.1".into();
+                s.gateway.tag = Some("mirrored".into());
+            }),
+        ] {
+            with(edit).unwrap();
+        }
+    }
+
+    mod properties {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn env_names_follow_the_portable_rule(key in "\\PC{0,12}") {
+                let portable = !key.is_empty()
+                    && key.chars().enumerate().all(|(i, c)| {
+                        c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit())
+                    });
+                prop_assert_eq!(is_env_name(&key), portable, "{:?}", key);
+            }
+
+            #[test]
+            fn env_keys_with_an_equals_sign_or_other_characters_are_refused(
+                head in "[A-Za-z_][A-Za-z0-9_]{0,8}",
+                bad in "[^A-Za-z0-9_]",
+                tail in "[A-Za-z0-9_=]{0,8}",
+                model in any::<bool>(),
+            ) {
+                let key = format!("{head}{bad}{tail}");
+                let mut s = DeploymentSpec::from_toml(super::EXAMPLE, "example").unwrap();
+                if model {
+                    s.model.env.insert(key.clone(), "x".into());
+                } else {
+                    s.gateway.env.insert(key.clone(), "x".into());
+                }
+                let e = s.validate(&Context::default()).unwrap_err();
+                prop_assert!(e.to_string().contains("not a valid environment variable name"), "{}", e);
+            }
+
+            #[test]
+            fn derived_variables_cannot_be_overridden_in_any_case(
+                which in 0usize..DERIVED_GATEWAY_ENV.len(),
+                upper in proptest::collection::vec(any::<bool>(), 32),
+            ) {
+                let key: String = DERIVED_GATEWAY_ENV[which]
+                    .chars()
+                    .zip(upper.into_iter().chain(std::iter::repeat(true)))
+                    .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c.to_ascii_lowercase() })
+                    .collect();
+                let mut s = DeploymentSpec::from_toml(super::EXAMPLE, "example").unwrap();
+                s.gateway.env.insert(key.clone(), "x".into());
+                let e = s.validate(&Context::default()).unwrap_err();
+                prop_assert!(e.to_string().contains("cannot be overridden"), "{}", e);
+            }
+
+            #[test]
+            fn docker_names_follow_dockers_rule(name in "[a-zA-Z0-9][a-zA-Z0-9_.-]{0,62}") {
+                prop_assert_eq!(docker_name_problem(&name), None);
+            }
+
+            #[test]
+            fn docker_names_with_other_characters_are_refused(
+                head in "[a-zA-Z0-9]{0,5}",
+                bad in "[^a-zA-Z0-9_.-]",
+                tail in "[a-z]{0,5}",
+            ) {
+                let name = format!("{head}{bad}{tail}");
+                prop_assert!(docker_name_problem(&name).is_some(), "{:?}", name);
+            }
+        }
     }
 }

@@ -688,3 +688,29 @@ async fn exit_statuses_tell_blocked_from_unhealthy() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_loopback_gateway_host_in_octal_is_refused_before_contacting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_spec_with(dir.path(), "standin", free_port(), free_port(), |s| {
+        s.gateway.host = "0177.0.0.1".into();
+        s.model.gpus = Vec::new();
+    });
+    // An engine that does not exist: reaching for it would fail with a connection error instead.
+    let nowhere = format!("unix://{}", dir.path().join("no-engine.sock").display());
+    let o = Command::new(BIN)
+        .args(["plan", "--spec", &spec])
+        .env("DOCKER_HOST", &nowhere)
+        .env_remove("HF_TOKEN")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("gateway.host"), "{t}");
+    assert!(t.contains("0177.0.0.1 is a loopback address"), "{t}");
+    assert!(
+        !t.contains("no-engine.sock"),
+        "the engine was contacted: {t}"
+    );
+    assert_eq!(t.matches("for example").count(), 1, "the fix once: {t}");
+}
