@@ -10,6 +10,8 @@
 //! STANDIN_START_DELAY_MS in its model directory (`--model`): the wizard test cannot set environment.
 //! A file STANDIN_COMPLETION_DELAY_MS there, read at each request, holds completions that long (slow
 //! answers while it exists); the server then logs each completion request as it arrives.
+//! A file STANDIN_EXIT_AT_START there makes the model server refuse to start, as vLLM does with a bad
+//! argument: its first line is the exit code, the rest a message it prints to stderr before exiting.
 //! Built with `rustc -C target-feature=+crt-static` so the image can be `FROM scratch`; std only.
 
 use std::collections::BTreeMap;
@@ -117,7 +119,17 @@ fn serve(role: Role) {
         });
     }
     match &role {
-        Role::Model(m) => println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served),
+        Role::Model(m) => {
+            println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served);
+            if let Ok(refusal) = std::fs::read_to_string(format!("{}/STANDIN_EXIT_AT_START", m.model)) {
+                let (code, message) = refusal.split_once('\n').unwrap_or((refusal.as_str(), ""));
+                for i in 1..=5 {
+                    println!("INFO stand-in vLLM: checking arguments ({i}/5)");
+                }
+                eprintln!("{}", message.trim_end());
+                std::process::exit(code.trim().parse().unwrap_or(1));
+            }
+        }
         Role::Gateway => {
             println!("INFO stand-in AI gateway on port {port}");
             // Like the real gateway: an unwritable log file is fatal.

@@ -3,6 +3,7 @@
 //! The scenarios share the engine (and our labels), so they run one at a time.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use aigw_core::plan::Component;
 use aigw_core::spec::{DeploymentSpec, Weights};
 use aigw_e2e::free_port;
 use aigw_e2e::standin::{self, GATEWAY_IMAGE};
@@ -236,6 +237,61 @@ async fn a_never_healthy_model_rolls_back_to_nothing() {
         "rollback leaves nothing behind"
     );
     assert!(d.inspect_network("aigw-e2e-unhealthy", None).await.is_err());
+}
+
+/// A model server that refuses its arguments at start (as vLLM does) ends the health wait at once, though
+/// the time-out is the default half hour: the error carries the exit code, the message it printed last
+/// and the likely cause, every time (the log lines were read after the exit, from the engine).
+#[tokio::test]
+async fn a_model_that_exits_at_start_fails_at_once_with_its_code_and_message() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let d = engine.docker.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = spec(dir.path(), "exits");
+    s.model.health_timeout_s = 1800;
+    let message =
+        "ValueError: The model's max seq len (32768) is larger than the maximum number of \
+                   tokens that can be stored in KV cache (29568).";
+    std::fs::write(
+        dir.path().join("weights/STANDIN_EXIT_AT_START"),
+        format!("3\n{message}\n"),
+    )
+    .unwrap();
+    let opts = ApplyOptions::default();
+    for run in 1..=5 {
+        let apply = deploy::apply(&d, &s, None, &opts, &None);
+        let err = tokio::time::timeout(std::time::Duration::from_secs(60), apply)
+            .await
+            .unwrap_or_else(|_| panic!("run {run}: still waiting after 60 s of a 1800 s time-out"))
+            .unwrap_err();
+        let text = err.to_string();
+        let DeployError::Unhealthy {
+            component,
+            exit_code,
+            logs,
+            cause,
+            ..
+        } = &err
+        else {
+            panic!("run {run}: {text}");
+        };
+        assert_eq!(*component, Component::Model, "run {run}: {text}");
+        assert_eq!(*exit_code, Some(3), "run {run}: {text}");
+        assert!(text.contains("with code 3"), "run {run}: {text}");
+        assert!(logs.contains(message), "run {run}: {text}");
+        assert!(
+            logs.contains("checking arguments (5/5)"),
+            "run {run}: the lines before it too: {text}"
+        );
+        assert!(cause.contains("KV cache cannot hold"), "run {run}: {text}");
+        assert!(text.contains("rollback: "), "run {run}: {text}");
+        assert!(
+            deploy::list_ours(&d).await.unwrap().is_empty(),
+            "run {run}: rollback leaves nothing behind"
+        );
+    }
 }
 
 #[tokio::test]

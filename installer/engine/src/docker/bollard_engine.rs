@@ -1,9 +1,11 @@
 //! [`ContainerEngine`] over the Docker Engine API, through bollard.
 
 use bollard::errors::Error as BollardError;
+use bollard::models::ContainerStateStatusEnum;
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, LogsOptionsBuilder,
     RemoveContainerOptionsBuilder, RenameContainerOptionsBuilder, StopContainerOptionsBuilder,
+    WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures_util::stream::BoxStream;
@@ -133,6 +135,7 @@ impl ContainerEngine for Docker {
                 restarting: st.restarting == Some(true),
                 oom_killed: st.oom_killed == Some(true),
                 exit_code: st.exit_code,
+                removing: st.status == Some(ContainerStateStatusEnum::REMOVING),
                 health: st.health.and_then(|h| h.status).map(|s| s.to_string()),
             }),
             restart_count: c.restart_count.unwrap_or(0),
@@ -205,6 +208,42 @@ impl ContainerEngine for Docker {
         )
         .map(|r| r.map(|o| o.to_string()).map_err(engine_error))
         .boxed()
+    }
+
+    async fn container_logs(&self, name: &str, tail: u32) -> Result<Vec<String>, EngineError> {
+        let mut chunks = Docker::logs(
+            self,
+            name,
+            Some(
+                LogsOptionsBuilder::default()
+                    .follow(false)
+                    .stdout(true)
+                    .stderr(true)
+                    .tail(&tail.to_string())
+                    .build(),
+            ),
+        );
+        let mut text = String::new();
+        while let Some(chunk) = chunks.next().await {
+            text.push_str(&chunk.map_err(engine_error)?.to_string());
+        }
+        Ok(text.lines().map(str::to_string).collect())
+    }
+
+    async fn wait_exit(&self, name: &str) -> Result<i64, EngineError> {
+        let opts = WaitContainerOptionsBuilder::default()
+            .condition("next-exit")
+            .build();
+        let mut waits = Docker::wait_container(self, name, Some(opts));
+        match waits.next().await {
+            Some(Ok(r)) => Ok(r.status_code),
+            // bollard reports a non-zero exit as an error; for us it is the answer.
+            Some(Err(BollardError::DockerContainerWaitError { code, .. })) => Ok(code),
+            Some(Err(e)) => Err(engine_error(e)),
+            None => Err(EngineError::Other(format!(
+                "the engine ended the wait for {name} without an exit code"
+            ))),
+        }
     }
 
     async fn inspect_image(&self, image: &str) -> Result<ImageInfo, EngineError> {

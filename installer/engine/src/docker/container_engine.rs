@@ -54,6 +54,8 @@ pub struct ContainerState {
     pub restarting: bool,
     pub oom_killed: bool,
     pub exit_code: Option<i64>,
+    /// The engine is removing it (`docker rm -f` while it ran).
+    pub removing: bool,
     /// The engine's health-check verdict (`healthy`, `unhealthy`, `starting`), when it has one.
     pub health: Option<String>,
 }
@@ -143,6 +145,18 @@ pub trait ContainerEngine: Sync {
     /// The last `tail` lines, then new ones as they come, until the container stops.
     fn follow_logs(&self, name: &str, tail: u32)
         -> BoxStream<'static, Result<String, EngineError>>;
+
+    /// The last `tail` lines it wrote (stdout and stderr), as the engine holds them now; read once the
+    /// container has exited, they are complete, unlike a followed stream that may lag behind the exit.
+    fn container_logs(
+        &self,
+        name: &str,
+        tail: u32,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
+    /// Resolves when the container next exits, with its exit code; a restart policy that brings it back
+    /// does not hide the exit. [`EngineError::NotFound`] when there is no such container.
+    fn wait_exit(&self, name: &str) -> impl Future<Output = Result<i64, EngineError>> + Send;
 
     fn inspect_image(
         &self,

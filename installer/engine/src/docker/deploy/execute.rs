@@ -269,8 +269,8 @@ impl<E: ContainerEngine> Run<'_, E> {
             .map_err(engine_err(format!("rename container {from} to {to}")))
     }
 
-    /// Removes a container of that name only if it carries our label.
-    pub(super) async fn remove_if_ours(&self, name: &str) -> Result<(), DeployError> {
+    /// Removes a container of that name only if it carries our label; whether one of that name existed.
+    pub(super) async fn remove_if_ours(&self, name: &str) -> Result<bool, DeployError> {
         match self.engine.inspect_container(name).await {
             Ok(c) => {
                 if c.labels.get(labels::APP).map(String::as_str) == Some(labels::APP_ID) {
@@ -279,9 +279,9 @@ impl<E: ContainerEngine> Run<'_, E> {
                         .await
                         .map_err(engine_err(format!("remove container {name}")))?;
                 }
-                Ok(())
+                Ok(true)
             }
-            Err(EngineError::NotFound(_)) => Ok(()),
+            Err(EngineError::NotFound(_)) => Ok(false),
             Err(e) => Err(engine_err(format!("inspect container {name}"))(e)),
         }
     }

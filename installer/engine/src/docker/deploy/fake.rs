@@ -24,6 +24,10 @@ pub struct FakeContainer {
     pub networks: Vec<String>,
     /// Its health check passes once it runs.
     pub healthy: bool,
+    /// Set once it exited.
+    pub exit_code: Option<i64>,
+    /// What it wrote, oldest first.
+    pub logs: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -79,8 +83,30 @@ impl FakeEngine {
             running: true,
             networks: vec!["bridge".into()],
             healthy: true,
+            exit_code: None,
+            logs: Vec::new(),
         });
         id
+    }
+
+    /// The container's process ends with `code` after writing `lines` (as a server refusing its
+    /// arguments does). Not a change of ours: it is not recorded.
+    pub fn exit(&self, name: &str, code: i64, lines: &[String]) {
+        let mut s = self.state();
+        if let Ok(i) = Self::find(&s, name) {
+            let c = &mut s.containers[i];
+            c.running = false;
+            c.exit_code = Some(code);
+            c.logs.extend_from_slice(lines);
+        }
+    }
+
+    /// Someone else removes the container (`docker rm -f`). Not a change of ours: it is not recorded.
+    pub fn vanish(&self, name: &str) {
+        let mut s = self.state();
+        if let Ok(i) = Self::find(&s, name) {
+            s.containers.remove(i);
+        }
     }
 
     pub fn take_changes(&self) -> Vec<String> {
@@ -197,6 +223,7 @@ impl ContainerEngine for FakeEngine {
             labels: c.labels.clone(),
             state: Some(ContainerState {
                 running: c.running,
+                exit_code: c.exit_code,
                 health: c
                     .running
                     .then(|| if c.healthy { "healthy" } else { "starting" }.to_string()),
@@ -226,6 +253,8 @@ impl ContainerEngine for FakeEngine {
             running: false,
             networks: vec![c.network.clone()],
             healthy,
+            exit_code: None,
+            logs: Vec::new(),
         });
         Ok(())
     }
@@ -277,6 +306,22 @@ impl ContainerEngine for FakeEngine {
         _tail: u32,
     ) -> BoxStream<'static, Result<String, EngineError>> {
         stream::empty().boxed()
+    }
+
+    async fn container_logs(&self, name: &str, tail: u32) -> Result<Vec<String>, EngineError> {
+        let s = self.state();
+        let logs = &s.containers[Self::find(&s, name)?].logs;
+        let from = logs.len().saturating_sub(tail as usize);
+        Ok(logs[from..].to_vec())
+    }
+
+    /// Exits show in [`Self::inspect_container`] only: this never resolves for a container that exists.
+    async fn wait_exit(&self, name: &str) -> Result<i64, EngineError> {
+        {
+            let s = self.state();
+            Self::find(&s, name)?;
+        }
+        std::future::pending().await
     }
 
     async fn inspect_image(&self, image: &str) -> Result<ImageInfo, EngineError> {

@@ -42,13 +42,22 @@ pub enum DeployError {
     Engine { what: String, detail: String },
     #[error("{image} is not on the engine and could not be pulled: {detail}")]
     Pull { image: String, detail: String },
-    #[error("the {component} did not become healthy within {waited_s} s: {status}{cause}\nlast log lines:\n{logs}{rollback}")]
+    #[error("the {component} did not become healthy: {status} (after {waited_s} s){cause}\nlast log lines:\n{logs}{rollback}")]
     Unhealthy {
         component: Component,
         waited_s: u64,
         status: String,
+        /// The container's exit code, when it exited (the wait ends then, not at the time-out). The
+        /// process's exit status: 0–255 on Linux.
+        exit_code: Option<i32>,
         cause: String,
         logs: String,
+        rollback: String,
+    },
+    #[error("the {component} container was removed during the install ({name}){rollback}")]
+    Removed {
+        component: Component,
+        name: String,
         rollback: String,
     },
     #[error("the smoke test failed: {detail}{rollback}")]
@@ -65,6 +74,7 @@ impl Explain for DeployError {
             Self::Engine { .. } => "engine",
             Self::Pull { .. } => "pull_failed",
             Self::Unhealthy { .. } => "unhealthy",
+            Self::Removed { .. } => "container_removed",
             Self::SmokeTest { .. } => "smoke_test_failed",
             Self::Cancelled { .. } => "cancelled",
         }
@@ -83,6 +93,11 @@ impl Explain for DeployError {
                 }
                 Self::Unhealthy { .. } => {
                     "read the log lines above for the cause; everything this run changed was put back"
+                }
+                Self::Removed { .. } => {
+                    "something else removed it while the installer waited for it (another tool, or \
+                     someone at the engine): make sure nothing else manages these containers, then \
+                     install again"
                 }
                 Self::SmokeTest { .. } => {
                     "the servers are up but a completion failed: read the detail above"

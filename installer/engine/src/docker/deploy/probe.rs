@@ -6,12 +6,36 @@ use std::time::{Duration, Instant};
 
 use super::execute::Run;
 use super::DeployError;
-use crate::docker::container_engine::ContainerEngine;
+use crate::docker::container_engine::{ContainerEngine, EngineError};
 use crate::docker::events::{emit, likely_cause, Event, PhaseState};
 use crate::docker::http;
 use aigw_core::plan::{Component, Desired, DesiredContainer};
 
+/// How many of the server's last log lines a failure carries.
+const LAST_LOG_LINES: u32 = 30;
+
+/// Why a health wait ends before the time-out.
+enum Ended {
+    /// The container is gone (or being removed): someone else removed it.
+    Removed,
+    /// Its process ended; `exit_code` when the engine knows it.
+    Exited {
+        status: String,
+        exit_code: Option<i32>,
+    },
+}
+
+/// What one turn of the wait found.
+enum Turn {
+    Waiting,
+    Ended(Ended),
+    TimedOut,
+}
+
 impl<E: ContainerEngine> Run<'_, E> {
+    /// Waits until `c` answers as healthy. Ends at once when its container exits or disappears, with the
+    /// exit code and the last log lines as the engine holds them after the exit; otherwise at the
+    /// container's health time-out.
     pub(super) async fn wait_healthy(
         &self,
         c: &DesiredContainer,
@@ -23,31 +47,46 @@ impl<E: ContainerEngine> Run<'_, E> {
         let started = Instant::now();
         let mut tail: VecDeque<String> = VecDeque::new();
         let mut logs = self.engine.follow_logs(&c.name, 50);
+        // The engine says when the process next exits, even when a restart policy brings it back at once.
+        let mut exit_watch = std::pin::pin!(self.engine.wait_exit(&c.name));
+        let mut watching = true;
         let mut status = "starting".to_string();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut last_report = 0;
         // The log stream ends when the container stops; polling a finished stream would spin.
         let mut logs_open = true;
-        loop {
-            tokio::select! {
+        let ended = loop {
+            let turn = tokio::select! {
                 _ = self.opts.cancel.cancelled() => return Err(DeployError::Cancelled { rollback: String::new() }),
-                line = logs.next(), if logs_open => match line {
-                    Some(Ok(out)) => {
-                        for l in out.lines().filter(|l| !l.trim().is_empty()) {
-                            emit(self.sink, Event::Log { component: c.component, line: l.to_string() });
-                            tail.push_back(l.to_string());
-                            if tail.len() > 30 { tail.pop_front(); }
+                line = logs.next(), if logs_open => {
+                    match line {
+                        Some(Ok(out)) => {
+                            for l in out.lines().filter(|l| !l.trim().is_empty()) {
+                                emit(self.sink, Event::Log { component: c.component, line: l.to_string() });
+                                tail.push_back(l.to_string());
+                                if tail.len() > LAST_LOG_LINES as usize { tail.pop_front(); }
+                            }
                         }
+                        Some(Err(_)) | None => logs_open = false,
                     }
-                    Some(Err(_)) | None => logs_open = false,
+                    Turn::Waiting
+                },
+                exit = &mut exit_watch, if watching => {
+                    watching = false;
+                    match exit {
+                        Ok(code) => Turn::Ended(self.ended(&c.name, Some(code), false).await.unwrap_or(
+                            Ended::Exited { status: format!("the container exited with code {code}"), exit_code: i32::try_from(code).ok() },
+                        )),
+                        Err(EngineError::NotFound(_)) => Turn::Ended(Ended::Removed),
+                        // The ticks below still see an exit, without the watch.
+                        Err(_) => Turn::Waiting,
+                    }
                 },
                 _ = tick.tick() => {
                     let waited = started.elapsed();
-                    if let Some(exit) = self.exited(&c.name).await {
-                        status = exit;
-                        break;
-                    }
-                    if self.opts.local_engine {
+                    if let Some(end) = self.ended(&c.name, None, watching).await {
+                        Turn::Ended(end)
+                    } else if self.opts.local_engine {
                         match probe(c, served).await {
                             Ok(()) => {
                                 self.phase(&phase, PhaseState::Done);
@@ -55,26 +94,51 @@ impl<E: ContainerEngine> Run<'_, E> {
                             }
                             Err(s) => status = s,
                         }
+                        self.report(c, waited, &mut last_report, &status, timeout)
                     } else if self.docker_health(&c.name).await.as_deref() == Some("healthy") {
                         return Ok(());
-                    }
-                    if waited.as_secs() >= last_report + 2 {
-                        last_report = waited.as_secs();
-                        emit(self.sink, Event::Health { component: c.component, waited_s: waited.as_secs(), status: status.clone() });
-                    }
-                    if waited >= timeout {
-                        break;
+                    } else {
+                        self.report(c, waited, &mut last_report, &status, timeout)
                     }
                 }
+            };
+            match turn {
+                Turn::Waiting => {}
+                Turn::Ended(e) => break Some(e),
+                Turn::TimedOut => break None,
             }
-        }
+        };
         self.phase(&phase, PhaseState::Failed);
-        // Collect what the server said last, even if the stream lagged.
-        let lines: Vec<String> = tail.into_iter().collect();
+        let removed = || DeployError::Removed {
+            component: c.component,
+            name: c.name.clone(),
+            rollback: String::new(),
+        };
+        let exit_code = match ended {
+            Some(Ended::Removed) => return Err(removed()),
+            Some(Ended::Exited {
+                status: s,
+                exit_code,
+            }) => {
+                status = s;
+                exit_code
+            }
+            None => None,
+        };
+        // The engine's own record of what the server wrote last: complete once it has exited, where the
+        // followed stream may not have caught up.
+        let lines: Vec<String> = match self.engine.container_logs(&c.name, LAST_LOG_LINES).await {
+            Ok(read) if !read.iter().all(|l| l.trim().is_empty()) => {
+                read.into_iter().filter(|l| !l.trim().is_empty()).collect()
+            }
+            Err(EngineError::NotFound(_)) => return Err(removed()),
+            _ => tail.into_iter().collect(),
+        };
         Err(DeployError::Unhealthy {
             component: c.component,
             waited_s: started.elapsed().as_secs(),
             status,
+            exit_code,
             cause: likely_cause(&lines)
                 .map(|c| format!("\nlikely cause: {c}"))
                 .unwrap_or_default(),
@@ -87,31 +151,77 @@ impl<E: ContainerEngine> Run<'_, E> {
         })
     }
 
-    /// Why the container is not running, if it is not. A restart loop (the restart policy bringing back a
-    /// process that keeps exiting) counts too: waiting for health would not help.
-    pub(super) async fn exited(&self, name: &str) -> Option<String> {
-        let c = self.engine.inspect_container(name).await.ok()?;
-        let st = c.state?;
-        let restarts = c.restart_count;
-        let restarting = st.restarting;
-        if st.running && !restarting && restarts == 0 {
+    /// Reports the wait every two seconds; whether the time-out has passed.
+    fn report(
+        &self,
+        c: &DesiredContainer,
+        waited: Duration,
+        last_report: &mut u64,
+        status: &str,
+        timeout: Duration,
+    ) -> Turn {
+        if waited.as_secs() >= *last_report + 2 {
+            *last_report = waited.as_secs();
+            emit(
+                self.sink,
+                Event::Health {
+                    component: c.component,
+                    waited_s: waited.as_secs(),
+                    status: status.to_string(),
+                },
+            );
+        }
+        if waited >= timeout {
+            Turn::TimedOut
+        } else {
+            Turn::Waiting
+        }
+    }
+
+    /// Whether the container is gone or its process ended, and how. `code` is the exit code the
+    /// engine's exit watch reported; `watching` whether that watch still runs. A restart loop (the
+    /// restart policy bringing back a process that keeps exiting) counts too: waiting for health would
+    /// not help.
+    async fn ended(&self, name: &str, code: Option<i64>, watching: bool) -> Option<Ended> {
+        let info = match self.engine.inspect_container(name).await {
+            Ok(info) => info,
+            Err(EngineError::NotFound(_)) => return Some(Ended::Removed),
+            Err(_) => return None,
+        };
+        let st = info.state?;
+        if st.removing {
+            return Some(Ended::Removed);
+        }
+        let restarts = info.restart_count;
+        let keeps_exiting = st.restarting || restarts > 0;
+        if code.is_none() && st.running && (!keeps_exiting || (!st.restarting && watching)) {
+            // Running: healthy or not yet. Running again after a restart, the exit watch reports
+            // the next exit with its code.
             return None;
         }
+        // While the restart policy waits to bring it back (`restarting`, still `running` to the engine),
+        // ExitCode is the last exit's; once it runs again it reads 0: then only the exit watch knows.
+        let exit_code = code
+            .or(if st.running && !st.restarting {
+                None
+            } else {
+                st.exit_code
+            })
+            .and_then(|c| i32::try_from(c).ok());
         let oom = if st.oom_killed {
             " (killed: out of host memory)"
         } else {
             ""
         };
-        // While the restart policy brings it back, ExitCode reads 0: name it only when it says something.
-        let code = match st.exit_code {
-            Some(c) if c != 0 => format!(" with code {c}"),
-            _ => String::new(),
-        };
-        Some(if restarting || restarts > 0 {
-            format!("the container keeps exiting{code} (restarted {restarts} time(s)){oom}")
+        let with_code = exit_code
+            .map(|c| format!(" with code {c}"))
+            .unwrap_or_default();
+        let status = if keeps_exiting {
+            format!("the container keeps exiting{with_code} (restarted {restarts} time(s)){oom}")
         } else {
-            format!("the container exited{code}{oom}")
-        })
+            format!("the container exited{with_code}{oom}")
+        };
+        Some(Ended::Exited { status, exit_code })
     }
 
     pub(super) async fn docker_health(&self, name: &str) -> Option<String> {

@@ -28,9 +28,10 @@ impl<E: ContainerEngine> Run<'_, E> {
         let mut done = Vec::new();
         while let Some(u) = self.journal.pop() {
             let (what, r) = match &u {
-                Undo::RemoveContainer(name) => {
-                    (format!("removed {name}"), self.remove_if_ours(name).await)
-                }
+                Undo::RemoveContainer(name) => match self.remove_if_ours(name).await {
+                    Ok(false) => (format!("{name} was already gone"), Ok(())),
+                    r => (format!("removed {name}"), r.map(|_| ())),
+                },
                 Undo::StopContainer(name) => (format!("stopped {name}"), self.stop(name).await),
                 Undo::StartAgain(name) => (format!("started {name} again"), self.start(name).await),
                 Undo::RenameBack { now, was } => (
@@ -38,7 +39,7 @@ impl<E: ContainerEngine> Run<'_, E> {
                     self.rename(now, was).await,
                 ),
                 Undo::RestorePrevious { name, was_running } => {
-                    let mut r = self.remove_if_ours(name).await;
+                    let mut r = self.remove_if_ours(name).await.map(|_| ());
                     if r.is_ok() {
                         r = self.rename(&format!("{name}-prev"), name).await;
                     }
@@ -74,6 +75,7 @@ pub(super) fn with_rollback(e: DeployError, text: String) -> DeployError {
             component,
             waited_s,
             status,
+            exit_code,
             cause,
             logs,
             ..
@@ -81,8 +83,16 @@ pub(super) fn with_rollback(e: DeployError, text: String) -> DeployError {
             component,
             waited_s,
             status,
+            exit_code,
             cause,
             logs,
+            rollback: text,
+        },
+        DeployError::Removed {
+            component, name, ..
+        } => DeployError::Removed {
+            component,
+            name,
             rollback: text,
         },
         DeployError::SmokeTest { detail, .. } => DeployError::SmokeTest {

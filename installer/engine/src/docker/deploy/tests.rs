@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use super::execute::Run;
 use super::fake::FakeEngine;
 use super::*;
-use crate::docker::events::Event;
+use crate::docker::events::{Event, PhaseState};
 
 #[test]
 fn image_references_split() {
@@ -274,4 +274,114 @@ async fn a_recreate_whose_new_container_cannot_take_the_name_puts_the_old_one_ba
         ]
     );
     assert_eq!(fake.state().containers, before);
+}
+
+/// Applies `t` from nothing while `during` acts on the engine once the model's health wait has begun
+/// (the phase the apply declares); the apply's answer. The model's time-out is ten minutes: only an end
+/// the wait notices can make this return in time, and a wait that misses it fails the test instead
+/// of hanging it.
+async fn apply_while_waiting(
+    t: &Target,
+    fake: &FakeEngine,
+    during: impl FnOnce(&FakeEngine),
+) -> Result<ApplyReport, DeployError> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = Some(tx);
+    let opts = opts();
+    let apply = apply_target(fake, t, &opts, &sink);
+    let act = async {
+        while let Some(e) = rx.recv().await {
+            if matches!(&e, Event::Phase { phase, state: PhaseState::Started } if phase == "model health")
+            {
+                during(fake);
+                return;
+            }
+        }
+    };
+    let (answer, ()) = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        futures_util::future::join(apply, act),
+    )
+    .await
+    .expect("the wait ended well before the model's ten-minute time-out");
+    answer
+}
+
+/// A model target whose health time-out is long: ten minutes.
+fn patient_target() -> Target {
+    let mut t = target_with("--a");
+    t.desired.containers[0].health_timeout_s = 600;
+    t
+}
+
+#[tokio::test]
+async fn a_container_that_exits_during_the_wait_ends_it_with_its_code_and_complete_log() {
+    let t = patient_target();
+    let fake = engine_for(&t);
+    // More lines than an error carries; the followed stream (empty in the fake) saw none of them.
+    let lines: Vec<String> = (1..=40)
+        .map(|i| format!("INFO loading shard {i}"))
+        .chain([
+            "ValueError: The model's max seq len (32768) is larger than the maximum number of \
+                 tokens that can be stored in KV cache (29568)."
+                .to_string(),
+        ])
+        .collect();
+    let err = apply_while_waiting(&t, &fake, |f| f.exit("m", 3, &lines))
+        .await
+        .unwrap_err();
+    let DeployError::Unhealthy {
+        component,
+        status,
+        exit_code,
+        cause,
+        logs,
+        rollback,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*component, Component::Model);
+    assert_eq!(*exit_code, Some(3), "{err}");
+    assert_eq!(status, "the container exited with code 3");
+    // The last thirty lines, as the engine holds them, in order.
+    let expected: Vec<String> = lines[lines.len() - 30..]
+        .iter()
+        .map(|l| format!("  | {l}"))
+        .collect();
+    assert_eq!(logs, &expected.join("\n"));
+    assert!(cause.contains("KV cache cannot hold"), "{cause}");
+    assert_eq!(rollback, "\nrollback: removed m; removed network net");
+    assert!(fake.state().containers.is_empty());
+}
+
+#[tokio::test]
+async fn a_container_removed_during_the_wait_ends_it_at_once_and_rolls_back() {
+    let t = patient_target();
+    let fake = engine_for(&t);
+    let err = apply_while_waiting(&t, &fake, |f| f.vanish("m"))
+        .await
+        .unwrap_err();
+    let DeployError::Removed {
+        component,
+        name,
+        rollback,
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*component, Component::Model);
+    assert_eq!(name, "m");
+    assert!(
+        err.to_string()
+            .starts_with("the model container was removed during the install"),
+        "{err}"
+    );
+    assert_eq!(err.code(), "container_removed");
+    assert_eq!(
+        rollback,
+        "\nrollback: m was already gone; removed network net"
+    );
+    assert!(fake.state().networks.is_empty());
 }
