@@ -207,9 +207,9 @@ async fn an_image_that_cannot_be_pulled_fails_before_any_change() {
 
 #[tokio::test]
 async fn the_log_directory_warning_reads_as_one_sentence() {
-    let t = target_with("--a");
-    let fake = engine_for(&t);
     let dir = tempfile::tempdir().unwrap();
+    let t = target_caching_in(dir.path());
+    let fake = engine_for(&t);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let sink = Some(tx);
     let opts = opts();
@@ -229,9 +229,26 @@ async fn the_log_directory_warning_reads_as_one_sentence() {
     assert!(!message.contains("  "), "{message:?}");
 }
 
+/// A target whose Hugging Face cache lies under `dir`: preparing it must not touch the host's default.
+fn target_caching_in(dir: &std::path::Path) -> Target {
+    let mut t = target_with("--a");
+    for b in t
+        .desired
+        .containers
+        .iter_mut()
+        .flat_map(|c| c.binds.iter_mut())
+    {
+        if b.container == aigw_core::plan::HF_CACHE_MOUNT {
+            b.host = dir.join("hf-cache").display().to_string();
+        }
+    }
+    t
+}
+
 /// Runs `prepare_log_dir` on `dir` with a gateway image that runs as uid/gid 4242; returns its warnings.
 async fn prepare_as_4242(dir: &std::path::Path) -> Vec<String> {
-    let t = target_with("--a");
+    let cache = tempfile::tempdir().unwrap();
+    let t = target_caching_in(cache.path());
     let fake = engine_for(&t);
     fake.state().image_user = Some((4242, 4242));
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
