@@ -6,7 +6,7 @@ use futures_util::StreamExt;
 use std::process::ExitCode;
 
 use aigw_core::plan::Component;
-use aigw_core::spec::DeploymentSpec;
+use aigw_core::spec::{DeploymentSpec, Weights};
 use aigw_engine::usecase;
 
 use crate::provision::connect;
@@ -94,8 +94,9 @@ pub async fn logs(args: LogsArgs) -> anyhow::Result<ExitCode> {
 #[derive(clap::Args)]
 #[command(
     after_help = "Removes only the containers and network that carry the installer's labels. Logs, \
-    downloaded weights and the spec stay unless --purge (which needs --spec to know where they are; a local \
-    weights directory you provided is never deleted)."
+    downloaded weights and the spec stay unless --purge (which needs --spec to know where they are, and asks \
+    first unless --yes). A purge deletes the spec and only the directories the installer created; a local \
+    weights directory you provided is never deleted."
 )]
 pub struct UninstallArgs {
     /// Also delete the gateway logs, the Hugging Face cache and the spec file.
@@ -104,11 +105,56 @@ pub struct UninstallArgs {
     /// The spec of the installation (for --purge).
     #[arg(long, value_name = "FILE")]
     spec: Option<std::path::PathBuf>,
+    /// Purge without asking (needed when the input is not a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+/// Asks before a purge deletes anything; `false` when the admin declines. Without a terminal to ask on,
+/// only --yes lets it go ahead.
+fn confirm_purge(spec: &DeploymentSpec, path: &std::path::Path) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "uninstall --purge deletes files and there is no terminal to confirm it on: nothing was \
+             removed; run it again with --yes to purge without asking"
+        );
+    }
+    let mut what = vec![
+        path.display().to_string(),
+        spec.log_dir.display().to_string(),
+    ];
+    if let Weights::HuggingFace { cache_dir, .. } = &spec.model.weights {
+        what.push(cache_dir.display().to_string());
+    }
+    eprint!(
+        "Remove the installation and delete {} (directories only if the installer created them)? [y/N] ",
+        what.join(", ")
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 pub async fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
     // Read the spec before anything is removed: a bad path changes nothing.
     let spec = args.spec.as_deref().map(DeploymentSpec::load).transpose()?;
+    if let (Some(s), Some(path)) = (&spec, &args.spec) {
+        if args.purge && !args.yes {
+            match confirm_purge(s, path) {
+                Ok(true) => {}
+                Ok(false) => {
+                    println!("nothing removed");
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    crate::render::error(&e);
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    }
     let target = connect().await?;
     let purge = match (&spec, &args.spec) {
         (Some(s), Some(path)) if args.purge => Some(usecase::Purge {
@@ -129,6 +175,9 @@ pub async fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
     }
     for d in &done.deleted {
         println!("deleted {}", d.display());
+    }
+    for k in &done.kept {
+        println!("kept {k}");
     }
     Ok(ExitCode::SUCCESS)
 }

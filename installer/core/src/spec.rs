@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use crate::catalog::gitlab::{GitlabVersion, VersionError, FIRST_SELF_HOSTED};
 use crate::gitlab::images::{self, TagError, GATEWAY_IMAGE, VLLM_IMAGE, VLLM_TAG};
@@ -246,6 +246,68 @@ impl crate::problem::Explain for SpecError {
     }
 }
 
+/// Directories of the system that `log_dir` may never be: apply would write into it and a purge delete it.
+const SYSTEM_DIRS: &[&str] = &[
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/lost+found",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/snap",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/local",
+    "/usr/sbin",
+    "/usr/share",
+    "/var",
+    "/var/lib",
+    "/var/lib/docker",
+    "/var/log",
+    "/var/tmp",
+    "/var/cache",
+    "/var/run",
+    "/var/spool",
+    "/var/opt",
+];
+
+/// `log_dir` must be absolute (a relative one becomes a Docker named volume) and its own directory.
+fn check_log_dir(dir: &Path) -> Result<(), SpecError> {
+    const FIX: &str = "use a directory of its own, e.g. /srv/gitlab-agw or /var/log/gitlab-agw";
+    if !dir.is_absolute() {
+        return Err(invalid("log_dir", "must be an absolute path", FIX));
+    }
+    if dir.components().any(|c| c == Component::ParentDir) {
+        return Err(invalid("log_dir", "must not contain '..'", FIX));
+    }
+    // `components` drops repeated and trailing slashes and inner "." parts.
+    let normal: PathBuf = dir.components().collect();
+    if SYSTEM_DIRS.iter().any(|d| Path::new(d) == normal) {
+        return Err(invalid(
+            "log_dir",
+            format!("{} is a system directory", normal.display()),
+            FIX,
+        ));
+    }
+    Ok(())
+}
+
 pub fn invalid(field: &str, problem: impl Into<String>, fix: impl Into<String>) -> SpecError {
     SpecError::Invalid {
         field: field.into(),
@@ -425,6 +487,7 @@ impl DeploymentSpec {
                 ));
             }
         }
+        check_log_dir(&self.log_dir)?;
         match &self.model.weights {
             Weights::Local { path } => {
                 if !path.is_absolute() {
@@ -614,6 +677,45 @@ mod tests {
         for (edit, field) in cases {
             let e = with(edit).unwrap_err().to_string();
             assert!(e.contains(field), "expected {field}: {e}");
+        }
+    }
+
+    #[test]
+    fn log_dir_must_be_absolute_and_not_a_system_directory() {
+        for bad in [
+            "/",
+            "/var/log",
+            "/var/log/",
+            "/etc",
+            "/usr",
+            "/home",
+            "/root",
+            "/tmp",
+            "/srv",
+            "/opt",
+            "/bin",
+            "/var",
+            "//var//log",
+            "/var/./log",
+            "logs",
+            "./logs",
+            "/srv/../etc",
+        ] {
+            let e = with(|s| s.log_dir = bad.into()).unwrap_err();
+            assert_eq!(
+                crate::problem::Explain::field(&e).as_deref(),
+                Some("log_dir"),
+                "{bad}: {e}"
+            );
+            assert!(crate::problem::Explain::fix(&e).is_some(), "{bad}");
+        }
+        for good in [
+            "/srv/gitlab-agw",
+            "/var/log/aigw",
+            "/opt/aigw/logs",
+            "/home/admin/aigw-logs",
+        ] {
+            with(|s| s.log_dir = good.into()).unwrap_or_else(|e| panic!("{good}: {e}"));
         }
     }
 

@@ -73,6 +73,43 @@ pub fn check_secret_file(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// The file the installer writes into a directory it created: only such a directory is handed to a
+/// container's user, and only such a directory is deleted by a purge.
+pub const MARKER: &str = ".aigw-installer";
+
+/// Whether `dir` is a real directory (not a symlink) carrying our marker as a plain file.
+pub fn created_by_us(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir())
+        && std::fs::symlink_metadata(dir.join(MARKER)).is_ok_and(|m| m.is_file())
+}
+
+/// Creates `dir` with our marker when nothing is at that path yet. Returns whether the directory is ours
+/// (created now or by an earlier run); an existing directory without the marker is left as it is.
+pub fn ensure_own_dir(dir: &Path) -> std::io::Result<bool> {
+    match std::fs::symlink_metadata(dir) {
+        Ok(_) => Ok(created_by_us(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dir)?;
+            std::fs::write(
+                dir.join(MARKER),
+                "created by aigw-installer; uninstall --purge deletes this directory\n",
+            )?;
+            Ok(true)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `uid`/`gid` may write into the directory `meta` describes, by its mode bits.
+pub fn writable_by(meta: &std::fs::Metadata, uid: u32, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let mode = meta.mode();
+    uid == 0
+        || (meta.uid() == uid && mode & 0o200 != 0)
+        || (meta.gid() == gid && mode & 0o020 != 0)
+        || mode & 0o002 != 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

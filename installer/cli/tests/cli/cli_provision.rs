@@ -134,7 +134,7 @@ async fn an_admin_session_from_plan_to_uninstall() {
     assert_eq!(b.status.code(), Some(1));
     assert!(text(&b).contains("gateway.host"), "{}", text(&b));
 
-    let u = run(&["uninstall", "--purge", "--spec", &spec]);
+    let u = run(&["uninstall", "--purge", "--yes", "--spec", &spec]);
     assert_eq!(u.status.code(), Some(0), "{}", text(&u));
     let t = text(&u);
     assert!(
@@ -713,4 +713,20 @@ fn a_loopback_gateway_host_in_octal_is_refused_before_contacting_anything() {
         "the engine was contacted: {t}"
     );
     assert_eq!(t.matches("for example").count(), 1, "the fix once: {t}");
+}
+
+#[test]
+fn a_purge_without_a_terminal_and_without_yes_removes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("spec.toml");
+    let mut s = aigw_e2e::standin_spec(dir.path(), "aigw-cli-no-purge");
+    s.log_dir = dir.path().join("logs");
+    std::fs::create_dir(&s.log_dir).unwrap();
+    std::fs::write(s.log_dir.join("gateway.log"), "kept").unwrap();
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    // `output()` gives the child no terminal on stdin.
+    let u = run(&["uninstall", "--purge", "--spec", spec.to_str().unwrap()]);
+    assert_eq!(u.status.code(), Some(2), "{}", text(&u));
+    assert!(text(&u).contains("--yes"), "{}", text(&u));
+    assert!(spec.exists() && s.log_dir.join("gateway.log").exists());
 }

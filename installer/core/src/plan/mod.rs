@@ -167,7 +167,7 @@ pub struct Desired {
 /// Where the Hugging Face token file is mounted; `HF_TOKEN_PATH` points there so the token itself never
 /// appears in the container's configuration.
 pub const HF_TOKEN_MOUNT: &str = "/run/secrets/hf_token";
-const HF_CACHE_MOUNT: &str = "/root/.cache/huggingface";
+pub const HF_CACHE_MOUNT: &str = "/root/.cache/huggingface";
 const WEIGHTS_MOUNT: &str = "/models/weights";
 const GATEWAY_LOG_MOUNT: &str = "/var/log/aigw";
 

@@ -9,7 +9,8 @@ use super::{engine_err, ApplyOptions, DeployError};
 use crate::docker::container_engine::{ContainerEngine, EngineError};
 use crate::docker::events::{emit, Event, PhaseState, Sink};
 use crate::docker::labels;
-use aigw_core::plan::{Component, Desired, DesiredContainer, Plan, Step};
+use crate::fsutil::{ensure_own_dir, writable_by};
+use aigw_core::plan::{Component, Desired, DesiredContainer, Plan, Step, HF_CACHE_MOUNT};
 use std::path::Path;
 
 /// One apply's run over `engine`: what it changed so far is in `journal`, newest last.
@@ -154,17 +155,37 @@ impl<E: ContainerEngine> Run<'_, E> {
         Ok(())
     }
 
-    /// Creates the gateway's log directory and gives it to the user the gateway image runs as.
+    /// Creates the gateway's log directory (and the Hugging Face cache) with our marker when missing, and
+    /// gives the log directory to the user the gateway image runs as, only if the installer created it.
     pub(super) async fn prepare_log_dir(
         &self,
         dir: &Path,
         desired: &Desired,
     ) -> Result<(), DeployError> {
-        std::fs::create_dir_all(dir).map_err(|e| DeployError::Blocked(vec![format!(
-            "cannot create the log directory {}: {e}; create it (sudo mkdir -p {}) or set log_dir in the spec",
-            dir.display(),
-            dir.display()
-        )]))?;
+        let ours = ensure_own_dir(dir).map_err(|e| {
+            DeployError::Blocked(vec![format!(
+                "cannot create the log directory {}: {e}; create it (sudo mkdir -p {}) or set log_dir in the spec",
+                dir.display(),
+                dir.display()
+            )])
+        })?;
+        let cache = desired
+            .containers
+            .iter()
+            .filter(|c| c.component == Component::Model)
+            .flat_map(|c| &c.binds)
+            .find(|b| b.container == HF_CACHE_MOUNT);
+        if let Some(b) = cache {
+            // Docker would create a missing one as root anyway; created here, a purge may delete it.
+            let cache = Path::new(&b.host);
+            if let Err(e) = ensure_own_dir(cache) {
+                let message = format!(
+                    "could not create the Hugging Face cache {} ({e}); Docker creates it instead",
+                    cache.display()
+                );
+                emit(self.sink, Event::Warning { message });
+            }
+        }
         let Some(gw) = desired
             .containers
             .iter()
@@ -174,12 +195,23 @@ impl<E: ContainerEngine> Run<'_, E> {
         };
         match self.engine.image_user(&gw.image).await {
             Ok(None) => {}
-            Ok(Some((uid, gid))) => {
+            Ok(Some((uid, gid))) if ours => {
                 if let Err(e) = std::os::unix::fs::chown(dir, Some(uid), Some(gid)) {
                     let dir = dir.display();
                     let message = format!(
                         "the gateway runs as uid {uid} and cannot write {dir} unless it owns it \
                          ({e}): sudo chown {uid}:{gid} {dir}"
+                    );
+                    emit(self.sink, Event::Warning { message });
+                }
+            }
+            // Not created by the installer: its owner stays; say so if the gateway cannot write it.
+            Ok(Some((uid, gid))) => {
+                if !std::fs::metadata(dir).is_ok_and(|m| writable_by(&m, uid, gid)) {
+                    let dir = dir.display();
+                    let message = format!(
+                        "the gateway runs as uid {uid} and cannot write {dir}, which the installer did \
+                         not create and leaves as it is: sudo chown {uid} {dir}, or choose a new log_dir"
                     );
                     emit(self.sink, Event::Warning { message });
                 }

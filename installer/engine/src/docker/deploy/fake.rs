@@ -45,6 +45,8 @@ pub struct State {
     pub refuse: Option<String>,
     /// The change after which this token is cancelled (as Ctrl-C would).
     pub cancel_after: Option<(String, CancellationToken)>,
+    /// The uid and gid every image runs as; unknown when unset.
+    pub image_user: Option<(u32, u32)>,
     next_id: u64,
 }
 
@@ -348,6 +350,9 @@ impl ContainerEngine for FakeEngine {
     }
 
     async fn image_user(&self, _image: &str) -> Result<Option<(u32, u32)>, String> {
-        Err("the fake engine has no /etc/passwd".into())
+        match self.state().image_user {
+            Some(user) => Ok(Some(user)),
+            None => Err("the fake engine has no /etc/passwd".into()),
+        }
     }
 }

@@ -207,9 +207,9 @@ async fn an_image_that_cannot_be_pulled_fails_before_any_change() {
 
 #[tokio::test]
 async fn the_log_directory_warning_reads_as_one_sentence() {
-    let t = target_with("--a");
-    let fake = engine_for(&t);
     let dir = tempfile::tempdir().unwrap();
+    let t = target_caching_in(dir.path());
+    let fake = engine_for(&t);
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let sink = Some(tx);
     let opts = opts();
@@ -227,6 +227,84 @@ async fn the_log_directory_warning_reads_as_one_sentence() {
     };
     assert!(message.contains("its log, give it"), "{message}");
     assert!(!message.contains("  "), "{message:?}");
+}
+
+/// A target whose Hugging Face cache lies under `dir`: preparing it must not touch the host's default.
+fn target_caching_in(dir: &std::path::Path) -> Target {
+    let mut t = target_with("--a");
+    for b in t
+        .desired
+        .containers
+        .iter_mut()
+        .flat_map(|c| c.binds.iter_mut())
+    {
+        if b.container == aigw_core::plan::HF_CACHE_MOUNT {
+            b.host = dir.join("hf-cache").display().to_string();
+        }
+    }
+    t
+}
+
+/// Runs `prepare_log_dir` on `dir` with a gateway image that runs as uid/gid 4242; returns its warnings.
+async fn prepare_as_4242(dir: &std::path::Path) -> Vec<String> {
+    let cache = tempfile::tempdir().unwrap();
+    let t = target_caching_in(cache.path());
+    let fake = engine_for(&t);
+    fake.state().image_user = Some((4242, 4242));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sink = Some(tx);
+    let opts = opts();
+    let run = Run {
+        engine: &fake,
+        sink: &sink,
+        opts: &opts,
+        journal: Vec::new(),
+    };
+    run.prepare_log_dir(dir, &t.desired).await.unwrap();
+    let mut warnings = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let Event::Warning { message } = e {
+            warnings.push(message);
+        }
+    }
+    warnings
+}
+
+#[tokio::test]
+async fn an_existing_log_directory_without_our_marker_keeps_its_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before = std::fs::metadata(dir.path()).unwrap();
+    let warnings = prepare_as_4242(dir.path()).await;
+    let after = std::fs::metadata(dir.path()).unwrap();
+    assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+    assert!(!dir.path().join(crate::fsutil::MARKER).exists());
+    if before.uid() != 4242 {
+        let text = warnings.join("\n");
+        assert!(
+            text.contains(&format!("chown 4242 {}", dir.path().display())),
+            "{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_new_log_directory_carries_our_marker_and_goes_to_the_gateway_user() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let warnings = prepare_as_4242(&logs).await;
+    assert!(crate::fsutil::created_by_us(&logs));
+    // Only root may give a directory away; others get the warning with the command.
+    let owner = std::fs::metadata(&logs).unwrap().uid();
+    assert!(
+        owner == 4242 || warnings.iter().any(|w| w.contains("chown 4242:4242")),
+        "{warnings:?}"
+    );
+    // A second run finds the marker: still ours.
+    prepare_as_4242(&logs).await;
+    assert!(crate::fsutil::created_by_us(&logs));
 }
 
 #[tokio::test]
