@@ -648,3 +648,27 @@ fn unknown_cards_are_planned_from_their_numbers() {
     let e = "nvfp4".parse::<Precision>().unwrap_err();
     assert!(e.contains("not offered") && e.contains("fp8"), "{e}");
 }
+
+/// Real detection of a card the catalog does not know (a MADE-UP fixture): NVML's memory and compute
+/// capability decide, and the report says the card was not in the catalog.
+#[test]
+fn detected_unknown_cards_plan_from_nvml() {
+    let m = fixture("madeup-unknown-x2");
+    assert!(m
+        .gpus
+        .iter()
+        .all(|g| !g.in_catalog && g.label == "NVIDIA Made-Up B9000"));
+    let p = recommend(&catalog(), &m, &version("18.11")).unwrap();
+    assert!(
+        p.explanation
+            .iter()
+            .any(|l| l.starts_with("GPU 0, 1 (NVIDIA Made-Up B9000): not in the catalog")),
+        "{:#?}",
+        p.explanation
+    );
+    let d = p.recommendation.unwrap();
+    assert_sound(&d, &m, "madeup-unknown-x2");
+    assert_eq!((d.tensor_parallel_size, d.data_parallel_size), (1, 2));
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["gpus"][0]["in_catalog"], false);
+}
