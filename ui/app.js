@@ -77,7 +77,7 @@ $("#config-form").addEventListener("submit", (e) => { e.preventDefault(); runRev
 const FIELD_INPUT = {
   "gitlab.url": "#c-gitlab-url", "gitlab.install_type": "#c-install-type", "gateway.host": "#c-gateway-host",
   "gateway.port": "#c-gateway-port", "model.port": "#c-model-port", "model.weights.path": "#c-weights-dir",
-  "model.gpus": "#c-gpus", "gitlab.version": "#m-gitlab", "image_bundle": "#c-image-bundle",
+  "model.gpus": "#c-gpus", developers: "#m-developers", "gitlab.version": "#m-gitlab", "image_bundle": "#c-image-bundle",
   "model.image": "#c-model-image", "model.tag": "#c-model-tag", "gateway.image": "#c-gateway-image",
   "gateway.tag": "#c-gateway-tag", "log_dir": "#c-log-dir", "model.weights.repo": "#c-hf-repo",
 };
@@ -88,6 +88,7 @@ function recommendArgs() {
   return {
     gpus: form.get("gpus"), gitlabVersion: form.get("gitlabVersion"), model: form.get("model"),
     precision: form.get("precision"), tp: num(form.get("tp")), context: num(form.get("context")),
+    developers: num(form.get("developers")),
     acceptLicense: $("#m-accept-license").checked && state.licenseModel ? [state.licenseModel] : [],
   };
 }
@@ -135,7 +136,8 @@ function section(title, lines) {
 }
 
 function headline(d) {
-  return `${d.model_name} · ${d.precision} · TP=${d.tensor_parallel_size} · ${d.max_model_len} tokens · ${d.engine}`;
+  const dp = d.data_parallel_size > 1 ? ` × DP=${d.data_parallel_size}` : "";
+  return `${d.model_name} · ${d.precision} · TP=${d.tensor_parallel_size}${dp} · ${d.max_model_len} tokens · ${d.engine}`;
 }
 
 // Overrides are checked by the engine as they change; an answer to an older request is dropped.
@@ -159,6 +161,11 @@ async function runRecommend() {
       card.append(el("h3", { class: "verdict-ok", id: "model-headline" }, `Recommended: ${headline(d)}`));
       card.append(el("p", {}, d.summary));
       if (d.vllm_args.length) card.append(el("p", {}, "vLLM arguments: ", el("code", {}, d.vllm_args.join(" "))));
+      if (plan.demand) {
+        const cls = plan.demand.enough ? "verdict-ok" : "verdict-no";
+        card.append(el("p", { class: cls, id: "model-demand", "data-enough": String(plan.demand.enough) }, plan.demand.summary));
+        if (plan.demand.to_close_gap.length) card.append(section("To close the gap", plan.demand.to_close_gap));
+      }
     } else {
       card.append(el("h3", { class: "verdict-no", id: "model-headline" }, "Cannot serve a model on this machine"));
     }

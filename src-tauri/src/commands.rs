@@ -33,6 +33,8 @@ pub struct RecommendArgs {
     pub tp: Option<u32>,
     pub context: Option<u32>,
     pub accept_license: Vec<String>,
+    /// Developers who will use Duo: the plan reports the expected peak against what it serves.
+    pub developers: Option<u32>,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -65,6 +67,7 @@ async fn recommend_with(
         tp: args.tp,
         context: args.context,
         accept_licenses: args.accept_license,
+        developers: args.developers,
     };
     let machine = match non_empty(args.gpus) {
         Some(gpus) => Machine::what_if(&catalog, Some(&gpus), None, None)?,

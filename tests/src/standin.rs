@@ -36,6 +36,12 @@ fn source() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("standin/standin.rs")
 }
 
+/// The stand-in compiled into `dir` for this machine, to run without the engine: its `check-args` parses
+/// vLLM arguments as the model server does.
+pub fn compile_into(dir: &Path) -> PathBuf {
+    compile(dir)
+}
+
 /// Compiles the stand-in as a static executable (glibc, crt-static), once per test process.
 fn compile(out_dir: &Path) -> PathBuf {
     let bin = out_dir.join("standin");

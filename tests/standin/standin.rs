@@ -1,7 +1,10 @@
 //! TEST FIXTURE — not part of the product. A static stand-in for the two real images, so the provisioning
 //! tests can run the real Docker engine offline: it speaks the HTTP surface the installer uses.
 //!
-//!   standin model [vLLM args]   vLLM's OpenAI server: /health, /v1/models, /v1/completions, /v1/chat/completions
+//!   standin model [vLLM args]   vLLM's OpenAI server: /health, /v1/models, /v1/completions, /v1/chat/completions,
+//!                               and /stand-in/parallel (the tensor- and data-parallel sizes it was given)
+//!   standin check-args [args]   parses vLLM arguments as the model server does, prints what it understood
+//!                               (JSON) and exits 0, or exits 2 with vLLM's "unrecognized arguments" error
 //!   standin gateway             the AI Gateway: /monitoring/healthz, and /stand-in/env (the AIGW_* it saw)
 //!   python3 -c "<code>"         the health checks' `python3 -c "…urlopen('URL'…"`: GETs the URL, exit 0 on 200
 //!
@@ -28,7 +31,23 @@ fn main() {
         std::process::exit(healthcheck(&args[1..]));
     }
     match args.get(1).map(String::as_str) {
-        Some("model") => serve(Role::Model(ModelArgs::parse(&args[2..]))),
+        Some("model") => match ModelArgs::parse(&args[2..]) {
+            Ok(m) => serve(Role::Model(m)),
+            Err(e) => {
+                eprintln!("usage: vllm serve [options]\nvllm: error: {e}");
+                std::process::exit(2);
+            }
+        },
+        Some("check-args") => match ModelArgs::parse(&args[2..]) {
+            Ok(m) => println!(
+                "{{\"model\":\"{}\",\"served\":\"{}\",\"tensor_parallel_size\":{},\"data_parallel_size\":{},\"max_model_len\":{}}}",
+                m.model, m.served, m.tp, m.dp, m.max_model_len
+            ),
+            Err(e) => {
+                eprintln!("usage: vllm serve [options]\nvllm: error: {e}");
+                std::process::exit(2);
+            }
+        },
         Some("gateway") => serve(Role::Gateway),
         Some("get") => std::process::exit(match args.get(2) { Some(u) => get_ok(u), None => 2 }),
         _ => {
@@ -65,26 +84,75 @@ struct ModelArgs {
     port: u16,
     served: String,
     model: String,
+    tp: u32,
+    dp: u32,
+    max_model_len: u32,
 }
 
+/// The vLLM options the installer emits (the recommender's arguments and the spec's own), with whether
+/// each takes a value. vLLM's parser refuses anything else, and so does this one.
+const KNOWN: &[(&str, bool)] = &[
+    ("--model", true),
+    ("--served-model-name", true),
+    ("--port", true),
+    ("--host", true),
+    ("--tensor-parallel-size", true),
+    ("--data-parallel-size", true),
+    ("--pipeline-parallel-size", true),
+    ("--max-model-len", true),
+    ("--gpu-memory-utilization", true),
+    ("--dtype", true),
+    ("--quantization", true),
+    ("--kv-cache-dtype", true),
+    ("--tokenizer-mode", true),
+    ("--config-format", true),
+    ("--load-format", true),
+    ("--max-num-seqs", true),
+    ("--enforce-eager", false),
+    ("--disable-log-requests", false),
+];
+
 impl ModelArgs {
-    fn parse(args: &[String]) -> Self {
-        let mut m = ModelArgs { port: 8000, served: String::new(), model: "model".into() };
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let mut m = ModelArgs { port: 8000, served: String::new(), model: "model".into(), tp: 1, dp: 1, max_model_len: 0 };
         let mut it = args.iter();
+        let positive = |k: &str, v: &str| -> Result<u32, String> {
+            match v.parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!("argument {k}: invalid positive integer value: '{v}'")),
+            }
+        };
         while let Some(a) = it.next() {
             let (key, inline) = match a.split_once('=') { Some((k, v)) => (k, Some(v.to_string())), None => (a.as_str(), None) };
-            let mut value = || inline.clone().or_else(|| it.next().cloned()).unwrap_or_default();
-            match key.replace('_', "-").as_str() {
-                "--port" => m.port = value().parse().unwrap_or(8000),
-                "--served-model-name" => m.served = value(),
-                "--model" => m.model = value(),
+            let key = key.replace('_', "-");
+            let Some(&(_, takes_value)) = KNOWN.iter().find(|(k, _)| *k == key) else {
+                return Err(format!("unrecognized arguments: {a}"));
+            };
+            if !takes_value {
+                continue;
+            }
+            let v = match inline.or_else(|| it.next().cloned()) {
+                Some(v) => v,
+                None => return Err(format!("argument {key}: expected one argument")),
+            };
+            match key.as_str() {
+                "--port" => m.port = v.parse().map_err(|_| format!("argument --port: invalid int value: '{v}'"))?,
+                "--served-model-name" => m.served = v,
+                "--model" => m.model = v,
+                "--tensor-parallel-size" => m.tp = positive(&key, &v)?,
+                "--data-parallel-size" => m.dp = positive(&key, &v)?,
+                "--max-model-len" => m.max_model_len = positive(&key, &v)?,
+                "--gpu-memory-utilization" => match v.parse::<f64>() {
+                    Ok(g) if g > 0.0 && g <= 1.0 => {}
+                    _ => return Err(format!("argument --gpu-memory-utilization: must be in (0, 1]: '{v}'")),
+                },
                 _ => {}
             }
         }
         if m.served.is_empty() {
             m.served = m.model.clone();
         }
-        m
+        Ok(m)
     }
 }
 
@@ -219,6 +287,10 @@ fn route(role: &Role, ready: bool, method: &str, path: &str, body: &str) -> (u16
             }
             match (method, path) {
                 ("GET", "/health") => (200, String::new()),
+                ("GET", "/stand-in/parallel") => (200, format!(
+                    "{{\"tensor_parallel_size\":{},\"data_parallel_size\":{}}}",
+                    m.tp, m.dp
+                )),
                 ("GET", "/v1/models") => (200, format!(
                     "{{\"object\":\"list\",\"data\":[{{\"id\":\"{}\",\"object\":\"model\",\"owned_by\":\"vllm\",\"root\":\"{}\"}}]}}",
                     m.served, m.model

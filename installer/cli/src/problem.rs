@@ -32,6 +32,7 @@ pub fn flag(field: &str) -> Option<&'static str> {
         "precision" => "--precision",
         "tp" => "--tp",
         "context" => "--context",
+        "developers" => "--developers",
         "platform" => "--platform",
         "accept_license" => "--accept-license",
         "gitlab.url" => "--gitlab-url",

@@ -95,6 +95,20 @@ pub async fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     })?;
     s.save(&args.out, args.force)?;
     println!("wrote {} — {}", args.out.display(), deployment.summary);
+    if let Some(d) = &plan.demand {
+        println!(
+            "{}: {}",
+            if d.enough {
+                "team"
+            } else {
+                "short of the team's peak"
+            },
+            d.summary
+        );
+        for g in &d.to_close_gap {
+            println!("  - {g}");
+        }
+    }
     println!("next: aigw-installer plan --spec {}", args.out.display());
     Ok(ExitCode::SUCCESS)
 }

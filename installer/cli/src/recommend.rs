@@ -29,7 +29,8 @@ pub struct Args {
     /// Print the plan as JSON.
     #[arg(long)]
     json: bool,
-    /// What-if GPUs: COUNTxNAME, comma-separated (2xL4, 1xA100-80,1xA100-40) or "none". Names: see `models`.
+    /// What-if GPUs: COUNTxNAME, comma-separated (2xL4, 1xA100-80,1xA100-40), a card by its numbers
+    /// (2x96GiB@cc10.0: NVML memory in GiB, compute capability) or "none". Names: see `models`.
     #[arg(long, value_name = "LIST")]
     gpus: Option<String>,
     /// What-if platform: linux-amd64, linux-arm64, macos-arm64 or windows-wsl2.
@@ -66,6 +67,10 @@ pub struct Overrides {
     /// Accept a model's licence (Codestral's non-production licence): model id, repeatable.
     #[arg(long, value_name = "ID", value_delimiter = ',')]
     accept_license: Vec<String>,
+    /// Developers who will use GitLab Duo: the plan reports the expected peak of concurrent requests and
+    /// whether it keeps up (model and assumptions: docs/sizing.md).
+    #[arg(long, value_name = "N")]
+    developers: Option<u32>,
 }
 
 impl Overrides {
@@ -84,6 +89,7 @@ impl Overrides {
             tp: self.tp,
             context: self.context,
             accept_licenses: self.accept_license,
+            developers: self.developers,
         })
     }
 }
@@ -144,6 +150,21 @@ fn print_plan(p: &Recommendation) {
             println!("{s}Cannot serve{s:#}  no configuration fits this machine");
         }
     }
+    if let Some(demand) = &p.demand {
+        let s = severity_style(if demand.enough {
+            Severity::Ok
+        } else {
+            Severity::Warning
+        });
+        println!(
+            "{s}{}{s:#}  {}",
+            if demand.enough { "Team" } else { "Short" },
+            demand.summary
+        );
+        for g in &demand.to_close_gap {
+            println!("  - {g}");
+        }
+    }
     println!("\n{HEADING}Why{HEADING:#}");
     for line in &p.explanation {
         println!("  - {line}");
@@ -172,10 +193,15 @@ fn print_plan(p: &Recommendation) {
 
 fn headline(d: &Deployment) -> String {
     format!(
-        "{} · {} · TP={} · {} tokens · {}",
+        "{} · {} · TP={}{} · {} tokens · {}",
         d.model_name,
         d.precision.label(),
         d.tensor_parallel_size,
+        if d.data_parallel_size > 1 {
+            format!(" × DP={}", d.data_parallel_size)
+        } else {
+            String::new()
+        },
         d.max_model_len,
         match d.engine {
             Engine::Vllm => "vLLM",
@@ -192,13 +218,28 @@ fn print_deployment(d: &Deployment) {
     if let Some(tag) = &d.ollama_model {
         row("ollama", format!("ollama pull {tag}"));
     }
-    row(
-        "capacity",
-        format!(
-            "{} tokens = {:.1} concurrent {}-token sequences",
-            d.capacity_tokens, d.concurrency, d.max_model_len
-        ),
-    );
+    if d.data_parallel_size > 1 {
+        row(
+            "capacity",
+            format!(
+                "{} tokens = {:.1} concurrent {}-token sequences per replica; {} replicas: {} tokens = {:.1}",
+                d.capacity_tokens,
+                d.concurrency,
+                d.max_model_len,
+                d.data_parallel_size,
+                d.total_capacity_tokens,
+                d.total_concurrency
+            ),
+        );
+    } else {
+        row(
+            "capacity",
+            format!(
+                "{} tokens = {:.1} concurrent {}-token sequences",
+                d.capacity_tokens, d.concurrency, d.max_model_len
+            ),
+        );
+    }
     row(
         "GitLab",
         format!(

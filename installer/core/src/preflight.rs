@@ -223,6 +223,27 @@ fn gpus(r: &SystemReport, out: &mut Vec<Finding>) {
         "gpu.detected",
         format!("{summary}; driver {driver}, CUDA {cuda}"),
     ));
+    // A card newer than the catalog still plans: from NVML's memory and compute capability (issue 16).
+    if let Ok(catalog) = crate::catalog::Catalog::builtin() {
+        let mut unknown: Vec<&str> = Vec::new();
+        for d in devs {
+            if catalog
+                .gpu_for_device(&d.name, d.memory_total_mib, d.compute_capability)
+                .is_none()
+                && !unknown.contains(&d.name.as_str())
+            {
+                unknown.push(&d.name);
+                out.push(ok(
+                    "gpu.not_in_catalog",
+                    format!(
+                        "{} is not in the catalog: plans use NVML's memory total ({} MiB) and compute \
+                         capability {} alone",
+                        d.name, d.memory_total_mib, d.compute_capability
+                    ),
+                ));
+            }
+        }
+    }
     if by_name.len() > 1 {
         out.push(warn(
             "gpu.mixed_models",

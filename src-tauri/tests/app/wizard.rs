@@ -254,6 +254,48 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     assert_eq!(recommend(&d).await, "error");
     let err = d.text("#model-error").await;
     assert!(err.contains("FOO") && err.contains("L4"), "{err}");
+    // Issue 16: eight H100s serve as one vLLM of eight replicas, weighed against the team's size.
+    d.type_into("#m-gitlab", "18.11").await;
+    d.type_into("#m-gpus", "8xH100").await;
+    d.type_into("#m-developers", "2000").await;
+    assert_eq!(
+        recommend(&d).await,
+        "ok",
+        "{}",
+        d.text("#model-error").await
+    );
+    let head = d.text("#model-headline").await;
+    assert!(head.contains("TP=1 × DP=8"), "{head}");
+    let demand = d.text("#model-demand").await;
+    assert!(
+        demand.contains("≈ 70 concurrent requests at peak (2000 developers"),
+        "{demand}"
+    );
+    assert_eq!(
+        d.attribute("#model-demand", "data-enough").await.as_deref(),
+        Some("true")
+    );
+    assert!(
+        d.text("#model-card")
+            .await
+            .contains("--data-parallel-size 8"),
+        "the card shows the arguments"
+    );
+    d.screenshot(&artifacts().join("wizard-3-model-team.png"))
+        .await;
+    // One H100 falls short of 2,000 developers: said, with what would close the gap.
+    d.type_into("#m-gpus", "1xH100").await;
+    assert_eq!(recommend(&d).await, "ok");
+    assert_eq!(
+        d.attribute("#model-demand", "data-enough").await.as_deref(),
+        Some("false")
+    );
+    assert!(
+        d.text("#model-card").await.contains("To close the gap"),
+        "the shortfall says what closes it"
+    );
+    d.type_into("#m-developers", "").await;
+    d.type_into("#m-gitlab", "18.2").await;
     d.type_into("#m-gpus", "2xL4").await;
     assert_eq!(recommend(&d).await, "ok");
     let head = d.text("#model-headline").await;

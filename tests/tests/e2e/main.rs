@@ -1,6 +1,7 @@
 //! End-to-end suites against the real Docker engine: one binary.
 
 mod compose;
+mod data_parallel;
 mod docker_engine;
 mod fixtures_load;
 mod provision;

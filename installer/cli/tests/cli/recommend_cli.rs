@@ -35,7 +35,7 @@ fn models_json_lists_the_catalog() {
     let models = v["models"].as_array().unwrap();
     let gpus = v["gpus"].as_array().unwrap();
     assert_eq!(models.len(), 7);
-    assert_eq!(gpus.len(), 16);
+    assert_eq!(gpus.len(), 25);
     let small = models
         .iter()
         .find(|m| m["id"] == "mistral-small-3.2-24b-instruct-2506")
@@ -144,8 +144,8 @@ fn recommend_text_shows_the_arithmetic() {
 /// line (once), and the CLI's own command for it where the engine's message names none.
 #[test]
 fn errors_name_the_flag_and_the_fix_once() {
-    let e = failure(&["recommend", "--gpus", "2xB200"]);
-    assert!(e.starts_with("error (--gpus): unknown GPU 'B200'"), "{e}");
+    let e = failure(&["recommend", "--gpus", "2xMI300X"]);
+    assert!(e.starts_with("error (--gpus): unknown GPU 'MI300X'"), "{e}");
     assert_eq!(e.matches("fix:").count(), 1, "{e}");
     let e = failure(&["recommend", "--gpus", "2xA100-80", "--model", "codestral"]);
     assert!(e.contains("Non-Production"), "{e}");
@@ -162,11 +162,20 @@ fn errors_name_the_flag_and_the_fix_once() {
 
 #[test]
 fn bad_input_gets_clear_errors_with_valid_values() {
-    let e = failure(&["recommend", "--gpus", "2xB200"]);
+    let e = failure(&["recommend", "--gpus", "2xMI300X"]);
     assert!(
-        e.contains("unknown GPU 'B200'") && e.contains("L40S") && e.contains("A100-80"),
+        e.contains("unknown GPU 'MI300X'")
+            && e.contains("L40S")
+            && e.contains("B200")
+            && e.contains("96GiB@cc10.0"),
         "{e}"
     );
+    let e = failure(&["recommend", "--gpus", "2x96GB@cc10.0"]);
+    assert!(e.contains("whole GiB"), "{e}");
+    let e = failure(&["recommend", "--gpus", "1xB200", "--precision", "nvfp4"]);
+    assert!(e.contains("FP4") && e.contains("not offered"), "{e}");
+    let e = failure(&["recommend", "--gpus", "1xH100", "--developers", "0"]);
+    assert!(e.starts_with("error (--developers): 0 developers"), "{e}");
     let e = failure(&["recommend", "--gpus", "0xL4"]);
     assert!(e.contains("0 GPUs is impossible"), "{e}");
     let e = failure(&["recommend", "--gpus", "12xH100,8xL4"]);
@@ -215,6 +224,62 @@ fn bad_input_gets_clear_errors_with_valid_values() {
         e.contains("cannot start") && e.contains("budget 20.2 GiB"),
         "{e}"
     );
+}
+
+/// Issue 16: the whole machine in one vLLM (TP × DP), today's GPUs by name, and sized for a team.
+#[test]
+fn recommend_uses_every_gpu_and_sizes_for_the_team() {
+    let v = json(&["recommend", "--json", "--gpus", "8xH100"]);
+    let d = &v["recommendation"];
+    assert_eq!(d["tensor_parallel_size"], 1);
+    assert_eq!(d["data_parallel_size"], 8);
+    assert_eq!(d["gpus"].as_array().unwrap().len(), 8);
+    assert!(v["spare_gpus"].as_array().unwrap().is_empty(), "{v}");
+    let args: Vec<&str> = d["vllm_args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(
+        args.windows(2).any(|w| w == ["--data-parallel-size", "8"]),
+        "{args:?}"
+    );
+    // Without --developers the JSON carries no demand: the behaviour of before.
+    assert!(v.get("demand").is_none(), "{v}");
+
+    for gpus in [
+        "1xB200",
+        "1xRTX5090",
+        "2xRTXPRO6000",
+        "1xH20",
+        "2x96GiB@cc10.0",
+    ] {
+        let v = json(&["recommend", "--json", "--gpus", gpus]);
+        assert_eq!(v["verdict"], "ok", "{gpus}: {v}");
+    }
+
+    let v = json(&[
+        "recommend",
+        "--json",
+        "--gpus",
+        "1xH100",
+        "--developers",
+        "2000",
+    ]);
+    let t = &v["demand"];
+    assert_eq!(t["developers"], 2000);
+    assert_eq!(t["peak_concurrent_requests"], 70.0);
+    assert_eq!(t["enough"], false);
+    assert!(!t["to_close_gap"].as_array().unwrap().is_empty(), "{t}");
+    let out = run(&["recommend", "--gpus", "8xH100", "--developers", "1000"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("≈ 35 concurrent requests at peak") && text.contains("this serves ≈ 370"),
+        "{text}"
+    );
+    assert!(text.contains("TP=1 × DP=8"), "{text}");
 }
 
 /// The completion scripts and the manual page come from the parser itself (the packages install them).

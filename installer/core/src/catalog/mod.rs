@@ -43,7 +43,10 @@ pub enum CatalogError {
 pub enum LookupError {
     #[error("unknown model '{name}'. Valid model ids: {valid}")]
     UnknownModel { name: String, valid: String },
-    #[error("unknown GPU '{name}'. Valid GPU names: {valid}")]
+    #[error(
+        "unknown GPU '{name}'. Valid GPU names: {valid}; or describe the card by its numbers, \
+         MEMGiB@ccX.Y (NVML's memory total and compute capability, e.g. 96GiB@cc10.0)"
+    )]
     UnknownGpu { name: String, valid: String },
 }
 
@@ -226,7 +229,7 @@ mod tests {
     fn every_entry_loads_and_validates() {
         let c = builtin();
         assert_eq!(c.models.len(), 7);
-        assert_eq!(c.gpus.len(), 16);
+        assert_eq!(c.gpus.len(), 25);
         assert!(c.models.windows(2).all(|w| w[0].rank > w[1].rank));
         for m in &c.models {
             assert!(m.problems().is_empty(), "{}: {:?}", m.id, m.problems());
@@ -312,10 +315,16 @@ mod tests {
         assert_eq!(c.model("Codestral").unwrap().id, "codestral-22b-v0.1");
         assert_eq!(c.gpu("a100 80").unwrap().id, "A100-80");
         assert_eq!(c.gpu("rtx-4090").unwrap().id, "RTX4090");
-        let e = c.gpu("B200").unwrap_err().to_string();
+        assert_eq!(c.gpu("rtx pro 6000 blackwell").unwrap().id, "RTXPRO6000");
+        assert_eq!(c.gpu("5090").unwrap().id, "RTX5090");
+        let e = c.gpu("MI300X").unwrap_err().to_string();
         assert!(
-            e.contains("B200") && e.contains("L40S") && e.contains("H200"),
+            e.contains("MI300X") && e.contains("B200") && e.contains("H200"),
             "{e}"
+        );
+        assert!(
+            e.contains("96GiB@cc10.0"),
+            "the numbers form is offered: {e}"
         );
         let e = c.model("llama-3").unwrap_err().to_string();
         assert!(e.contains("mistral-7b-instruct-v0.3"), "{e}");
@@ -342,7 +351,44 @@ mod tests {
             id("NVIDIA H100 80GB HBM3", 81559, (9, 0)).as_deref(),
             Some("H100")
         );
-        assert_eq!(id("NVIDIA B200", 183359, (10, 0)), None);
+        // Issue 16: today's cards, by the names NVML gives them (docs/sources.md, "GPUs").
+        assert_eq!(id("NVIDIA B200", 183359, (10, 0)).as_deref(), Some("B200"));
+        assert_eq!(
+            id("NVIDIA GB200", 189471, (10, 0)).as_deref(),
+            Some("GB200")
+        );
+        assert_eq!(
+            id("NVIDIA B300 SXM6 AC", 275040, (10, 3)).as_deref(),
+            Some("B300")
+        );
+        assert_eq!(
+            id(
+                "NVIDIA RTX PRO 6000 Blackwell Server Edition",
+                97887,
+                (12, 0)
+            )
+            .as_deref(),
+            Some("RTXPRO6000")
+        );
+        assert_eq!(
+            id("NVIDIA GeForce RTX 5090", 32607, (12, 0)).as_deref(),
+            Some("RTX5090")
+        );
+        assert_eq!(id("NVIDIA H20", 97871, (9, 0)).as_deref(), Some("H20"));
+        assert_eq!(id("NVIDIA L20", 46068, (8, 9)).as_deref(), Some("L20"));
+        assert_eq!(id("NVIDIA A30", 24576, (8, 0)).as_deref(), Some("A30"));
+        assert_eq!(id("NVIDIA A40", 46068, (8, 6)).as_deref(), Some("A40"));
+        assert_eq!(
+            id("NVIDIA RTX 6000 Ada Generation", 49140, (8, 9)).as_deref(),
+            Some("RTX6000ADA")
+        );
+        // An Ada card is not an RTX PRO 6000 Blackwell, nor a GB200 a B200.
+        assert_eq!(id("NVIDIA RTX PRO 6000 Blackwell", 97887, (8, 9)), None);
+        assert_eq!(
+            id("NVIDIA GB200", 189471, (10, 0)).as_deref(),
+            Some("GB200")
+        );
+        assert_eq!(id("NVIDIA Made-Up X9", 65536, (10, 0)), None);
     }
 
     #[test]

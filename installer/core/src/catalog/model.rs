@@ -89,6 +89,13 @@ impl fmt::Display for Precision {
     }
 }
 
+/// Why FP4 is not offered (docs/sources.md, "Blackwell and FP4"): the pinned vLLM runs NVFP4 on Blackwell
+/// (compute capability 10.x/12.x), but no FP4 checkpoint of a catalog model is published by Mistral AI or
+/// verified here against that release.
+pub const FP4_REFUSAL: &str = "FP4 (NVFP4/MXFP4) is not offered: the pinned vLLM runs NVFP4 only on Blackwell, \
+     and no FP4 checkpoint of a catalog model is published by Mistral AI or verified against that vLLM release; \
+     on Blackwell use fp8 (W8A8), which halves the weights";
+
 impl FromStr for Precision {
     type Err = String;
 
@@ -99,6 +106,7 @@ impl FromStr for Precision {
             "fp8" => Ok(Precision::Fp8),
             "awq" => Ok(Precision::Awq),
             "gptq" => Ok(Precision::Gptq),
+            "fp4" | "nvfp4" | "mxfp4" => Err(FP4_REFUSAL.to_string()),
             other => Err(format!(
                 "unknown precision '{other}'; valid values: {}",
                 Precision::CLI_VALUES

@@ -165,7 +165,9 @@ pub fn export_files(
         .find(|c| c.component == Component::Gateway)
         .ok_or_else(|| ExportError::Version("no gateway in the spec".into()))?;
     let gpu_count = if spec.model.gpus.iter().any(|g| g == "all") {
-        tp_size(&spec.model.args)
+        // One vLLM over TP × DP GPUs (`--data-parallel-size` replicas of the TP group).
+        arg_size(&spec.model.args, "--tensor-parallel-size")
+            * arg_size(&spec.model.args, "--data-parallel-size")
     } else {
         spec.model.gpus.len()
     };
@@ -218,9 +220,10 @@ pub fn export_files(
     Ok(files)
 }
 
-fn tp_size(args: &[String]) -> usize {
+/// A size flag's value (`--tensor-parallel-size 2`), 1 when absent.
+fn arg_size(args: &[String], flag: &str) -> usize {
     args.iter()
-        .position(|a| a == "--tensor-parallel-size")
+        .position(|a| a == flag)
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(1)

@@ -178,4 +178,43 @@ mod tests {
         let yaml = compose_yaml(&d);
         insta::assert_snapshot!(crate::plan::labels::without_config_digests(&yaml));
     }
+
+    /// Issue 16: one vLLM over TP × DP GPUs. Compose, `docker run` and Kubernetes each carry the four GPUs
+    /// and `--data-parallel-size 2`.
+    #[test]
+    fn data_parallel_exports_snapshot() {
+        use crate::export::archive::{export_files, ExportOptions};
+        use crate::gitlab::config::InstallType;
+        let spec = DeploymentSpec::from_toml(
+            include_str!("../../../../tests/fixtures/specs/hf-mistral-small-tp2-dp2.toml"),
+            "t",
+        )
+        .unwrap();
+        let files = export_files(
+            &spec,
+            &ExportOptions::without_secrets(InstallType::default()),
+        )
+        .unwrap();
+        let file = |path: &str| {
+            let f = files.iter().find(|f| f.path == path).unwrap();
+            crate::plan::labels::without_config_digests(
+                &String::from_utf8(f.bytes.clone()).unwrap(),
+            )
+        };
+        let compose = file("docker-compose.yml");
+        let run = file("docker-run.sh");
+        let k8s = file("kubernetes/aigw.yaml");
+        assert!(
+            compose.contains("device_ids: [\"0\", \"1\", \"2\", \"3\"]"),
+            "{compose}"
+        );
+        assert!(run.contains("\"device=0,1,2,3\""), "{run}");
+        assert!(k8s.contains("nvidia.com/gpu: 4"), "{k8s}");
+        for text in [&compose, &run, &k8s] {
+            assert!(text.contains("--data-parallel-size"), "{text}");
+        }
+        insta::assert_snapshot!("dp_compose", compose);
+        insta::assert_snapshot!("dp_docker_run", run);
+        insta::assert_snapshot!("dp_kubernetes", k8s);
+    }
 }

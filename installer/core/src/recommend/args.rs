@@ -9,6 +9,8 @@ pub(super) struct VllmConfig<'a> {
     pub served_name: &'a str,
     pub precision: Precision,
     pub tp: u32,
+    /// Data-parallel replicas; 1 emits no flag.
+    pub dp: u32,
     pub max_model_len: u32,
     pub gmu_pct: u32,
     pub kv_fp8: bool,
@@ -50,6 +52,9 @@ pub(super) fn vllm_args(c: &VllmConfig<'_>) -> Vec<String> {
     push("--model", c.checkpoint.hf_repo.clone());
     push("--served-model-name", c.served_name.to_string());
     push("--tensor-parallel-size", c.tp.to_string());
+    if c.dp > 1 {
+        push("--data-parallel-size", c.dp.to_string());
+    }
     push("--max-model-len", c.max_model_len.to_string());
     push(
         "--gpu-memory-utilization",

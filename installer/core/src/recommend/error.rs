@@ -13,8 +13,8 @@ pub enum RecommendError {
     #[error(transparent)]
     Lookup(#[from] LookupError),
     #[error(
-        "GPUs '{spec}': {reason}. Write COUNTxNAME, comma-separated (2xL4, 1xA100-80,1xA100-40) or \
-         'none'. Valid GPU names: {valid}"
+        "GPUs '{spec}': {reason}. Write COUNTxNAME, comma-separated (2xL4, 1xA100-80,1xA100-40), a card \
+         the catalog does not know by its numbers (2x96GiB@cc10.0), or 'none'. Valid GPU names: {valid}"
     )]
     GpuSpec {
         spec: String,
@@ -55,6 +55,8 @@ pub enum RecommendError {
     InvalidTp { tp: u32, reason: String },
     #[error("context {context}: {reason}")]
     InvalidContext { context: u32, reason: String },
+    #[error("{value} developers: {reason}")]
+    InvalidDevelopers { value: u32, reason: String },
     #[error("{flag} does not apply here: {why}")]
     NotApplicable { flag: String, why: String },
     #[error("platform {platform}: {why}")]
@@ -106,6 +108,7 @@ impl Explain for RecommendError {
             Self::PrecisionUnavailable { .. } => "precision".into(),
             Self::InvalidTp { .. } => "tp".into(),
             Self::InvalidContext { .. } => "context".into(),
+            Self::InvalidDevelopers { .. } => "developers".into(),
             Self::NotApplicable { flag, .. } => flag.clone(),
             Self::CannotStart { .. } => return None,
         })

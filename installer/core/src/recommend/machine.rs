@@ -100,6 +100,14 @@ pub struct GpuSlot {
     pub compute_capability: ComputeCapability,
     /// MIG slices are separate smaller GPUs: the whole card is not available to one vLLM.
     pub mig_enabled: bool,
+    /// False for a card the catalog does not know: planned from NVML's memory and compute capability (or
+    /// the numbers of a what-if `96GiB@cc10.0`).
+    #[serde(default = "yes")]
+    pub in_catalog: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,12 +148,17 @@ impl Machine {
     ) -> Self {
         let gpus = devices
             .iter()
-            .map(|d| GpuSlot {
+            .map(|d| {
+                let known =
+                    catalog.gpu_for_device(&d.name, d.memory_total_mib, d.compute_capability);
+                (d, known)
+            })
+            .map(|(d, known)| GpuSlot {
                 index: d.index,
-                label: catalog
-                    .gpu_for_device(&d.name, d.memory_total_mib, d.compute_capability)
+                label: known
                     .map(|g| g.id.clone())
                     .unwrap_or_else(|| d.name.clone()),
+                in_catalog: known.is_some(),
                 memory_total_mib: d.memory_total_mib,
                 memory_free_mib: d.memory_free_mib,
                 compute_capability: d.compute_capability,
@@ -272,20 +285,65 @@ pub fn parse_gpus(catalog: &Catalog, spec: &str) -> Result<Vec<GpuSlot>, Recomme
                 count: if count == 0 { 0 } else { total },
             });
         }
-        let g = catalog.gpu(name)?;
+        let (label, memory_mib, cc, in_catalog) = if name.contains('@') {
+            let (mib, cc) = by_numbers(name).map_err(|why| bad(format!("'{item}': {why}")))?;
+            (format!("{}GiB@cc{cc}", mib / 1024), mib, cc, false)
+        } else {
+            let g = catalog.gpu(name)?;
+            (g.id.clone(), g.memory_mib, g.compute_capability, true)
+        };
         for _ in 0..count {
             let index = u32::try_from(out.len()).unwrap_or(u32::MAX);
             out.push(GpuSlot {
                 index,
-                label: g.id.clone(),
-                memory_total_mib: g.memory_mib,
-                memory_free_mib: g.memory_mib,
-                compute_capability: g.compute_capability,
+                label: label.clone(),
+                memory_total_mib: memory_mib,
+                memory_free_mib: memory_mib,
+                compute_capability: cc,
                 mig_enabled: false,
+                in_catalog,
             });
         }
     }
     Ok(out)
+}
+
+/// A card by its numbers: `96GiB@cc10.0` → (98304 MiB, 10.0). Whole GiB, 1 to 1024; a compute capability
+/// MAJOR.MINOR from 3.0 to 19.9.
+fn by_numbers(name: &str) -> Result<(u64, ComputeCapability), String> {
+    let (mem, cc) = name
+        .split_once('@')
+        .ok_or_else(|| "write MEMGiB@ccX.Y".to_string())?;
+    let mem = mem.trim();
+    let digits = mem.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &mem[digits.len()..];
+    if !unit.eq_ignore_ascii_case("gib") {
+        return Err(format!(
+            "memory '{mem}' must be whole GiB, as in 96GiB (NVML's total divided by 1024)"
+        ));
+    }
+    let gib: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| format!("memory '{mem}' is not a whole number of GiB"))?;
+    if !(1..=1024).contains(&gib) {
+        return Err(format!(
+            "memory {gib} GiB is not a GPU's memory (1 to 1024 GiB)"
+        ));
+    }
+    let cc = cc.trim();
+    let cc_num = cc
+        .strip_prefix("cc")
+        .or_else(|| cc.strip_prefix("CC"))
+        .ok_or_else(|| {
+            format!("'{cc}' must be a compute capability written ccX.Y, as in cc10.0")
+        })?;
+    let parsed = crate::catalog::gpu::parse_cc(cc_num)
+        .filter(|c| c.major >= 3 && c.major <= 19 && c.minor <= 9)
+        .ok_or_else(|| {
+            format!("compute capability '{cc_num}' must be MAJOR.MINOR between 3.0 and 19.9, as in 10.0")
+        })?;
+    Ok((gib * 1024, parsed))
 }
 
 /// "2xL4" → (Some(2), "L4"); "L4" → (None, "L4"); "3090" → (None, "3090") (a name, not a count).
@@ -332,8 +390,8 @@ mod tests {
     #[test]
     fn bad_gpu_lists_say_what_is_valid() {
         let c = catalog();
-        let e = parse_gpus(&c, "2xB200").unwrap_err().to_string();
-        assert!(e.contains("B200") && e.contains("RTX6000ADA"), "{e}");
+        let e = parse_gpus(&c, "2xMI300X").unwrap_err().to_string();
+        assert!(e.contains("MI300X") && e.contains("RTX6000ADA"), "{e}");
         assert!(matches!(
             parse_gpus(&c, "0xL4"),
             Err(RecommendError::ImpossibleCount { count: 0, .. })
@@ -343,6 +401,34 @@ mod tests {
         assert!(parse_gpus(&c, "none,1xL4").is_err());
         assert!(parse_gpus(&c, "").is_err());
         assert!(parse_gpus(&c, "2x").is_err());
+    }
+
+    #[test]
+    fn unknown_cards_parse_by_their_numbers() {
+        let c = catalog();
+        let g = parse_gpus(&c, "2x96GiB@cc10.0").unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g[1].index, 1);
+        assert_eq!(g[0].memory_total_mib, 96 * 1024);
+        assert_eq!(g[0].compute_capability, ComputeCapability::new(10, 0));
+        assert_eq!(g[0].label, "96GiB@cc10.0");
+        assert!(!g[0].in_catalog);
+        // Mixed with catalog names, and the count optional.
+        let g = parse_gpus(&c, "1xH100, 48GiB@cc8.9").unwrap();
+        assert!(g[0].in_catalog && !g[1].in_catalog);
+        assert_eq!(g[1].memory_total_mib, 49152);
+        for bad in [
+            "2x96@cc10.0",
+            "2x96GB@cc10.0",
+            "2x96GiB@10.0",
+            "2x96GiB@cc10",
+            "2x0GiB@cc10.0",
+            "2x96GiB@cc2.0",
+            "2x4096GiB@cc9.0",
+        ] {
+            let e = parse_gpus(&c, bad).unwrap_err().to_string();
+            assert!(e.contains("96GiB@cc10.0"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod to_spec;
 pub use to_spec::{from_deployment, Answers};
 mod args;
+pub mod demand;
 pub mod error;
 pub mod machine;
 mod ollama;
@@ -35,6 +36,8 @@ pub struct Request {
     pub context: Option<u32>,
     /// Model ids (or licence ids) whose licence the admin accepts.
     pub accept_licenses: Vec<String>,
+    /// Developers who will use Duo: sizes the expected peak (docs/sizing.md). Without it, no demand check.
+    pub developers: Option<u32>,
 }
 
 impl Request {
@@ -145,16 +148,24 @@ pub struct Deployment {
     pub dtype: String,
     pub kv_cache_dtype: KvCacheDtype,
     pub tensor_parallel_size: u32,
-    /// NVML indices of the GPUs used (empty for Metal/CPU).
+    /// Replicas of the TP group in the one vLLM server (`--data-parallel-size`; 1 for one replica).
+    pub data_parallel_size: u32,
+    /// NVML indices of the GPUs used, `tensor_parallel_size × data_parallel_size` of them (empty for
+    /// Metal/CPU).
     pub gpus: Vec<u32>,
     pub gpu_name: String,
     pub max_model_len: u32,
     /// The largest context this same configuration fits (what `--context` may be raised to).
     pub largest_context: Option<u32>,
     pub gpu_memory_utilization: f64,
+    /// KV capacity of one replica, tokens.
     pub capacity_tokens: u64,
-    /// Full-length sequences that fit at once.
+    /// Full-length sequences one replica holds at once.
     pub concurrency: f64,
+    /// KV capacity of all replicas together.
+    pub total_capacity_tokens: u64,
+    /// Full-length sequences all replicas hold at once.
+    pub total_concurrency: f64,
     pub memory_per_gpu: MemoryPerGpu,
     pub served_model_name: String,
     pub gitlab: GitlabModel,
@@ -207,6 +218,9 @@ pub struct Recommendation {
     pub rejected: Vec<Rejection>,
     pub spare_gpus: Vec<SpareGpu>,
     pub explanation: Vec<String>,
+    /// The team's expected peak against the recommendation; present when the number of developers was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub demand: Option<demand::Demand>,
 }
 
 /// Shared inputs of the planners.
@@ -254,6 +268,17 @@ pub fn recommend(
             });
         }
     }
+    if let Some(n) = request.developers {
+        if n == 0 || n > demand::MAX_DEVELOPERS {
+            return Err(RecommendError::InvalidDevelopers {
+                value: n,
+                reason: format!(
+                    "give the number of developers who will use GitLab Duo, 1 to {}",
+                    demand::MAX_DEVELOPERS
+                ),
+            });
+        }
+    }
     check_accepts(catalog, request)?;
     let mut rejected = Vec::new();
     let models = match &request.model {
@@ -274,6 +299,7 @@ pub fn recommend(
              unchanged since {NEWEST_KNOWN}."
         ));
     }
+    explanation.extend(unknown_gpu_notes(machine));
     let usable_nvidia =
         machine.platform.runs_vllm() && machine.gpus.iter().any(|g| vllm::usable(g).is_ok());
     let mut outcome = if usable_nvidia {
@@ -300,6 +326,20 @@ pub fn recommend(
             .map(|s| format!("GPU {} ({}): {}.", s.index, s.name, s.note)),
     );
     explanation.extend(ram_notes(&ctx, outcome.recommendation.as_ref()));
+    let demand = match (request.developers, outcome.recommendation.as_ref()) {
+        (Some(n), Some(rec)) => {
+            let d = team_demand(catalog, machine, request, n, rec, &outcome.alternatives);
+            explanation.push(format!("Sized for the team: {}.", d.summary));
+            if !d.enough {
+                explanation.push(format!(
+                    "Short of the expected peak; what would close the gap: {}.",
+                    d.to_close_gap.join("; ")
+                ));
+            }
+            Some(d)
+        }
+        _ => None,
+    };
     Ok(Recommendation {
         schema_version: RECOMMENDATION_SCHEMA_VERSION,
         verdict: if outcome.recommendation.is_some() {
@@ -314,7 +354,77 @@ pub fn recommend(
         rejected,
         spare_gpus: outcome.spare_gpus,
         explanation,
+        demand,
     })
+}
+
+/// The team's peak against `rec`; when it falls short, FP8 weights (same model, same machine) and the
+/// alternatives are measured too.
+fn team_demand(
+    catalog: &Catalog,
+    machine: &Machine,
+    request: &Request,
+    developers: u32,
+    rec: &Deployment,
+    alternatives: &[Deployment],
+) -> demand::Demand {
+    let p = demand::peak(developers);
+    let held =
+        |d: &Deployment| demand::requests_held(d.total_capacity_tokens, p.tokens_per_request);
+    let mut better = Vec::new();
+    if held(rec) < p.concurrent_requests {
+        if request.precision.is_none() && rec.precision.tier() == 0 {
+            let fp8 = Request {
+                model: Some(rec.model.clone()),
+                precision: Some(Precision::Fp8),
+                developers: None,
+                ..request.clone()
+            };
+            if let Ok(Some(d)) = recommend(catalog, machine, &fp8).map(|r| r.recommendation) {
+                better.push((
+                    format!("FP8 weights ({}, --precision fp8)", d.summary),
+                    held(&d),
+                ));
+            }
+        }
+        for a in alternatives.iter().filter(|a| a.engine == rec.engine) {
+            better.push((format!("a smaller model: {}", a.summary), held(a)));
+        }
+    }
+    let fp8_kv = machine
+        .gpus
+        .iter()
+        .filter(|g| rec.gpus.contains(&g.index))
+        .all(|g| g.compute_capability >= crate::catalog::gpu::CC_FP8_W8A8)
+        && !rec.gpus.is_empty();
+    demand::assess(developers, rec, &better, fp8_kv)
+}
+
+/// Cards the catalog does not know: planned from their numbers, said once per kind.
+fn unknown_gpu_notes(machine: &Machine) -> Vec<String> {
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for g in machine.gpus.iter().filter(|g| !g.in_catalog) {
+        if seen.contains(&g.label.as_str()) {
+            continue;
+        }
+        seen.push(&g.label);
+        let indices: Vec<String> = machine
+            .gpus
+            .iter()
+            .filter(|o| o.label == g.label)
+            .map(|o| o.index.to_string())
+            .collect();
+        out.push(format!(
+            "GPU {} ({}): not in the catalog; planned from its memory total ({}) and compute capability \
+             {} alone (its precisions follow from the compute capability; no measured figures).",
+            indices.join(", "),
+            g.label,
+            sizing::gib(g.memory_total_mib * sizing::MIB),
+            g.compute_capability
+        ));
+    }
+    out
 }
 
 fn override_summary(r: &Request) -> String {
@@ -330,6 +440,9 @@ fn override_summary(r: &Request) -> String {
     }
     if let Some(c) = r.context {
         parts.push(format!("--context {c}"));
+    }
+    if parts.is_empty() {
+        parts.push("the request".to_string());
     }
     format!(
         "nothing that satisfies {} fits this machine (vLLM would refuse it, or it would hold fewer \

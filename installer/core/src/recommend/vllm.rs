@@ -230,9 +230,12 @@ pub(super) struct Fit<'a> {
     pub gpus: Vec<&'a GpuSlot>,
     pub gmu_pct: u32,
     pub share: GpuShare,
+    /// KV capacity of one replica, tokens.
     pub capacity: u64,
     /// Why this TP size.
     pub tp_reason: String,
+    /// Data-parallel replicas (`--data-parallel-size`): `gpus` holds `tp × dp` GPUs.
+    pub dp: u32,
 }
 
 impl Fit<'_> {
@@ -240,7 +243,8 @@ impl Fit<'_> {
         sizing::concurrency(self.capacity, self.step.context)
     }
 
-    /// Higher is better: model, then precision, context, no FP8 KV, fewer GPUs, more room.
+    /// Higher is better: model, then precision, context, no FP8 KV, fewer GPUs per replica, more room in all
+    /// replicas together (so of two GPU groups the one holding more replicas serves).
     fn key(&self) -> (u32, Reverse<u8>, u32, bool, Reverse<u32>, u64) {
         (
             self.model.rank,
@@ -248,7 +252,7 @@ impl Fit<'_> {
             self.step.context,
             !self.step.kv_fp8,
             Reverse(self.tp),
-            self.capacity,
+            self.capacity * u64::from(self.dp),
         )
     }
 }
@@ -337,6 +341,7 @@ fn evaluate<'a>(
             share,
             capacity,
             tp_reason: String::new(),
+            dp: 1,
         };
         let target = sizing::TARGET_CONCURRENCY * u64::from(step.context);
         if capacity >= target {
@@ -385,6 +390,37 @@ fn evaluate<'a>(
             )
         })),
     }
+}
+
+/// Data parallelism: as many whole replicas of `fit` as the identical GPUs of `group` hold, in one vLLM
+/// (`--data-parallel-size`, the server balancing requests across them). One `--gpu-memory-utilization`
+/// serves every GPU, so each extra GPU must leave the replica fitting at the lowest free share. WSL2 keeps one
+/// replica: vLLM's data parallelism coordinates its ranks over NCCL/Gloo, which fails there (vLLM #5161).
+pub(super) fn widen<'a>(ctx: &Ctx<'_>, group: &Group<'a>, fit: Fit<'a>) -> Fit<'a> {
+    if ctx.machine.platform == Platform::WindowsWsl2 || fit.tp == 0 {
+        return fit;
+    }
+    let t = usize::try_from(fit.tp).unwrap_or(usize::MAX);
+    let most = group.gpus.len() / t.max(1);
+    for dp in (2..=most).rev() {
+        let Some(gpus) = group.gpus.get(..dp * t) else {
+            continue;
+        };
+        let (share, gmu_pct) = share_for(fit.model, fit.step, gpus, fit.tp);
+        let capacity = share.capacity_tokens();
+        if !sizing::fits(capacity, fit.step.context) {
+            continue;
+        }
+        return Fit {
+            gpus: gpus.to_vec(),
+            gmu_pct,
+            share,
+            capacity,
+            dp: u32::try_from(dp).unwrap_or(1),
+            ..fit
+        };
+    }
+    fit
 }
 
 /// Tensor-parallel sizes to try on a group.
@@ -474,7 +510,7 @@ fn search<'a>(
                 return Search {
                     group_index,
                     model: m,
-                    fit: Some(fit),
+                    fit: Some(widen(ctx, group, fit)),
                     failures,
                 }
             }
@@ -536,6 +572,7 @@ pub(super) fn deployment(fit: &Fit<'_>) -> Result<Deployment, RecommendError> {
         served_name: &served,
         precision: fit.step.precision,
         tp: fit.tp,
+        dp: fit.dp,
         max_model_len: fit.step.context,
         gmu_pct: fit.gmu_pct,
         kv_fp8: fit.step.kv_fp8,
@@ -556,6 +593,7 @@ pub(super) fn deployment(fit: &Fit<'_>) -> Result<Deployment, RecommendError> {
             KvCacheDtype::Auto
         },
         tensor_parallel_size: fit.tp,
+        data_parallel_size: fit.dp,
         gpus: fit.gpus.iter().map(|g| g.index).collect(),
         gpu_name: label.clone(),
         max_model_len: fit.step.context,
@@ -563,6 +601,8 @@ pub(super) fn deployment(fit: &Fit<'_>) -> Result<Deployment, RecommendError> {
         gpu_memory_utilization: f64::from(fit.gmu_pct) / 100.0,
         capacity_tokens: fit.capacity,
         concurrency: (fit.concurrency() * 100.0).round() / 100.0,
+        total_capacity_tokens: fit.capacity * u64::from(fit.dp),
+        total_concurrency: (fit.concurrency() * f64::from(fit.dp) * 100.0).round() / 100.0,
         memory_per_gpu: MemoryPerGpu::of(&fit.share),
         served_model_name: served.clone(),
         gitlab: GitlabModel::of(m, &served),
@@ -576,10 +616,11 @@ pub(super) fn deployment(fit: &Fit<'_>) -> Result<Deployment, RecommendError> {
 }
 
 /// "Mixtral 8x7B Instruct v0.1 FP8 on 1× H100: 43.7 GiB weights + 2.0 GiB overhead of a 71.7 GiB budget
-/// → 25.9 GiB KV ≈ 213k tokens = 6.5 concurrent 32k sequences"
+/// → 25.9 GiB KV ≈ 213k tokens = 6.5 concurrent 32k sequences"; with data parallelism the replicas and the
+/// total follow ("…; ×8 replicas (DP=8) on 8 GPUs ≈ 1705k tokens = 52.0 concurrent 32k sequences").
 fn summary(fit: &Fit<'_>, label: &str) -> String {
     let s = &fit.share;
-    format!(
+    let mut line = format!(
         "{} {}{} on {}× {label}{}: {}{} weights + {} overhead of a {} budget → {} KV ≈ {} tokens = {:.1} concurrent {} sequences",
         fit.model.name,
         fit.step.precision.label(),
@@ -594,7 +635,18 @@ fn summary(fit: &Fit<'_>, label: &str) -> String {
         ktokens(fit.capacity),
         fit.concurrency(),
         ctx_label(fit.step.context)
-    )
+    );
+    if fit.dp > 1 {
+        line.push_str(&format!(
+            " per replica; ×{dp} replicas (DP={dp}) on {n} GPUs ≈ {} tokens = {:.1} concurrent {} sequences",
+            ktokens(fit.capacity * u64::from(fit.dp)),
+            fit.concurrency() * f64::from(fit.dp),
+            ctx_label(fit.step.context),
+            dp = fit.dp,
+            n = fit.gpus.len(),
+        ));
+    }
+    line
 }
 
 pub(super) fn plan(ctx: &Ctx<'_>) -> Result<Outcome, RecommendError> {
@@ -625,6 +677,12 @@ pub(super) fn plan(ctx: &Ctx<'_>) -> Result<Outcome, RecommendError> {
             .join(" and ")
     ));
     platform_notes(ctx, &mut out.explanation);
+    if groups.iter().any(|g| g.cc().major >= 10) {
+        out.explanation.push(format!(
+            "Blackwell: FP8 runs as W8A8 (compute capability ≥ {CC_FP8_W8A8}). {}.",
+            crate::catalog::model::FP4_REFUSAL
+        ));
+    }
 
     let Some((gi, model_id, fit)) = chosen else {
         for s in &searches {
@@ -668,6 +726,7 @@ pub(super) fn plan(ctx: &Ctx<'_>) -> Result<Outcome, RecommendError> {
         ctx.request.precision.is_some(),
     ));
     out.explanation.push(format!("{}.", fit.tp_reason));
+    out.explanation.extend(dp_line(ctx, &groups[gi], &fit));
     let group = &groups[gi];
     let n = group.gpus.len();
     if let Ok(n32) = u32::try_from(n) {
@@ -713,6 +772,45 @@ pub(super) fn plan(ctx: &Ctx<'_>) -> Result<Outcome, RecommendError> {
     }
     out.spare_gpus = spares(ctx, &groups, Some((gi, &fit)));
     Ok(out)
+}
+
+/// Why this many replicas; nothing when the replica already uses the whole group.
+fn dp_line(ctx: &Ctx<'_>, group: &Group<'_>, fit: &Fit<'_>) -> Option<String> {
+    let n = group.gpus.len();
+    let used = fit.gpus.len();
+    let left = n.saturating_sub(used);
+    let tp = usize::try_from(fit.tp).unwrap_or(usize::MAX);
+    if ctx.machine.platform == Platform::WindowsWsl2 && left >= tp {
+        return Some(
+            "DP=1: data parallelism coordinates its replicas over NCCL, which fails under WSL2 (vLLM \
+             #5161); the other GPUs stay spare."
+                .to_string(),
+        );
+    }
+    if fit.dp > 1 {
+        return Some(format!(
+            "DP={dp}: {dp} replicas of TP={tp} use {used} of the {n} identical GPUs in one vLLM server \
+             (--data-parallel-size {dp}; it balances requests across its replicas){}.",
+            if left > 0 {
+                format!("; {left} left over (a replica needs {tp})")
+            } else {
+                String::new()
+            },
+            dp = fit.dp,
+        ));
+    }
+    if left == 0 {
+        None
+    } else if left >= tp {
+        Some(format!(
+            "DP=1: another replica does not fit on the remaining GPUs at --gpu-memory-utilization {:.2}.",
+            f64::from(fit.gmu_pct) / 100.0
+        ))
+    } else {
+        Some(format!(
+            "DP=1: {left} GPU(s) left over; another replica of TP={tp} needs {tp}."
+        ))
+    }
 }
 
 fn same_gpus(a: &Fit<'_>, b: &Fit<'_>) -> bool {

@@ -56,6 +56,7 @@ const PROFILES: &[&str] = &[
     "rtx4090-x1",
     "mixed",
     "none",
+    "madeup-unknown-x2",
 ];
 
 #[test]
@@ -373,4 +374,30 @@ fn report_round_trips_through_json() {
         Severity::Blocker
     );
     assert!(back.has_blocker(), "{}", render(&back.findings));
+}
+
+/// Issue 16: a card no catalog knows is named as such, once per kind, and blocks nothing; known cards are
+/// never named so.
+#[test]
+fn cards_outside_the_catalog_are_named() {
+    let f = assess(&with_profile("madeup-unknown-x2"));
+    let named: Vec<_> = f
+        .iter()
+        .filter(|x| x.code == "gpu.not_in_catalog")
+        .collect();
+    assert_eq!(named.len(), 1, "{f:#?}");
+    assert!(
+        named[0].message.contains("NVIDIA Made-Up B9000"),
+        "{}",
+        named[0].message
+    );
+    assert_eq!(named[0].severity, Severity::Ok);
+    for name in PROFILES.iter().filter(|n| !n.starts_with("madeup")) {
+        assert!(
+            assess(&with_profile(name))
+                .iter()
+                .all(|x| x.code != "gpu.not_in_catalog"),
+            "{name}"
+        );
+    }
 }

@@ -26,6 +26,7 @@ fn machine(memory_mib: u64, free_mib: u64, cc: (u32, u32), count: u32) -> Machin
                 memory_free_mib: free_mib.min(memory_mib),
                 compute_capability: ComputeCapability::new(cc.0, cc.1),
                 mig_enabled: false,
+                in_catalog: true,
             })
             .collect(),
         amd_gpus: Vec::new(),
@@ -148,7 +149,12 @@ fn every_recommendation_fits_its_budget_with_a_valid_tp() {
         let tp = d.tensor_parallel_size;
         prop_assert!(sizing::TP_SIZES.contains(&tp) && tp <= count);
         prop_assert!(sizing::check_tp(&spec.architecture(), tp).is_ok());
-        prop_assert_eq!(d.gpus.len(), tp as usize);
+        // One replica per TP group; data parallelism adds whole replicas on the identical GPUs.
+        let dp = d.data_parallel_size;
+        prop_assert!(dp >= 1);
+        prop_assert_eq!(d.gpus.len(), (tp * dp) as usize);
+        prop_assert!(tp * dp <= count);
+        prop_assert_eq!(d.total_capacity_tokens, d.capacity_tokens * u64::from(dp));
         if tp > 1 {
             reached.hit("a vLLM plan with TP > 1");
         }

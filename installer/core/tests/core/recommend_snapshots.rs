@@ -33,6 +33,15 @@ fn render(p: &Recommendation) -> String {
     out.extend(p.explanation.iter().map(|l| format!("- {l}")));
     if let Some(d) = &p.recommendation {
         out.push(format!("vllm_args: {}", d.vllm_args.join(" ")));
+        out.push(format!("gpus: {:?}", d.gpus));
+    }
+    if let Some(t) = &p.demand {
+        out.push(format!("demand: {} (enough: {})", t.summary, t.enough));
+        out.extend(
+            t.to_close_gap
+                .iter()
+                .map(|g| format!("to close the gap: {g}")),
+        );
     }
     out.extend(
         p.rejected
@@ -102,5 +111,40 @@ fn what_if_machines() {
             accept_licenses: vec!["codestral-22b-v0.1".into()],
             ..Request::default()
         },
+    );
+    // Issue 16: the whole machine (data parallelism), today's GPUs, a card by its numbers, the team's size.
+    snap(
+        "8xH100",
+        &w(Some("8xH100"), None, None),
+        &Request::default(),
+    );
+    snap(
+        "2xB200",
+        &w(Some("2xB200"), None, None),
+        &Request::default(),
+    );
+    snap(
+        "2x96GiB@cc10.0",
+        &w(Some("2x96GiB@cc10.0"), None, None),
+        &Request::default(),
+    );
+    let team = |n: u32| Request {
+        developers: Some(n),
+        ..Request::default()
+    };
+    snap(
+        "team-1000-1xH100",
+        &w(Some("1xH100"), None, None),
+        &team(1000),
+    );
+    snap(
+        "team-2000-1xH100",
+        &w(Some("1xH100"), None, None),
+        &team(2000),
+    );
+    snap(
+        "team-2000-8xH100",
+        &w(Some("8xH100"), None, None),
+        &team(2000),
     );
 }

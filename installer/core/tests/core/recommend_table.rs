@@ -59,7 +59,21 @@ fn assert_sound(d: &Deployment, m: &Machine, ctx: &str) {
         sizing::check_tp(&spec.architecture(), tp).is_ok(),
         "{ctx}: TP={tp}"
     );
-    assert_eq!(d.gpus.len(), tp as usize, "{ctx}");
+    let dp = d.data_parallel_size;
+    assert_eq!(d.gpus.len(), (tp * dp) as usize, "{ctx}");
+    // The arguments say what the GPUs are for: TP × DP of them.
+    let arg = |k: &str| {
+        d.vllm_args
+            .iter()
+            .position(|a| a == k)
+            .map(|i| d.vllm_args[i + 1].clone())
+    };
+    assert_eq!(arg("--tensor-parallel-size"), Some(tp.to_string()), "{ctx}");
+    assert_eq!(
+        arg("--data-parallel-size"),
+        (dp > 1).then(|| dp.to_string()),
+        "{ctx}"
+    );
     let used: Vec<_> = m
         .gpus
         .iter()
@@ -493,4 +507,168 @@ fn vllm_kv_capacity_refusal_from_the_arithmetic() {
             model.id
         );
     }
+}
+
+/// Issue 16: all the GPUs of one identical group serve, as TP × DP in one vLLM; the rest is reported.
+#[test]
+fn data_parallel_policy_table() {
+    // (GPUs, model, precision, TP, DP, GPUs left over)
+    let cases: &[(&str, &str, Precision, u32, u32, usize)] = &[
+        (
+            "8xH100",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            1,
+            8,
+            0,
+        ),
+        (
+            "4xL40S",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            2,
+            2,
+            0,
+        ),
+        (
+            "3xA100-40",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            2,
+            1,
+            1,
+        ),
+        (
+            "3xA100-80",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            1,
+            3,
+            0,
+        ),
+        (
+            "2xB200",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            1,
+            2,
+            0,
+        ),
+        (
+            "2x96GiB@cc10.0",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            1,
+            2,
+            0,
+        ),
+        // Mixed: the larger identical group (4× H100) serves; the A100s are reported, not used.
+        (
+            "4xH100,2xA100-80",
+            "mistral-small-3.2-24b-instruct-2506",
+            Precision::Bf16,
+            1,
+            4,
+            2,
+        ),
+    ];
+    let c = catalog();
+    for &(gpus, model, precision, tp, dp, left) in cases {
+        let m = Machine::what_if(&c, Some(gpus), None, Some(256)).unwrap();
+        let p = recommend(&c, &m, &version("18.11")).unwrap();
+        let d = p
+            .recommendation
+            .clone()
+            .unwrap_or_else(|| panic!("{gpus}: no plan"));
+        assert_sound(&d, &m, gpus);
+        assert_eq!(
+            (
+                d.model.as_str(),
+                d.precision,
+                d.tensor_parallel_size,
+                d.data_parallel_size
+            ),
+            (model, precision, tp, dp),
+            "{gpus}: {}",
+            d.summary
+        );
+        assert_eq!(
+            d.gpus.len() + p.spare_gpus.len(),
+            m.gpus.len(),
+            "{gpus}: every GPU accounted for"
+        );
+        assert_eq!(p.spare_gpus.len(), left, "{gpus}: {:?}", p.spare_gpus);
+        assert!(
+            (d.total_concurrency - d.concurrency * f64::from(dp)).abs() <= 0.01 * f64::from(dp),
+            "{gpus}: per replica {} × {dp} vs total {}",
+            d.concurrency,
+            d.total_concurrency
+        );
+        if dp > 1 {
+            assert!(d.summary.contains(&format!("DP={dp}")), "{}", d.summary);
+            assert!(
+                p.explanation
+                    .iter()
+                    .any(|l| l.starts_with(&format!("DP={dp}"))),
+                "{gpus}: {:#?}",
+                p.explanation
+            );
+        }
+    }
+    // The same machines under WSL2 keep one replica: DP coordinates over NCCL there.
+    let m = Machine::what_if(&c, Some("8xH100"), Some("windows-wsl2"), Some(256)).unwrap();
+    let d = recommend(&c, &m, &version("18.11"))
+        .unwrap()
+        .recommendation
+        .unwrap();
+    assert_eq!((d.tensor_parallel_size, d.data_parallel_size), (1, 1));
+}
+
+/// A card known only by its numbers is planned from them, and the plan says so.
+#[test]
+fn unknown_cards_are_planned_from_their_numbers() {
+    let c = catalog();
+    let m = Machine::what_if(&c, Some("2x96GiB@cc10.0"), None, Some(256)).unwrap();
+    let p = recommend(&c, &m, &version("18.11")).unwrap();
+    assert!(
+        p.explanation
+            .iter()
+            .any(|l| l.contains("96GiB@cc10.0") && l.contains("not in the catalog")),
+        "{:#?}",
+        p.explanation
+    );
+    // Blackwell: FP8 is W8A8, and FP4 is refused with its reason.
+    assert!(
+        p.explanation
+            .iter()
+            .any(|l| l.contains("FP4") && l.contains("not offered")),
+        "{:#?}",
+        p.explanation
+    );
+    let e = "nvfp4".parse::<Precision>().unwrap_err();
+    assert!(e.contains("not offered") && e.contains("fp8"), "{e}");
+}
+
+/// Real detection of a card the catalog does not know (a MADE-UP fixture): NVML's memory and compute
+/// capability decide, and the report says the card was not in the catalog.
+#[test]
+fn detected_unknown_cards_plan_from_nvml() {
+    let m = fixture("madeup-unknown-x2");
+    assert!(m
+        .gpus
+        .iter()
+        .all(|g| !g.in_catalog && g.label == "NVIDIA Made-Up B9000"));
+    let p = recommend(&catalog(), &m, &version("18.11")).unwrap();
+    assert!(
+        p.explanation
+            .iter()
+            .any(|l| l.starts_with("GPU 0, 1 (NVIDIA Made-Up B9000): not in the catalog")),
+        "{:#?}",
+        p.explanation
+    );
+    let d = p.recommendation.unwrap();
+    assert_sound(&d, &m, "madeup-unknown-x2");
+    assert_eq!((d.tensor_parallel_size, d.data_parallel_size), (1, 2));
+    let json = serde_json::to_value(&m).unwrap();
+    assert_eq!(json["gpus"][0]["in_catalog"], false);
 }

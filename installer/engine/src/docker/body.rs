@@ -136,4 +136,31 @@ mod tests {
             "5052"
         );
     }
+
+    /// Issue 16: two data-parallel replicas of a two-GPU tensor-parallel group are one container that
+    /// requests all four GPUs.
+    #[test]
+    fn data_parallel_body_requests_tp_times_dp_gpus() {
+        let spec = DeploymentSpec::from_toml(
+            include_str!("../../../../tests/fixtures/specs/hf-mistral-small-tp2-dp2.toml"),
+            "t",
+        )
+        .unwrap();
+        let d = desired(&spec, None).unwrap();
+        let mut body = serde_json::to_value(create_body(&d.containers[0])).unwrap();
+        body["Labels"]["io.aigw-installer.config-hash"] = "[hash]".into();
+        let dr = &body["HostConfig"]["DeviceRequests"][0];
+        assert_eq!(dr["DeviceIDs"], serde_json::json!(["0", "1", "2", "3"]));
+        assert!(
+            dr["Count"].is_null(),
+            "device ids and a count are exclusive"
+        );
+        let cmd: Vec<String> = serde_json::from_value(body["Cmd"].clone()).unwrap();
+        let at = cmd
+            .iter()
+            .position(|a| a == "--data-parallel-size")
+            .unwrap();
+        assert_eq!(cmd[at + 1], "2");
+        insta::assert_json_snapshot!("model_dp_body", body);
+    }
 }
