@@ -181,7 +181,13 @@ async fn upgrade_then_save(
     let (sink, forwarder) = forward(on_event);
     let stable_for = std::time::Duration::from_secs(usecase::DEFAULT_STABLE_FOR_S);
     let result = usecase::upgrade(
-        &target, &s, gateway_tag, model_tag, stable_for, &sink, cancel,
+        &target,
+        &s,
+        gateway_tag,
+        model_tag,
+        stable_for,
+        &sink,
+        cancel,
     )
     .await;
     drop(sink);

@@ -201,7 +201,12 @@ pub struct UpgradeArgs {
 pub struct StableArg {
     /// After each server's first healthy answer, how long it must stay up (no exit, no restart) before
     /// the run succeeds; 0: no such wait. A crash in that time fails the run (exit status 4).
-    #[arg(long = "stable-for", value_name = "SECONDS", default_value_t = usecase::DEFAULT_STABLE_FOR_S)]
+    #[arg(
+        long = "stable-for",
+        value_name = "SECONDS",
+        env = "AIGW_STABLE_FOR",
+        default_value_t = usecase::DEFAULT_STABLE_FOR_S
+    )]
     seconds: u64,
 }
 

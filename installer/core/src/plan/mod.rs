@@ -776,7 +776,10 @@ mod tests {
         );
         assert_eq!(
             p.steps[0].to_string(),
-            format!("recreate {} because restart loop (5 restarts)", d.containers[0].name)
+            format!(
+                "recreate {} because restart loop (5 restarts)",
+                d.containers[0].name
+            )
         );
         // Back up between two crashes: exit code 0, running, not healthy since its restart.
         let between = RunState {
@@ -825,7 +828,10 @@ mod tests {
             networks: vec![],
             run,
         };
-        assert_eq!(o(true, RunState::default()).condition().to_string(), "running");
+        assert_eq!(
+            o(true, RunState::default()).condition().to_string(),
+            "running"
+        );
         let looping = RunState {
             restarting: true,
             restart_count: 3,

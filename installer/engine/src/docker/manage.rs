@@ -162,7 +162,10 @@ pub async fn uninstall(docker: &Docker) -> Result<Removed, DeployError> {
     for n in networks {
         let name = n.name.unwrap_or_default();
         // By id: two networks may share our name (a run killed mid-create), and the name is then ambiguous.
-        match docker.remove_network(n.id.as_deref().unwrap_or(&name)).await {
+        match docker
+            .remove_network(n.id.as_deref().unwrap_or(&name))
+            .await
+        {
             // An apply's rollback got to it first.
             Ok(())
             | Err(bollard::errors::Error::DockerResponseServerError {

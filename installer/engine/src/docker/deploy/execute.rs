@@ -159,7 +159,11 @@ impl<E: ContainerEngine> Run<'_, E> {
     /// A kept container is up, but perhaps still loading (an earlier run was interrupted) or about to
     /// crash: the smoke test and the gateway need it ready. Returns at the first good probe; one that
     /// had to be waited for is watched through the stability window too.
-    pub(super) async fn confirm(&self, c: &DesiredContainer, served: &str) -> Result<(), DeployError> {
+    pub(super) async fn confirm(
+        &self,
+        c: &DesiredContainer,
+        served: &str,
+    ) -> Result<(), DeployError> {
         if self.wait_healthy(c, served).await? {
             self.wait_stable(c, None).await?;
         }

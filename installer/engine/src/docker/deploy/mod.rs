@@ -58,8 +58,8 @@ pub enum DeployError {
     Unstable {
         component: Component,
         /// How long after its first healthy answer it crashed.
-        after_s: u64,
-        window_s: u64,
+        after_s: u32,
+        window_s: u32,
         status: String,
         /// The exit code the engine's exit watch reported (inspect reads 0 once a restart policy
         /// brought the process back).

@@ -193,7 +193,11 @@ impl<E: ContainerEngine> Run<'_, E> {
             None => match self.engine.inspect_container(&c.name).await {
                 Ok(info) => info.restart_count,
                 Err(EngineError::NotFound(_)) => return Err(self.removed(c)),
-                Err(e) => return Err(super::engine_err(format!("inspect container {}", c.name))(e)),
+                Err(e) => {
+                    return Err(super::engine_err(format!("inspect container {}", c.name))(
+                        e,
+                    ))
+                }
             },
         };
         let mut exit_watch = std::pin::pin!(self.engine.wait_exit(&c.name));
@@ -227,13 +231,17 @@ impl<E: ContainerEngine> Run<'_, E> {
                                 break Ended::Removed;
                             }
                             if st.restarting || !st.running || info.restart_count != baseline {
-                                // Running again after a restart, inspect reads exit code 0: the exit
-                                // watch knows the code; give it a moment to say so.
-                                if watching && st.running && !st.restarting {
+                                // The exit watch knows the code (inspect reads 0 once a restart
+                                // brought the process back); give it a moment to say so.
+                                if watching {
                                     let said = tokio::time::timeout(Duration::from_secs(2), &mut exit_watch).await;
                                     if let Ok(Ok(code)) = said {
                                         break self.exited(&c.name, code).await;
                                     }
+                                }
+                                let code = if st.running && !st.restarting { None } else { st.exit_code };
+                                if let Some(code) = code {
+                                    break self.exited(&c.name, code).await;
                                 }
                                 break self.ended(&c.name, None, false).await.unwrap_or(Ended::Exited {
                                     status: format!(
@@ -256,8 +264,8 @@ impl<E: ContainerEngine> Run<'_, E> {
         let (cause, logs) = self.last_lines(c, VecDeque::new()).await?;
         Err(DeployError::Unstable {
             component: c.component,
-            after_s: started.elapsed().as_secs(),
-            window_s: window.as_secs(),
+            after_s: u32::try_from(started.elapsed().as_secs()).unwrap_or(u32::MAX),
+            window_s: u32::try_from(window.as_secs()).unwrap_or(u32::MAX),
             status,
             exit_code,
             cause,

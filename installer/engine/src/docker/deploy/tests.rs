@@ -489,7 +489,8 @@ async fn a_crash_in_the_stability_window_fails_the_apply_and_restores_the_previo
         stable_for: std::time::Duration::from_secs(600),
         ..opts()
     };
-    let lines = ["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB".to_string()];
+    let lines =
+        ["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB".to_string()];
     let err = apply_during(&t, &fake, &opts, "model stability", |f| {
         f.exit("m", 3, &lines)
     })
@@ -565,11 +566,14 @@ async fn a_container_being_removed_by_someone_else_is_not_a_failed_rollback() {
 #[test]
 fn dockers_409_for_a_second_removal_is_recognised() {
     let e = EngineError::Other(
-        "Docker responded with status code 409: removal of container abc is already in progress".into(),
+        "Docker responded with status code 409: removal of container abc is already in progress"
+            .into(),
     );
     assert!(e.is_removal_in_progress());
-    assert!(!EngineError::Other("Conflict. The container name is already in use".into())
-        .is_removal_in_progress());
+    assert!(
+        !EngineError::Other("Conflict. The container name is already in use".into())
+            .is_removal_in_progress()
+    );
 }
 
 /// Everything up to date is not yet success: a kept server that is not healthy is waited for, and
