@@ -4,3 +4,4 @@ mod compose;
 mod docker_engine;
 mod fixtures_load;
 mod provision;
+mod stability;

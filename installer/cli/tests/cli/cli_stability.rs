@@ -78,7 +78,7 @@ async fn a_model_crashing_after_its_first_healthy_answer_is_never_called_applied
     let dir = tempfile::tempdir().unwrap();
     let spec = write_spec(
         dir.path(),
-        &[("STANDIN_CRASH_AFTER_HEALTHY_MS", "300")],
+        &[("STANDIN_CRASH_AFTER_HEALTHY_MS", "1000")],
         120,
     );
     // The window is longer than the crash takes: it ends at the crash, not at its end.
