@@ -51,21 +51,7 @@ impl<E: ContainerEngine> Run<'_, E> {
                     self.rename(now, was).await,
                 ),
                 Undo::RestorePrevious { name, was_running } => {
-                    let prev = format!("{name}-prev");
-                    let (new, mut r) = self.undo_create(name).await;
-                    match self.found(&prev).await {
-                        Found::Here => {
-                            if r.is_ok() {
-                                r = self.rename(&prev, name).await;
-                            }
-                            if r.is_ok() && *was_running {
-                                r = self.start(name).await;
-                            }
-                            (format!("restored the previous {name}"), r)
-                        }
-                        // Someone else removes them all (an uninstall): nothing to put back.
-                        gone => (format!("{new}; {}", gone_text(&prev, &gone)), r),
-                    }
+                    self.restore_previous(name, *was_running).await
                 }
                 Undo::RemoveNetwork { name, id } => match self.engine.remove_network(id).await {
                     Ok(()) => (format!("removed network {name}"), Ok(())),
@@ -128,6 +114,37 @@ impl<E: ContainerEngine> Run<'_, E> {
                 Err(engine_err(format!("remove container {name}"))(e)),
             ),
         }
+    }
+}
+
+impl<E: ContainerEngine> Run<'_, E> {
+    /// `name` replaced the container now named `<name>-prev`: the new one goes, the old one comes back
+    /// (running again if it ran). When someone else removes them (an uninstall), there is nothing to put
+    /// back, and that is said, not failed.
+    async fn restore_previous(
+        &self,
+        name: &str,
+        was_running: bool,
+    ) -> (String, Result<(), DeployError>) {
+        let prev = format!("{name}-prev");
+        let (new, r) = self.undo_create(name).await;
+        if r.is_err() {
+            return (format!("restored the previous {name}"), r);
+        }
+        let mut restored = match self.found(&prev).await {
+            Found::Here => self.rename(&prev, name).await,
+            gone => return (format!("{new}; {}", gone_text(&prev, &gone)), Ok(())),
+        };
+        if restored.is_err() {
+            let now = self.found(&prev).await;
+            if !matches!(now, Found::Here) {
+                return (format!("{new}; {}", gone_text(&prev, &now)), Ok(()));
+            }
+        }
+        if restored.is_ok() && was_running {
+            restored = self.start(name).await;
+        }
+        (format!("restored the previous {name}"), restored)
     }
 }
 

@@ -593,3 +593,25 @@ async fn a_noop_apply_waits_for_a_server_that_is_not_healthy() {
     );
     assert!(fake.take_changes().is_empty());
 }
+
+/// An uninstall during a recreate takes the new container and the previous one: nothing to put back,
+/// and the rollback says so instead of failing.
+#[tokio::test]
+async fn an_uninstall_during_a_recreate_leaves_nothing_to_restore_and_says_so() {
+    let fake = installed(&target_with("--a")).await;
+    let mut t = target_with("--b");
+    t.desired.containers[0].health_timeout_s = 600;
+    let err = apply_during(&t, &fake, &opts(), "model health", |f| {
+        f.start_removing("m");
+        f.vanish("m-prev");
+    })
+    .await
+    .unwrap_err();
+    let DeployError::Removed { rollback, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        rollback,
+        "\nrollback: m was already being removed; m-prev was already gone"
+    );
+}
