@@ -32,7 +32,7 @@ export async function refreshInstalled() {
 function renderContainers(list) {
   const body = $("#containers tbody");
   body.replaceChildren(...list.map((c) => el("tr", { "data-name": c.name },
-    el("th", { scope: "row" }, c.name), el("td", {}, c.image), el("td", {}, c.state),
+    el("th", { scope: "row" }, c.name), el("td", {}, c.image), el("td", {}, c.condition ?? c.state),
     el("td", { class: `health ${c.health ?? ""}` }, c.health ?? "—"), el("td", {}, c.endpoints.join(", ")))));
 }
 

@@ -179,7 +179,17 @@ async fn upgrade_then_save(
     let (_job, cancel) = jobs.start()?;
     let target = Session::connect().await?;
     let (sink, forwarder) = forward(on_event);
-    let result = usecase::upgrade(&target, &s, gateway_tag, model_tag, &sink, cancel).await;
+    let stable_for = std::time::Duration::from_secs(usecase::DEFAULT_STABLE_FOR_S);
+    let result = usecase::upgrade(
+        &target,
+        &s,
+        gateway_tag,
+        model_tag,
+        stable_for,
+        &sink,
+        cancel,
+    )
+    .await;
     drop(sink);
     saved(forwarder, result).await
 }

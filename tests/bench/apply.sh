@@ -6,7 +6,8 @@
 # Compose 1.29 has no --wait, so the baseline polls /health, /v1/models and /monitoring/healthz every
 # 250 ms (our poll interval). The compose file is the one `snippets --for compose` exports, minus
 # `condition: service_healthy` (with it, compose waits for Docker's 10 s health interval, which would
-# measure Docker's timer rather than compose).
+# measure Docker's timer rather than compose). Ours runs with --stable-for 0: the stability window is a
+# deliberate wait (10 s per server by default) that Compose does not make.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
@@ -63,11 +64,11 @@ out="${CARGO_TARGET_DIR:-$root/target}/bench-apply"
 
 hyperfine --runs "${RUNS:-10}" --export-markdown "$out-fresh.md" --export-json "$out-fresh.json" \
   --prepare "$bin uninstall >/dev/null; $compose down >/dev/null 2>&1" \
-  -n "aigw-installer apply (nothing → healthy)" "$bin apply --spec $work/spec.toml --no-smoke-test" \
+  -n "aigw-installer apply (nothing → healthy)" "$bin apply --spec $work/spec.toml --no-smoke-test --stable-for 0" \
   -n "docker-compose up -d + poll health" "$compose up -d >/dev/null 2>&1 && $work/wait.sh"
 
 "$bin" uninstall >/dev/null; $compose down >/dev/null 2>&1 || true
-"$bin" apply --spec "$work/spec.toml" --no-smoke-test >/dev/null 2>&1
+"$bin" apply --spec "$work/spec.toml" --no-smoke-test --stable-for 0 >/dev/null 2>&1
 hyperfine --warmup 2 --runs "${RUNS:-20}" -N --export-markdown "$out-noop.md" --export-json "$out-noop.json" \
   -n "aigw-installer apply (no-op)" "$bin apply --spec $work/spec.toml"
 "$bin" uninstall >/dev/null

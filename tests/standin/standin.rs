@@ -9,7 +9,9 @@
 //!   python3 -c "<code>"         the health checks' `python3 -c "…urlopen('URL'…"`: GETs the URL, exit 0 on 200
 //!
 //! Knobs (environment): STANDIN_START_DELAY_MS (slow to load), STANDIN_NEVER_HEALTHY=1 (health answers 503),
-//! STANDIN_CRASH_AFTER_MS (exits 1 after that long). The model server also reads a file named
+//! STANDIN_CRASH_AFTER_MS (exits 1 after that long), STANDIN_CRASH_AFTER_HEALTHY_MS (the model server exits 3
+//! that long after its first healthy /health answer, and once restarted, that long after start: a restart
+//! loop; it remembers the crash in a file of its container, /standin-crashed). The model server also reads a file named
 //! STANDIN_START_DELAY_MS in its model directory (`--model`): the wizard test cannot set environment.
 //! A file STANDIN_COMPLETION_DELAY_MS there, read at each request, holds completions that long (slow
 //! answers while it exists); the server then logs each completion request as it arrives.
@@ -20,7 +22,7 @@
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -161,6 +163,19 @@ enum Role {
     Gateway,
 }
 
+/// STANDIN_CRASH_AFTER_HEALTHY_MS + 1 while armed (0: not armed, or already counting down).
+static CRASH_AFTER_HEALTHY: AtomicU64 = AtomicU64::new(0);
+const CRASHED_MARK: &str = "/standin-crashed";
+
+fn crash_in(ms: u64) {
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(ms));
+        let _ = std::fs::write(CRASHED_MARK, "crashed\n");
+        println!("ERROR stand-in vLLM: simulated crash after serving (CUDA out of memory)");
+        std::process::exit(3);
+    });
+}
+
 fn env_ms(k: &str) -> Option<u64> {
     std::env::var(k).ok()?.parse().ok()
 }
@@ -185,6 +200,13 @@ fn serve(role: Role) {
             println!("ERROR stand-in: simulated crash (CUDA out of memory)");
             std::process::exit(1);
         });
+    }
+    if let (Role::Model(_), Some(ms)) = (&role, env_ms("STANDIN_CRASH_AFTER_HEALTHY_MS")) {
+        if std::path::Path::new(CRASHED_MARK).exists() {
+            crash_in(ms);
+        } else {
+            CRASH_AFTER_HEALTHY.store(ms + 1, Ordering::SeqCst);
+        }
     }
     match &role {
         Role::Model(m) => {
@@ -271,6 +293,12 @@ fn handle(mut s: TcpStream, role: &Role, ready: bool) {
         }
     }
     let (status, json) = route(role, ready, method, path, &String::from_utf8_lossy(&body));
+    if status == 200 && path == "/health" {
+        let armed = CRASH_AFTER_HEALTHY.swap(0, Ordering::SeqCst);
+        if armed > 0 {
+            crash_in(armed - 1);
+        }
+    }
     let reason = match status { 200 => "OK", 401 => "Unauthorized", 404 => "Not Found", _ => "Service Unavailable" };
     let _ = write!(
         s,

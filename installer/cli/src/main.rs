@@ -17,7 +17,7 @@ use std::process::ExitCode;
 /// Exit status when `--strict` finds a blocker (clap uses 2 for usage errors).
 /// Exit statuses scripts can branch on (also in `--help` and the README).
 pub const EXIT_BLOCKED: u8 = 3;
-/// A server did not become healthy, or the smoke test failed (everything this run changed was undone).
+/// A server did not become healthy, crashed in its stability window, or the smoke test failed (everything this run changed was undone).
 pub const EXIT_UNHEALTHY: u8 = 4;
 /// Cancelled (Ctrl-C), after the rollback.
 pub const EXIT_CANCELLED: u8 = 130;
@@ -35,7 +35,7 @@ pub const EXIT_CANCELLED: u8 = 130;
         Start with:  aigw-installer detect",
     after_help = "Exit status: 0 ok; 1 error; 2 usage; 3 blocked (nothing was changed: a port taken, a \
         foreign container with our name, or detect --strict found a blocker); 4 a server never became \
-        healthy or the smoke test failed (what the run changed was undone); 130 cancelled (after the \
+        healthy, crashed within its stability window (--stable-for) or the smoke test failed (what the run changed was undone); 130 cancelled (after the \
         rollback).\n\nLogs: stderr (set RUST_LOG=info or debug for more) and a daily file under \
         ~/.local/share/aigw-installer/logs.",
     propagate_version = true

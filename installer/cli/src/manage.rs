@@ -34,7 +34,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             "{BOLD}{}{BOLD:#} ({}) {} {}{}",
             c.name,
             c.component.map(|c| c.label()).unwrap_or("?"),
-            c.state,
+            c.condition,
             c.health.map(|h| format!("[{h}] ")).unwrap_or_default(),
             c.image
         );

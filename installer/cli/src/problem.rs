@@ -62,7 +62,7 @@ pub fn cli_fix(p: &Problem) -> Option<String> {
 pub fn exit_status(e: &anyhow::Error) -> u8 {
     match of(e).map(|p| p.code) {
         Some("blocked") => crate::EXIT_BLOCKED,
-        Some("unhealthy" | "smoke_test_failed") => crate::EXIT_UNHEALTHY,
+        Some("unhealthy" | "unstable" | "smoke_test_failed") => crate::EXIT_UNHEALTHY,
         Some("cancelled") => crate::EXIT_CANCELLED,
         _ => 1,
     }

@@ -204,9 +204,30 @@ pub struct UpgradeArgs {
     /// The model server's new tag (e.g. v0.19.0).
     #[arg(long, value_name = "TAG")]
     model_tag: Option<String>,
+    #[command(flatten)]
+    stable: StableArg,
     /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct StableArg {
+    /// After each server's first healthy answer, how long it must stay up (no exit, no restart) before
+    /// the run succeeds; 0: no such wait. A crash in that time fails the run (exit status 4).
+    #[arg(
+        long = "stable-for",
+        value_name = "SECONDS",
+        env = "AIGW_STABLE_FOR",
+        default_value_t = usecase::DEFAULT_STABLE_FOR_S
+    )]
+    seconds: u64,
+}
+
+impl StableArg {
+    fn duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.seconds)
+    }
 }
 
 pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
@@ -219,6 +240,7 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
         &s,
         args.gateway_tag.as_deref(),
         args.model_tag.as_deref(),
+        args.stable.duration(),
         &Some(tx),
         cancel_on_ctrl_c(),
     )
@@ -295,6 +317,8 @@ pub struct ApplyArgs {
     /// Skip the completion request made once both services are healthy.
     #[arg(long)]
     no_smoke_test: bool,
+    #[command(flatten)]
+    stable: StableArg,
     /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
     #[arg(long)]
     json: bool,
@@ -309,6 +333,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         hf_token: token.as_deref(),
         rollback_on_failure: args.rollback_on_failure,
         smoke_test: !args.no_smoke_test,
+        stable_for: args.stable.duration(),
         ..Default::default()
     };
     let (tx, render) = renderer();

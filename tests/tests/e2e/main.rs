@@ -5,3 +5,4 @@ mod data_parallel;
 mod docker_engine;
 mod fixtures_load;
 mod provision;
+mod stability;

@@ -16,6 +16,8 @@ fn run(args: &[&str]) -> Output {
         .args(args)
         .env_remove("DOCKER_HOST")
         .env_remove("HF_TOKEN")
+        // A short stability window keeps the suite quick; its own tests are in cli_stability.
+        .env("AIGW_STABLE_FOR", "1")
         .output()
         .unwrap()
 }

@@ -2,5 +2,6 @@
 
 mod cli_detect;
 mod cli_provision;
+mod cli_stability;
 mod export_bundle;
 mod recommend_cli;

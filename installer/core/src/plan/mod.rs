@@ -1,7 +1,8 @@
 //! Planning, as pure functions: the spec becomes desired containers (with a hash of each one's config),
 //! and desired versus observed becomes a list of steps with reasons, like `terraform plan`. Compose's
 //! rule, adopted: a container is recreated when its config hash or its image changed, started when it is
-//! up to date but stopped, and otherwise kept.
+//! up to date but stopped, and otherwise kept. Added: only a container that is up is kept — one in a
+//! restart loop is recreated, an exited one started (see [`Condition`]).
 
 pub mod labels;
 
@@ -312,6 +313,62 @@ pub struct ObservedContainer {
     /// The networks it is attached to, by name.
     #[serde(default)]
     pub networks: Vec<String>,
+    /// How it runs (restarts, last exit, health), as the engine's inspect reports it.
+    #[serde(default)]
+    pub run: RunState,
+}
+
+/// How one of our containers runs, as the engine reports it: enough to tell up from a restart loop.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunState {
+    /// The restart policy is about to bring it back (between an exit and the next start).
+    pub restarting: bool,
+    /// How often the restart policy brought it back.
+    pub restart_count: i64,
+    /// The last exit's code (0 before any exit, and again once a restart brought it back).
+    pub exit_code: Option<i64>,
+    /// Docker's health-check verdict (`healthy`, `unhealthy`, `starting`), when it has one.
+    pub health: Option<String>,
+}
+
+/// What an observed container's state means for the plan and for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "condition", rename_all = "snake_case")]
+pub enum Condition {
+    /// Running, and either never restarted or healthy again since.
+    Up,
+    /// The restart policy keeps bringing back a process that keeps exiting: restarting now, or
+    /// restarted and not healthy since.
+    RestartLoop { restarts: i64 },
+    /// Not running, and not about to be brought back.
+    Exited { code: Option<i64> },
+}
+
+impl fmt::Display for Condition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Condition::Up => f.write_str("running"),
+            Condition::RestartLoop { restarts } => write!(f, "restart loop ({restarts} restarts)"),
+            Condition::Exited { code: Some(code) } => write!(f, "exited (code {code})"),
+            Condition::Exited { code: None } => f.write_str("not running"),
+        }
+    }
+}
+
+impl ObservedContainer {
+    pub fn condition(&self) -> Condition {
+        let r = &self.run;
+        let healthy = r.health.as_deref() == Some("healthy");
+        if r.restarting || (self.running && r.restart_count > 0 && !healthy) {
+            Condition::RestartLoop {
+                restarts: r.restart_count,
+            }
+        } else if self.running {
+            Condition::Up
+        } else {
+            Condition::Exited { code: r.exit_code }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -464,14 +521,29 @@ pub fn diff(desired: &Desired, observed: &Observed) -> Plan {
                     reason: format!("it is not attached to the network {}", desired.network),
                 }
             }
-            Some(o) if !o.running => Step::Start {
-                component: c.component,
-                name: c.name.clone(),
-                reason: "up to date but not running".into(),
-            },
-            Some(_) => Step::Keep {
-                component: c.component,
-                name: c.name.clone(),
+            // Only what is up is kept: a restart loop gets a fresh container (and the stability window),
+            // an exited one is started again.
+            Some(o) => match o.condition() {
+                Condition::Up => Step::Keep {
+                    component: c.component,
+                    name: c.name.clone(),
+                },
+                loop_ @ Condition::RestartLoop { .. } => Step::Recreate {
+                    component: c.component,
+                    name: c.name.clone(),
+                    old_id: o.id.clone(),
+                    reason: loop_.to_string(),
+                },
+                Condition::Exited { code: Some(code) } if code != 0 => Step::Start {
+                    component: c.component,
+                    name: c.name.clone(),
+                    reason: format!("up to date but exited (code {code})"),
+                },
+                Condition::Exited { .. } => Step::Start {
+                    component: c.component,
+                    name: c.name.clone(),
+                    reason: "up to date but not running".into(),
+                },
             },
         });
     }
@@ -515,6 +587,10 @@ mod tests {
                     image_id: "sha256:img".into(),
                     published_ports: vec![],
                     networks: vec![d.network.clone()],
+                    run: RunState {
+                        health: Some("healthy".into()),
+                        ..RunState::default()
+                    },
                 })
                 .collect(),
             foreign_names: vec![],
@@ -645,6 +721,7 @@ mod tests {
             image_id: "sha256:img".into(),
             published_ports: vec![],
             networks: vec![d.network.clone()],
+            run: RunState::default(),
         });
         let p = diff(&d, &obs);
         assert!(matches!(
@@ -672,6 +749,103 @@ mod tests {
         assert!(p.steps[0]
             .to_string()
             .contains("now points to another image"));
+    }
+
+    /// Nothing that is not up is "kept": a restart loop is recreated, an exited container started, and
+    /// a container that restarted once but is healthy again is left alone.
+    #[test]
+    fn restart_loops_are_recreated_and_exited_containers_started() {
+        let d = desired(&spec(), None).unwrap();
+        let matching = observed_matching(&d);
+        let with_model = |run: RunState, running: bool| {
+            let mut obs = matching.clone();
+            obs.ours[0].run = run;
+            obs.ours[0].running = running;
+            diff(&d, &obs)
+        };
+        let restarting = RunState {
+            restarting: true,
+            restart_count: 5,
+            exit_code: Some(1),
+            health: Some("unhealthy".into()),
+        };
+        let p = with_model(restarting, true);
+        assert!(
+            matches!(&p.steps[..], [Step::Recreate { component: Component::Model, reason, .. }, Step::Keep { .. }] if reason == "restart loop (5 restarts)"),
+            "{p:?}"
+        );
+        assert_eq!(
+            p.steps[0].to_string(),
+            format!(
+                "recreate {} because restart loop (5 restarts)",
+                d.containers[0].name
+            )
+        );
+        // Back up between two crashes: exit code 0, running, not healthy since its restart.
+        let between = RunState {
+            restart_count: 2,
+            exit_code: Some(0),
+            health: Some("starting".into()),
+            ..RunState::default()
+        };
+        let p = with_model(between.clone(), true);
+        assert!(
+            matches!(&p.steps[0], Step::Recreate { reason, .. } if reason == "restart loop (2 restarts)"),
+            "{p:?}"
+        );
+        let recovered = RunState {
+            health: Some("healthy".into()),
+            ..between
+        };
+        assert!(with_model(recovered, true).is_noop());
+        let exited = RunState {
+            exit_code: Some(137),
+            ..RunState::default()
+        };
+        let p = with_model(exited, false);
+        assert!(
+            matches!(&p.steps[0], Step::Start { reason, .. } if reason.contains("exited (code 137)")),
+            "{p:?}"
+        );
+        // Loading for the first time (no restart yet) is up: the apply's health wait covers it.
+        let loading = RunState {
+            health: Some("starting".into()),
+            ..RunState::default()
+        };
+        assert!(with_model(loading, true).is_noop());
+    }
+
+    #[test]
+    fn conditions_read_as_status_shows_them() {
+        let o = |running: bool, run: RunState| ObservedContainer {
+            id: "i".into(),
+            name: "n".into(),
+            component: None,
+            config_hash: None,
+            running,
+            image_id: String::new(),
+            published_ports: vec![],
+            networks: vec![],
+            run,
+        };
+        assert_eq!(
+            o(true, RunState::default()).condition().to_string(),
+            "running"
+        );
+        let looping = RunState {
+            restarting: true,
+            restart_count: 3,
+            ..RunState::default()
+        };
+        assert_eq!(
+            o(true, looping).condition().to_string(),
+            "restart loop (3 restarts)"
+        );
+        let exited = RunState {
+            exit_code: Some(1),
+            ..RunState::default()
+        };
+        assert_eq!(o(false, exited).condition().to_string(), "exited (code 1)");
     }
 
     #[test]

@@ -24,6 +24,14 @@ pub enum EngineError {
     Other(String),
 }
 
+impl EngineError {
+    /// Docker's 409 for a container someone else is removing ("removal of container … is already in
+    /// progress"): it will be gone in a moment.
+    pub fn is_removal_in_progress(&self) -> bool {
+        matches!(self, Self::Other(m) if m.contains("already in progress"))
+    }
+}
+
 /// A container as the engine lists it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListedContainer {

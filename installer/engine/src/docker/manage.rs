@@ -16,6 +16,8 @@ pub struct ContainerStatus {
     pub image: String,
     /// running, exited, created…
     pub state: String,
+    /// What that means: `running`, `restart loop (N restarts)`, `exited (code N)`, `not running`.
+    pub condition: String,
     /// Docker's health check verdict (healthy, unhealthy, starting) when the container has one.
     pub health: Option<String>,
     /// `host_ip:host_port -> container_port`.
@@ -29,6 +31,7 @@ pub struct ContainerStatus {
 pub async fn status(docker: &Docker) -> Result<Vec<ContainerStatus>, DeployError> {
     let mut out = Vec::new();
     for c in list_ours(docker).await? {
+        let condition = c.condition().to_string();
         let i = docker
             .inspect_container(&c.id, None)
             .await
@@ -68,6 +71,7 @@ pub async fn status(docker: &Docker) -> Result<Vec<ContainerStatus>, DeployError
             component: c.component,
             image: i.config.and_then(|cfg| cfg.image).unwrap_or_default(),
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            condition,
             health: state.health.and_then(|h| h.status).map(|s| s.to_string()),
             endpoints,
             gpus,
@@ -127,16 +131,26 @@ pub struct Removed {
 pub async fn uninstall(docker: &Docker) -> Result<Removed, DeployError> {
     let mut removed = Removed::default();
     for c in list_ours(docker).await? {
-        docker
+        let gone = docker
             .remove_container(
                 &c.id,
                 Some(RemoveContainerOptionsBuilder::default().force(true).build()),
             )
-            .await
-            .map_err(|e| DeployError::Engine {
-                what: format!("remove container {}", c.name),
-                detail: e.to_string(),
-            })?;
+            .await;
+        match gone {
+            Ok(()) => {}
+            // An apply's rollback (or another uninstall) got to it first.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404 | 409,
+                ..
+            }) => {}
+            Err(e) => {
+                return Err(DeployError::Engine {
+                    what: format!("remove container {}", c.name),
+                    detail: e.to_string(),
+                })
+            }
+        }
         removed.containers.push(c.name);
     }
     let networks = labels::our_networks(docker, None)
@@ -148,13 +162,22 @@ pub async fn uninstall(docker: &Docker) -> Result<Removed, DeployError> {
     for n in networks {
         let name = n.name.unwrap_or_default();
         // By id: two networks may share our name (a run killed mid-create), and the name is then ambiguous.
-        docker
+        match docker
             .remove_network(n.id.as_deref().unwrap_or(&name))
             .await
-            .map_err(|e| DeployError::Engine {
-                what: format!("remove network {name}"),
-                detail: e.to_string(),
-            })?;
+        {
+            // An apply's rollback got to it first.
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(e) => {
+                return Err(DeployError::Engine {
+                    what: format!("remove network {name}"),
+                    detail: e.to_string(),
+                })
+            }
+        }
         removed.networks.push(name);
     }
     Ok(removed)

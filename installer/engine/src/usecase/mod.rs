@@ -8,6 +8,7 @@ mod manage;
 mod provision;
 mod specs;
 
+pub use crate::docker::deploy::DEFAULT_STABLE_FOR_S;
 pub use crate::docker::manage::{ContainerStatus, Removed};
 pub use export::{export, Exported};
 pub use images::{load_images, save_images};

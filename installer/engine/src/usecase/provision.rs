@@ -4,6 +4,7 @@
 use aigw_core::plan::{Desired, Plan};
 use aigw_core::spec::{DeploymentSpec, Weights};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{CancellationToken, Error, Session, Sink};
 use crate::docker::deploy::{self, ApplyOptions, ApplyReport};
@@ -54,6 +55,8 @@ pub struct InstallOptions<'a> {
     pub image_bundle: Option<&'a Path>,
     pub rollback_on_failure: bool,
     pub smoke_test: bool,
+    /// The stability window after each server's first healthy answer (zero: none).
+    pub stable_for: Duration,
 }
 
 impl Default for InstallOptions<'_> {
@@ -63,6 +66,7 @@ impl Default for InstallOptions<'_> {
             image_bundle: None,
             rollback_on_failure: true,
             smoke_test: true,
+            stable_for: Duration::from_secs(deploy::DEFAULT_STABLE_FOR_S),
         }
     }
 }
@@ -103,6 +107,7 @@ pub async fn install(
     let (token_file, mut opts) = prepare(t, s, o.hf_token, cancel.clone())?;
     opts.rollback_on_failure = o.rollback_on_failure;
     opts.smoke_test = o.smoke_test;
+    opts.stable_for = o.stable_for;
     if let Some(bundle) = o.image_bundle {
         images::load(&t.conn.docker, bundle, sink, &cancel).await?;
     }
@@ -128,13 +133,15 @@ pub async fn upgrade(
     s: &DeploymentSpec,
     gateway_tag: Option<&str>,
     model_tag: Option<&str>,
+    stable_for: Duration,
     sink: &Sink,
     cancel: CancellationToken,
 ) -> Result<Installed, Error> {
     if gateway_tag.is_none() && model_tag.is_none() {
         return Err(Error::NoNewTag);
     }
-    let (token_file, opts) = prepare(t, s, None, cancel)?;
+    let (token_file, mut opts) = prepare(t, s, None, cancel)?;
+    opts.stable_for = stable_for;
     let (next, report) = deploy::upgrade(
         &t.conn.docker,
         s,

@@ -109,22 +109,23 @@ impl<E: ContainerEngine> Run<'_, E> {
                     self.journal.push(Undo::RemoveContainer(c.name.clone()));
                     self.start(&c.name).await?;
                     self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.wait_stable(c, Some(0)).await?;
                     self.phase(&format!("{} container", c.component), PhaseState::Done);
                 }
                 Some(Step::Recreate { .. }) => {
                     self.phase(&format!("{} container", c.component), PhaseState::Started);
                     self.recreate(c).await?;
                     self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.wait_stable(c, Some(0)).await?;
                     self.phase(&format!("{} container", c.component), PhaseState::Done);
                 }
                 Some(Step::Start { .. }) => {
                     self.start(&c.name).await?;
                     self.journal.push(Undo::StopContainer(c.name.clone()));
                     self.wait_healthy(c, &desired.served_model_name).await?;
+                    self.wait_stable(c, None).await?;
                 }
-                // Up to date, but perhaps still loading (an earlier run was interrupted): the smoke
-                // test and the gateway need it ready. Returns at the first good probe.
-                Some(Step::Keep { .. }) => self.wait_healthy(c, &desired.served_model_name).await?,
+                Some(Step::Keep { .. }) => self.confirm(c, &desired.served_model_name).await?,
                 _ => {}
             }
         }
@@ -152,6 +153,29 @@ impl<E: ContainerEngine> Run<'_, E> {
         }
         self.journal.clear();
         self.phase("cleanup", PhaseState::Done);
+        Ok(())
+    }
+
+    /// A kept container is up, but perhaps still loading (an earlier run was interrupted) or about to
+    /// crash: the smoke test and the gateway need it ready. Returns at the first good probe; one that
+    /// had to be waited for is watched through the stability window too.
+    pub(super) async fn confirm(
+        &self,
+        c: &DesiredContainer,
+        served: &str,
+    ) -> Result<(), DeployError> {
+        if self.wait_healthy(c, served).await? {
+            self.wait_stable(c, None).await?;
+        }
+        Ok(())
+    }
+
+    /// A plan with nothing to change: every container confirmed up before "up to date" is said.
+    pub(super) async fn confirm_up(&self, desired: &Desired) -> Result<(), DeployError> {
+        for c in &desired.containers {
+            self.check_cancel()?;
+            self.confirm(c, &desired.served_model_name).await?;
+        }
         Ok(())
     }
 

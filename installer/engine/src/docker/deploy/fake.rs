@@ -28,6 +28,8 @@ pub struct FakeContainer {
     pub exit_code: Option<i64>,
     /// What it wrote, oldest first.
     pub logs: Vec<String>,
+    /// Someone else is removing it: inspect says so, and a removal is refused with Docker's 409.
+    pub removing: bool,
 }
 
 #[derive(Debug, Default)]
@@ -87,6 +89,7 @@ impl FakeEngine {
             healthy: true,
             exit_code: None,
             logs: Vec::new(),
+            removing: false,
         });
         id
     }
@@ -100,6 +103,16 @@ impl FakeEngine {
             c.running = false;
             c.exit_code = Some(code);
             c.logs.extend_from_slice(lines);
+        }
+    }
+
+    /// Someone else starts removing the container (an uninstall during the apply): it stays, being
+    /// removed. Not a change of ours: it is not recorded.
+    pub fn start_removing(&self, name: &str) {
+        let mut s = self.state();
+        if let Ok(i) = Self::find(&s, name) {
+            s.containers[i].removing = true;
+            s.containers[i].running = false;
         }
     }
 
@@ -229,6 +242,7 @@ impl ContainerEngine for FakeEngine {
                 health: c
                     .running
                     .then(|| if c.healthy { "healthy" } else { "starting" }.to_string()),
+                removing: c.removing,
                 ..Default::default()
             }),
             restart_count: 0,
@@ -257,6 +271,7 @@ impl ContainerEngine for FakeEngine {
             healthy,
             exit_code: None,
             logs: Vec::new(),
+            removing: false,
         });
         Ok(())
     }
@@ -297,6 +312,11 @@ impl ContainerEngine for FakeEngine {
         let mut s = self.state();
         let i = Self::find(&s, name)?;
         let name = s.containers[i].name.clone();
+        if s.containers[i].removing {
+            return Err(EngineError::Other(format!(
+                "Error response from daemon: removal of container {name} is already in progress"
+            )));
+        }
         Self::change(&mut s, format!("remove {name}"))?;
         s.containers.remove(i);
         Ok(())

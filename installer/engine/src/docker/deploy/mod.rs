@@ -54,6 +54,20 @@ pub enum DeployError {
         logs: String,
         rollback: String,
     },
+    #[error("the {component} crashed {after_s} s into its {window_s} s stability window, after its first healthy answer: {status}{cause}\nlast log lines:\n{logs}{rollback}")]
+    Unstable {
+        component: Component,
+        /// How long after its first healthy answer it crashed.
+        after_s: u32,
+        window_s: u32,
+        status: String,
+        /// The exit code the engine's exit watch reported (inspect reads 0 once a restart policy
+        /// brought the process back).
+        exit_code: Option<i32>,
+        cause: String,
+        logs: String,
+        rollback: String,
+    },
     #[error("the {component} container was removed during the install ({name}){rollback}")]
     Removed {
         component: Component,
@@ -74,6 +88,7 @@ impl Explain for DeployError {
             Self::Engine { .. } => "engine",
             Self::Pull { .. } => "pull_failed",
             Self::Unhealthy { .. } => "unhealthy",
+            Self::Unstable { .. } => "unstable",
             Self::Removed { .. } => "container_removed",
             Self::SmokeTest { .. } => "smoke_test_failed",
             Self::Cancelled { .. } => "cancelled",
@@ -93,6 +108,11 @@ impl Explain for DeployError {
                 }
                 Self::Unhealthy { .. } => {
                     "read the log lines above for the cause; everything this run changed was put back"
+                }
+                Self::Unstable { .. } => {
+                    "it answered, then crashed: read the log lines above for the cause (often memory \
+                     running out under the first requests, or a setting only read after start-up); \
+                     what this run changed was undone as the rollback line says"
                 }
                 Self::Removed { .. } => {
                     "something else removed it while the installer waited for it (another tool, or \
@@ -134,7 +154,13 @@ pub struct ApplyOptions {
     /// Secrets for the gateway's environment (see [`target`]); [`apply`] and [`upgrade`] put them into
     /// the [`Target`].
     pub gateway_secret_env: BTreeMap<String, Secret>,
+    /// The stability window: after its first healthy answer, each started container must stay up with
+    /// its restart count unchanged this long before the apply succeeds. Zero: no window.
+    pub stable_for: Duration,
 }
+
+/// The stability window when nothing else is said (the CLI's default and the wizard's).
+pub const DEFAULT_STABLE_FOR_S: u64 = 10;
 
 impl Default for ApplyOptions {
     fn default() -> Self {
@@ -144,6 +170,7 @@ impl Default for ApplyOptions {
             local_engine: true,
             smoke_test: true,
             gateway_secret_env: BTreeMap::new(),
+            stable_for: Duration::from_secs(DEFAULT_STABLE_FOR_S),
         }
     }
 }
@@ -222,19 +249,27 @@ pub async fn apply_target<E: ContainerEngine>(
     if !the_plan.blockers.is_empty() {
         return Err(DeployError::Blocked(the_plan.blockers));
     }
-    if the_plan.is_noop() {
-        return Ok(ApplyReport {
-            plan: the_plan,
-            changed: false,
-            elapsed: started.elapsed(),
-        });
-    }
     let mut run = Run {
         engine,
         sink,
         opts,
         journal: Vec::new(),
     };
+    if the_plan.is_noop() {
+        // Up to date is not yet ready: a server still loading is waited for (and watched through the
+        // stability window) before this says so.
+        return match run.confirm_up(&t.desired).await {
+            Ok(()) => Ok(ApplyReport {
+                plan: the_plan,
+                changed: false,
+                elapsed: started.elapsed(),
+            }),
+            Err(e) => Err(with_rollback(
+                e,
+                "\nrollback: nothing had been changed".into(),
+            )),
+        };
+    }
     match run.execute(t, &the_plan).await {
         Ok(()) => Ok(ApplyReport {
             plan: the_plan,

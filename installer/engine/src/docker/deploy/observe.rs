@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use super::{engine_err, DeployError};
 use crate::docker::container_engine::{ContainerEngine, EngineError};
 use crate::docker::labels;
-use aigw_core::plan::{Component, Desired, Observed, ObservedContainer};
+use aigw_core::plan::{Component, Desired, Observed, ObservedContainer, RunState};
 
 /// Reads what exists of the desired objects.
 pub(super) async fn observe<E: ContainerEngine>(
@@ -76,7 +76,8 @@ pub(super) async fn observe<E: ContainerEngine>(
     })
 }
 
-/// Our containers (by label), as the planner reads them.
+/// Our containers (by label), as the planner reads them: each one inspected for how it runs (restarts,
+/// last exit, health), which the listing does not tell.
 pub(super) async fn list_ours<E: ContainerEngine>(
     engine: &E,
 ) -> Result<Vec<ObservedContainer>, DeployError> {
@@ -84,9 +85,23 @@ pub(super) async fn list_ours<E: ContainerEngine>(
         .list_containers(&labels::ours())
         .await
         .map_err(engine_err("list containers"))?;
-    Ok(list
-        .into_iter()
-        .map(|c| ObservedContainer {
+    let mut out = Vec::with_capacity(list.len());
+    for c in list {
+        // Removed since the listing: its run state stays unknown (the default).
+        let run = match engine.inspect_container(&c.id).await {
+            Ok(info) => {
+                let st = info.state.unwrap_or_default();
+                RunState {
+                    restarting: st.restarting,
+                    restart_count: info.restart_count,
+                    exit_code: st.exit_code,
+                    health: st.health,
+                }
+            }
+            Err(EngineError::NotFound(_)) => RunState::default(),
+            Err(e) => return Err(engine_err("inspect containers")(e)),
+        };
+        out.push(ObservedContainer {
             component: match c.labels.get(labels::COMPONENT).map(String::as_str) {
                 Some("model") => Some(Component::Model),
                 Some("gateway") => Some(Component::Gateway),
@@ -99,6 +114,8 @@ pub(super) async fn list_ours<E: ContainerEngine>(
             image_id: c.image_id,
             published_ports: c.published_ports,
             networks: c.networks,
-        })
-        .collect())
+            run,
+        });
+    }
+    Ok(out)
 }

@@ -1,4 +1,5 @@
-//! Waiting for health (with the log tail for the error) and the smoke test.
+//! Waiting for health (with the log tail for the error), the stability window after it, and the smoke
+//! test.
 
 use futures_util::StreamExt;
 use std::collections::VecDeque;
@@ -35,12 +36,12 @@ enum Turn {
 impl<E: ContainerEngine> Run<'_, E> {
     /// Waits until `c` answers as healthy. Ends at once when its container exits or disappears, with the
     /// exit code and the last log lines as the engine holds them after the exit; otherwise at the
-    /// container's health time-out.
+    /// container's health time-out. Whether it had to wait (the first probe did not answer healthy).
     pub(super) async fn wait_healthy(
         &self,
         c: &DesiredContainer,
         served: &str,
-    ) -> Result<(), DeployError> {
+    ) -> Result<bool, DeployError> {
         let timeout = Duration::from_secs(c.health_timeout_s);
         let phase = format!("{} health", c.component);
         self.phase(&phase, PhaseState::Started);
@@ -53,6 +54,7 @@ impl<E: ContainerEngine> Run<'_, E> {
         let mut status = "starting".to_string();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let mut last_report = 0;
+        let mut probes = 0u32;
         // The log stream ends when the container stops; polling a finished stream would spin.
         let mut logs_open = true;
         let ended = loop {
@@ -90,14 +92,17 @@ impl<E: ContainerEngine> Run<'_, E> {
                         match probe(c, served).await {
                             Ok(()) => {
                                 self.phase(&phase, PhaseState::Done);
-                                return Ok(());
+                                return Ok(probes > 0);
                             }
                             Err(s) => status = s,
                         }
+                        probes += 1;
                         self.report(c, waited, &mut last_report, &status, timeout)
                     } else if self.docker_health(&c.name).await.as_deref() == Some("healthy") {
-                        return Ok(());
+                        self.phase(&phase, PhaseState::Done);
+                        return Ok(probes > 0);
                     } else {
+                        probes += 1;
                         self.report(c, waited, &mut last_report, &status, timeout)
                     }
                 }
@@ -109,13 +114,8 @@ impl<E: ContainerEngine> Run<'_, E> {
             }
         };
         self.phase(&phase, PhaseState::Failed);
-        let removed = || DeployError::Removed {
-            component: c.component,
-            name: c.name.clone(),
-            rollback: String::new(),
-        };
         let exit_code = match ended {
-            Some(Ended::Removed) => return Err(removed()),
+            Some(Ended::Removed) => return Err(self.removed(c)),
             Some(Ended::Exited {
                 status: s,
                 exit_code,
@@ -125,30 +125,163 @@ impl<E: ContainerEngine> Run<'_, E> {
             }
             None => None,
         };
-        // The engine's own record of what the server wrote last: complete once it has exited, where the
-        // followed stream may not have caught up.
-        let lines: Vec<String> = match self.engine.container_logs(&c.name, LAST_LOG_LINES).await {
-            Ok(read) if !read.iter().all(|l| l.trim().is_empty()) => {
-                read.into_iter().filter(|l| !l.trim().is_empty()).collect()
-            }
-            Err(EngineError::NotFound(_)) => return Err(removed()),
-            _ => tail.into_iter().collect(),
-        };
+        let (cause, logs) = self.last_lines(c, tail).await?;
         Err(DeployError::Unhealthy {
             component: c.component,
             waited_s: started.elapsed().as_secs(),
             status,
             exit_code,
-            cause: likely_cause(&lines)
-                .map(|c| format!("\nlikely cause: {c}"))
-                .unwrap_or_default(),
-            logs: lines
-                .iter()
-                .map(|l| format!("  | {l}"))
-                .collect::<Vec<_>>()
-                .join("\n"),
+            cause,
+            logs,
             rollback: String::new(),
         })
+    }
+
+    fn removed(&self, c: &DesiredContainer) -> DeployError {
+        DeployError::Removed {
+            component: c.component,
+            name: c.name.clone(),
+            rollback: String::new(),
+        }
+    }
+
+    /// The engine's own record of what the server wrote last (complete once it has exited, where a
+    /// followed stream may not have caught up; `tail` when the engine has none), as the likely cause
+    /// and the indented lines of an error. [`DeployError::Removed`] when the container is gone.
+    async fn last_lines(
+        &self,
+        c: &DesiredContainer,
+        tail: VecDeque<String>,
+    ) -> Result<(String, String), DeployError> {
+        let lines: Vec<String> = match self.engine.container_logs(&c.name, LAST_LOG_LINES).await {
+            Ok(read) if !read.iter().all(|l| l.trim().is_empty()) => {
+                read.into_iter().filter(|l| !l.trim().is_empty()).collect()
+            }
+            Err(EngineError::NotFound(_)) => return Err(self.removed(c)),
+            _ => tail.into_iter().collect(),
+        };
+        let cause = likely_cause(&lines)
+            .map(|c| format!("\nlikely cause: {c}"))
+            .unwrap_or_default();
+        let logs = lines
+            .iter()
+            .map(|l| format!("  | {l}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Ok((cause, logs))
+    }
+
+    /// The stability window: after its first healthy answer, `c` must stay up, with its restart count
+    /// unchanged, for `opts.stable_for` (nothing when zero). `restarts` is the count it started the
+    /// window with (0 for a container this run created). A crash in the window is
+    /// [`DeployError::Unstable`] with the exit code the engine's exit watch reported (with a restart
+    /// policy, inspect reads 0 once the process runs again) and the last log lines after the exit.
+    pub(super) async fn wait_stable(
+        &self,
+        c: &DesiredContainer,
+        restarts: Option<i64>,
+    ) -> Result<(), DeployError> {
+        let window = self.opts.stable_for;
+        if window.is_zero() {
+            return Ok(());
+        }
+        let phase = format!("{} stability", c.component);
+        self.phase(&phase, PhaseState::Started);
+        let started = Instant::now();
+        let baseline = match restarts {
+            Some(n) => n,
+            None => match self.engine.inspect_container(&c.name).await {
+                Ok(info) => info.restart_count,
+                Err(EngineError::NotFound(_)) => return Err(self.removed(c)),
+                Err(e) => {
+                    return Err(super::engine_err(format!("inspect container {}", c.name))(
+                        e,
+                    ))
+                }
+            },
+        };
+        let mut exit_watch = std::pin::pin!(self.engine.wait_exit(&c.name));
+        let mut watching = true;
+        let over = tokio::time::sleep(window);
+        let mut over = std::pin::pin!(over);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let ended = loop {
+            tokio::select! {
+                _ = self.opts.cancel.cancelled() => return Err(DeployError::Cancelled { rollback: String::new() }),
+                _ = &mut over => {
+                    self.phase(&phase, PhaseState::Done);
+                    return Ok(());
+                },
+                exit = &mut exit_watch, if watching => {
+                    watching = false;
+                    match exit {
+                        Ok(code) => break self.exited(&c.name, code).await,
+                        Err(EngineError::NotFound(_)) => break Ended::Removed,
+                        // The ticks below still see a restart or an exit, without the watch.
+                        Err(_) => {}
+                    }
+                },
+                _ = tick.tick() => {
+                    match self.engine.inspect_container(&c.name).await {
+                        Err(EngineError::NotFound(_)) => break Ended::Removed,
+                        Err(_) => {}
+                        Ok(info) => {
+                            let st = info.state.unwrap_or_default();
+                            if st.removing {
+                                break Ended::Removed;
+                            }
+                            if st.restarting || !st.running || info.restart_count != baseline {
+                                // The exit watch knows the code (inspect reads 0 once a restart
+                                // brought the process back); give it a moment to say so.
+                                if watching {
+                                    let said = tokio::time::timeout(Duration::from_secs(2), &mut exit_watch).await;
+                                    if let Ok(Ok(code)) = said {
+                                        break self.exited(&c.name, code).await;
+                                    }
+                                }
+                                let code = if st.running && !st.restarting { None } else { st.exit_code };
+                                if let Some(code) = code {
+                                    break self.exited(&c.name, code).await;
+                                }
+                                break self.ended(&c.name, None, false).await.unwrap_or(Ended::Exited {
+                                    status: format!(
+                                        "the container restarted ({} time(s))",
+                                        info.restart_count - baseline
+                                    ),
+                                    exit_code: None,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.phase(&phase, PhaseState::Failed);
+        let (status, exit_code) = match ended {
+            Ended::Removed => return Err(self.removed(c)),
+            Ended::Exited { status, exit_code } => (status, exit_code),
+        };
+        let (cause, logs) = self.last_lines(c, VecDeque::new()).await?;
+        Err(DeployError::Unstable {
+            component: c.component,
+            after_s: u32::try_from(started.elapsed().as_secs()).unwrap_or(u32::MAX),
+            window_s: u32::try_from(window.as_secs()).unwrap_or(u32::MAX),
+            status,
+            exit_code,
+            cause,
+            logs,
+            rollback: String::new(),
+        })
+    }
+
+    /// How an exit the exit watch reported reads.
+    async fn exited(&self, name: &str, code: i64) -> Ended {
+        self.ended(name, Some(code), false)
+            .await
+            .unwrap_or(Ended::Exited {
+                status: format!("the container exited with code {code}"),
+                exit_code: i32::try_from(code).ok(),
+            })
     }
 
     /// Reports the wait every two seconds; whether the time-out has passed.

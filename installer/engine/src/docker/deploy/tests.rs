@@ -59,6 +59,8 @@ fn opts() -> ApplyOptions {
     ApplyOptions {
         local_engine: false,
         smoke_test: false,
+        // The window's own tests set one; nothing else here crashes after its health check.
+        stable_for: std::time::Duration::ZERO,
         ..ApplyOptions::default()
     }
 }
@@ -363,14 +365,24 @@ async fn apply_while_waiting(
     fake: &FakeEngine,
     during: impl FnOnce(&FakeEngine),
 ) -> Result<ApplyReport, DeployError> {
+    apply_during(t, fake, &opts(), "model health", during).await
+}
+
+/// Applies `t` and does `during` once the phase `at` has started; panics after a minute instead of
+/// hanging.
+async fn apply_during(
+    t: &Target,
+    fake: &FakeEngine,
+    opts: &ApplyOptions,
+    at: &str,
+    during: impl FnOnce(&FakeEngine),
+) -> Result<ApplyReport, DeployError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let sink = Some(tx);
-    let opts = opts();
-    let apply = apply_target(fake, t, &opts, &sink);
+    let apply = apply_target(fake, t, opts, &sink);
     let act = async {
         while let Some(e) = rx.recv().await {
-            if matches!(&e, Event::Phase { phase, state: PhaseState::Started } if phase == "model health")
-            {
+            if matches!(&e, Event::Phase { phase, state: PhaseState::Started } if phase == at) {
                 during(fake);
                 return;
             }
@@ -462,4 +474,144 @@ async fn a_container_removed_during_the_wait_ends_it_at_once_and_rolls_back() {
         "\nrollback: m was already gone; removed network net"
     );
     assert!(fake.state().networks.is_empty());
+}
+
+/// A model that crashes after its first healthy answer fails the apply in its stability window, with
+/// the exit code and the last log lines, and the recreate is undone.
+#[tokio::test]
+async fn a_crash_in_the_stability_window_fails_the_apply_and_restores_the_previous_container() {
+    let fake = installed(&target_with("--a")).await;
+    let before = fake.state().containers.clone();
+    let mut t = target_with("--b");
+    t.desired.containers[0].health_timeout_s = 600;
+    // Only the crash can end this window early.
+    let opts = ApplyOptions {
+        stable_for: std::time::Duration::from_secs(600),
+        ..opts()
+    };
+    let lines =
+        ["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB".to_string()];
+    let err = apply_during(&t, &fake, &opts, "model stability", |f| {
+        f.exit("m", 3, &lines)
+    })
+    .await
+    .unwrap_err();
+    let DeployError::Unstable {
+        component,
+        exit_code,
+        logs,
+        cause,
+        rollback,
+        window_s,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(err.code(), "unstable");
+    assert_eq!(*component, Component::Model);
+    assert_eq!(*exit_code, Some(3), "{err}");
+    assert_eq!(*window_s, 600);
+    assert!(logs.contains("CUDA out of memory"), "{logs}");
+    assert!(!cause.is_empty(), "{err}");
+    assert_eq!(rollback, "\nrollback: restored the previous m");
+    assert_eq!(fake.state().containers, before);
+}
+
+/// Without a crash, the window passes and the apply succeeds; the phase is reported as its own.
+#[tokio::test]
+async fn a_stable_server_passes_the_window() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let opts = ApplyOptions {
+        stable_for: std::time::Duration::from_millis(300),
+        ..opts()
+    };
+    let report = apply_target(&fake, &t, &opts, &Some(tx)).await.unwrap();
+    assert!(report.changed);
+    let mut done = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let Event::Phase {
+            phase,
+            state: PhaseState::Done,
+        } = e
+        {
+            done.push(phase);
+        }
+    }
+    assert!(done.iter().any(|p| p == "model stability"), "{done:?}");
+    assert!(done.iter().any(|p| p == "gateway stability"), "{done:?}");
+}
+
+/// An uninstall during the apply: the wait ends at once, and the rollback says the container was being
+/// removed already instead of failing on Docker's 409.
+#[tokio::test]
+async fn a_container_being_removed_by_someone_else_is_not_a_failed_rollback() {
+    let t = patient_target();
+    let fake = engine_for(&t);
+    let err = apply_while_waiting(&t, &fake, |f| f.start_removing("m"))
+        .await
+        .unwrap_err();
+    let DeployError::Removed { rollback, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        rollback,
+        "\nrollback: m was already being removed; removed network net"
+    );
+    assert!(!err.to_string().contains("FAILED"), "{err}");
+}
+
+#[test]
+fn dockers_409_for_a_second_removal_is_recognised() {
+    let e = EngineError::Other(
+        "Docker responded with status code 409: removal of container abc is already in progress"
+            .into(),
+    );
+    assert!(e.is_removal_in_progress());
+    assert!(
+        !EngineError::Other("Conflict. The container name is already in use".into())
+            .is_removal_in_progress()
+    );
+}
+
+/// Everything up to date is not yet success: a kept server that is not healthy is waited for, and
+/// "up to date" is never said about it.
+#[tokio::test]
+async fn a_noop_apply_waits_for_a_server_that_is_not_healthy() {
+    let t = target_with("--a");
+    let fake = installed(&t).await;
+    fake.state()
+        .containers
+        .iter_mut()
+        .for_each(|c| c.healthy = c.name != "m");
+    let err = apply_target(&fake, &t, &opts(), &None).await.unwrap_err();
+    assert!(
+        matches!(&err, DeployError::Unhealthy { component: Component::Model, rollback, .. } if rollback == "\nrollback: nothing had been changed"),
+        "{err}"
+    );
+    assert!(fake.take_changes().is_empty());
+}
+
+/// An uninstall during a recreate takes the new container and the previous one: nothing to put back,
+/// and the rollback says so instead of failing.
+#[tokio::test]
+async fn an_uninstall_during_a_recreate_leaves_nothing_to_restore_and_says_so() {
+    let fake = installed(&target_with("--a")).await;
+    let mut t = target_with("--b");
+    t.desired.containers[0].health_timeout_s = 600;
+    let err = apply_during(&t, &fake, &opts(), "model health", |f| {
+        f.start_removing("m");
+        f.vanish("m-prev");
+    })
+    .await
+    .unwrap_err();
+    let DeployError::Removed { rollback, .. } = &err else {
+        panic!("{err}");
+    };
+    assert_eq!(
+        rollback,
+        "\nrollback: m was already being removed; m-prev was already gone"
+    );
 }
