@@ -136,23 +136,39 @@ impl<E: ContainerEngine> Run<'_, E> {
         for c in &desired.containers {
             self.remove_if_ours(&format!("{}-prev", c.name)).await?;
         }
-        for step in &p.steps {
-            if let Step::Remove { id, name, .. } = step {
-                // The deployment is healthy already: a leftover that will not go is worth a warning, not
-                // a failure (the next apply tries again).
-                if let Err(e) = self.engine.remove_container(id).await {
-                    emit(
-                        self.sink,
-                        Event::Warning {
-                            message: format!("could not remove the leftover container {name}: {e}"),
-                        },
-                    );
-                }
-            }
-        }
+        self.remove_leftovers(desired).await;
         self.journal.clear();
         self.phase("cleanup", PhaseState::Done);
         Ok(())
+    }
+
+    /// Removes our containers that are not desired: the plan's leftovers, and those that appeared after
+    /// it was made — the engine finishes a killed apply's last request (a create) on its own, perhaps
+    /// after this run looked. Listed again, so the next plan finds nothing left to do. The deployment is
+    /// healthy already: a leftover that will not go is worth a warning, not a failure (the next apply
+    /// tries again).
+    async fn remove_leftovers(&self, desired: &Desired) {
+        let ours = match super::observe::list_ours(self.engine).await {
+            Ok(ours) => ours,
+            Err(e) => {
+                let message = format!("could not list the leftover containers: {e}");
+                emit(self.sink, Event::Warning { message });
+                return;
+            }
+        };
+        for o in ours {
+            if desired.containers.iter().any(|c| c.name == o.name) {
+                continue;
+            }
+            match self.engine.remove_container(&o.id).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => {
+                    let message =
+                        format!("could not remove the leftover container {}: {e}", o.name);
+                    emit(self.sink, Event::Warning { message });
+                }
+            }
+        }
     }
 
     /// Creates the gateway's log directory (and the Hugging Face cache) with our marker when missing, and

@@ -45,6 +45,9 @@ pub struct State {
     pub refuse: Option<String>,
     /// The change after which this token is cancelled (as Ctrl-C would).
     pub cancel_after: Option<(String, CancellationToken)>,
+    /// After the change `.0`, a container of ours named `.1` appears, as one does when the engine
+    /// finishes a killed apply's create after the next run looked.
+    pub appear_after: Option<(String, String)>,
     /// The uid and gid every image runs as; unknown when unset.
     pub image_user: Option<(u32, u32)>,
     next_id: u64,
@@ -124,6 +127,24 @@ impl FakeEngine {
             if *at == change {
                 token.cancel();
             }
+        }
+        if let Some((_, name)) = s.appear_after.take_if(|(at, _)| *at == change) {
+            s.next_id += 1;
+            let id = format!("late-{}", s.next_id);
+            s.containers.push(FakeContainer {
+                id,
+                name,
+                labels: BTreeMap::from([(
+                    crate::docker::labels::APP.to_string(),
+                    crate::docker::labels::APP_ID.to_string(),
+                )]),
+                image_id: "sha256:late".into(),
+                running: false,
+                networks: Vec::new(),
+                healthy: false,
+                exit_code: None,
+                logs: Vec::new(),
+            });
         }
         s.changes.push(change);
         Ok(())

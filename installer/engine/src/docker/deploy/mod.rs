@@ -222,19 +222,27 @@ pub async fn apply_target<E: ContainerEngine>(
     if !the_plan.blockers.is_empty() {
         return Err(DeployError::Blocked(the_plan.blockers));
     }
-    if the_plan.is_noop() {
-        return Ok(ApplyReport {
-            plan: the_plan,
-            changed: false,
-            elapsed: started.elapsed(),
-        });
-    }
     let mut run = Run {
         engine,
         sink,
         opts,
         journal: Vec::new(),
     };
+    if the_plan.is_noop() {
+        // Up to date is not yet serving: a rollback or an interrupted run may have (re)started a kept
+        // server that still loads. "Nothing to do" waits until each answers (at once when it does).
+        for c in &t.desired.containers {
+            if let Err(e) = run.wait_healthy(c, &t.desired.served_model_name).await {
+                let rollback = run.rollback().await;
+                return Err(with_rollback(e, rollback));
+            }
+        }
+        return Ok(ApplyReport {
+            plan: the_plan,
+            changed: false,
+            elapsed: started.elapsed(),
+        });
+    }
     match run.execute(t, &the_plan).await {
         Ok(()) => Ok(ApplyReport {
             plan: the_plan,

@@ -463,3 +463,61 @@ async fn a_container_removed_during_the_wait_ends_it_at_once_and_rolls_back() {
     );
     assert!(fake.state().networks.is_empty());
 }
+
+/// The engine finishes a killed apply's last create on its own, perhaps after the next run planned: the
+/// container it made is ours, undesired, and must be gone when that run says it succeeded, or `plan`
+/// still has something to do.
+#[tokio::test]
+async fn a_leftover_that_appears_after_planning_is_removed_at_cleanup() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    fake.state().appear_after = Some(("create m".into(), "aigw-installer-probe-1".into()));
+    apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    let changes = fake.take_changes();
+    assert_eq!(
+        changes.last().map(String::as_str),
+        Some("remove aigw-installer-probe-1"),
+        "{changes:?}"
+    );
+    let names: Vec<String> = fake
+        .state()
+        .containers
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["m", "gw"]);
+    let again = plan_desired(&fake, &t.desired, false).await.unwrap();
+    assert!(again.is_noop(), "{again:?}");
+}
+
+/// "Up to date" means serving: a kept server that does not answer yet (a rollback restarted it, or an
+/// interrupted run left it loading) is waited for, and one that never answers fails the apply, which
+/// changed nothing.
+#[tokio::test]
+async fn an_apply_with_nothing_to_change_still_waits_for_health() {
+    let t = target_with("--a");
+    let fake = installed(&t).await;
+    for c in &mut fake.state().containers {
+        if c.name == "gw" {
+            c.healthy = false;
+        }
+    }
+    let err = apply_target(&fake, &t, &opts(), &None).await.unwrap_err();
+    let DeployError::Unhealthy {
+        component,
+        rollback,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*component, Component::Gateway);
+    assert_eq!(rollback, "\nrollback: nothing had been changed");
+    assert!(fake.take_changes().is_empty());
+    // Once it answers, the same apply is a no-op again.
+    for c in &mut fake.state().containers {
+        c.healthy = true;
+    }
+    let report = apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    assert!(!report.changed);
+}
