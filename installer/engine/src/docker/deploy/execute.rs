@@ -289,18 +289,28 @@ impl<E: ContainerEngine> Run<'_, E> {
         Ok(())
     }
 
+    /// Creates `c` as `name`. A container of ours that took the name after this run looked (the engine
+    /// finishing a killed apply's create) is removed and the create made once more.
     pub(super) async fn create(&self, c: &DesiredContainer, name: &str) -> Result<(), DeployError> {
-        self.engine
-            .create_container(name, c)
-            .await
-            .map_err(engine_err(format!("create container {name}")))
+        match self.engine.create_container(name, c).await {
+            Err(EngineError::Other(m)) if m.contains("already in use") => {
+                // One not ours stays, and the second create fails as the first did.
+                self.remove_if_ours(name).await?;
+                self.engine
+                    .create_container(name, c)
+                    .await
+                    .map_err(engine_err(format!("create container {name}")))
+            }
+            r => r.map_err(engine_err(format!("create container {name}"))),
+        }
     }
 
+    /// Starts `name`; one already running (a killed apply's start that the engine finished) is fine.
     pub(super) async fn start(&self, name: &str) -> Result<(), DeployError> {
-        self.engine
-            .start_container(name)
-            .await
-            .map_err(engine_err(format!("start container {name}")))
+        match self.engine.start_container(name).await {
+            Ok(()) | Err(EngineError::NotModified(_)) => Ok(()),
+            Err(e) => Err(engine_err(format!("start container {name}"))(e)),
+        }
     }
 
     pub(super) async fn stop(&self, name: &str) -> Result<(), DeployError> {
@@ -321,17 +331,37 @@ impl<E: ContainerEngine> Run<'_, E> {
     pub(super) async fn remove_if_ours(&self, name: &str) -> Result<bool, DeployError> {
         match self.engine.inspect_container(name).await {
             Ok(c) => {
-                if c.labels.get(labels::APP).map(String::as_str) == Some(labels::APP_ID) {
-                    self.engine
-                        .remove_container(name)
-                        .await
-                        .map_err(engine_err(format!("remove container {name}")))?;
+                if c.labels.get(labels::APP).map(String::as_str) != Some(labels::APP_ID) {
+                    return Ok(true);
                 }
-                Ok(true)
+                match self.engine.remove_container(name).await {
+                    // Gone meanwhile (a killed apply's removal that the engine finished).
+                    Ok(()) | Err(EngineError::NotFound(_)) => Ok(true),
+                    // The engine is removing it already: wait until it is gone.
+                    Err(EngineError::Other(m)) if m.contains("already in progress") => {
+                        self.wait_gone(name).await?;
+                        Ok(true)
+                    }
+                    Err(e) => Err(engine_err(format!("remove container {name}"))(e)),
+                }
             }
             Err(EngineError::NotFound(_)) => Ok(false),
             Err(e) => Err(engine_err(format!("inspect container {name}"))(e)),
         }
+    }
+
+    /// Waits until the engine has finished removing `name` (bounded: a removal takes seconds at most).
+    async fn wait_gone(&self, name: &str) -> Result<(), DeployError> {
+        for _ in 0..150 {
+            match self.engine.inspect_container(name).await {
+                Err(EngineError::NotFound(_)) => return Ok(()),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        Err(DeployError::Engine {
+            what: format!("remove container {name}"),
+            detail: "the engine was still removing it after 30 s".into(),
+        })
     }
 
     pub(super) async fn recreate(&mut self, c: &DesiredContainer) -> Result<(), DeployError> {

@@ -230,8 +230,11 @@ pub async fn apply_target<E: ContainerEngine>(
     };
     if the_plan.is_noop() {
         // Up to date is not yet serving: a rollback or an interrupted run may have (re)started a kept
-        // server that still loads. "Nothing to do" waits until each answers (at once when it does).
+        // server that still loads. "Nothing to do" asks each once, and waits for one that does not answer.
         for c in &t.desired.containers {
+            if run.answers(c, &t.desired.served_model_name).await {
+                continue;
+            }
             if let Err(e) = run.wait_healthy(c, &t.desired.served_model_name).await {
                 let rollback = run.rollback().await;
                 return Err(with_rollback(e, rollback));

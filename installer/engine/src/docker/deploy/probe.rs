@@ -224,6 +224,15 @@ impl<E: ContainerEngine> Run<'_, E> {
         Some(Ended::Exited { status, exit_code })
     }
 
+    /// One readiness check, no wait: the probe from here on a local engine, else the engine's own.
+    pub(super) async fn answers(&self, c: &DesiredContainer, served: &str) -> bool {
+        if self.opts.local_engine {
+            probe(c, served).await.is_ok()
+        } else {
+            self.docker_health(&c.name).await.as_deref() == Some("healthy")
+        }
+    }
+
     pub(super) async fn docker_health(&self, name: &str) -> Option<String> {
         self.engine
             .inspect_container(name)

@@ -521,3 +521,49 @@ async fn an_apply_with_nothing_to_change_still_waits_for_health() {
     let report = apply_target(&fake, &t, &opts(), &None).await.unwrap();
     assert!(!report.changed);
 }
+
+/// A killed apply's start that the engine finishes after this run listed the container as stopped:
+/// the planned start finds it running, which is what was wanted.
+#[tokio::test]
+async fn a_start_the_engine_finished_meanwhile_is_not_a_failure() {
+    let t = target_with("--a");
+    let fake = installed(&t).await;
+    for c in &mut fake.state().containers {
+        c.running = c.name != "gw";
+    }
+    fake.state().started_after_list = Some("gw".into());
+    let report = apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    assert!(
+        report
+            .plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, aigw_core::plan::Step::Start { name, .. } if name == "gw")),
+        "{:?}",
+        report.plan
+    );
+    assert!(fake.state().containers.iter().all(|c| c.running));
+}
+
+/// A killed apply's create that the engine finishes after this run looked: the name is taken by a
+/// container of ours, which is removed, and the create made again.
+#[tokio::test]
+async fn a_create_the_engine_finished_meanwhile_is_replaced() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    fake.state().created_before_create = Some("m".into());
+    apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    let changes = fake.take_changes();
+    assert_eq!(
+        changes[..3],
+        ["create network net", "remove m", "create m"],
+        "{changes:?}"
+    );
+    let names: Vec<String> = fake
+        .state()
+        .containers
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["m", "gw"]);
+}
