@@ -3,4 +3,5 @@
 mod cli_detect;
 mod cli_provision;
 mod export_bundle;
+mod fault_suite;
 mod recommend_cli;
