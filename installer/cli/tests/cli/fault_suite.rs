@@ -588,17 +588,19 @@ async fn every_fault_converges_with_one_reapply_and_loses_nothing() {
     let mut kills = 0;
     let started = std::time::Instant::now();
     for fault in faults(&mut rng) {
+        let run_started = std::time::Instant::now();
         let (intended, note) = inject(&f, fault, &mut current, &v1, &v2, &mut kills).await;
         let converged = converges(&f, &intended).await;
         let lost = losses(&f).await;
         eprintln!(
-            "fault suite: {:<45} {:<9} {}{}",
+            "fault suite: {:<42} {:<9} {:>4.1} s  {}{}",
             fault.kind(),
             if converged.is_ok() {
                 "converged"
             } else {
                 "FAILED"
             },
+            run_started.elapsed().as_secs_f64(),
             note,
             converged
                 .as_ref()
