@@ -373,13 +373,18 @@ impl<E: ContainerEngine> Run<'_, E> {
         let from = self.journal.len();
         self.create(c, &next).await?;
         self.journal.push(Undo::RemoveContainer(next.clone()));
-        let was_running = self
-            .engine
-            .inspect_container(&c.name)
-            .await
-            .ok()
-            .and_then(|i| i.state)
-            .is_some_and(|s| s.running);
+        let was_running = match self.engine.inspect_container(&c.name).await {
+            Ok(i) => i.state.is_some_and(|s| s.running),
+            // Gone since this run looked (a killed apply's rename the engine finished): nothing to set
+            // aside, the new container takes the name.
+            Err(EngineError::NotFound(_)) => {
+                self.rename(&next, &c.name).await?;
+                self.journal.truncate(from);
+                self.journal.push(Undo::RemoveContainer(c.name.clone()));
+                return self.start(&c.name).await;
+            }
+            Err(e) => return Err(engine_err(format!("inspect container {}", c.name))(e)),
+        };
         self.stop(&c.name).await?;
         if was_running {
             self.journal.push(Undo::StartAgain(c.name.clone()));

@@ -52,6 +52,9 @@ pub struct State {
     pub started_after_list: Option<String>,
     /// The engine finishes a killed apply's create of this name just before this run's create.
     pub created_before_create: Option<String>,
+    /// After the change `.0`, the container `.1` is gone (by a killed apply's rename or removal that the
+    /// engine finished late).
+    pub vanish_after: Option<(String, String)>,
     /// The uid and gid every image runs as; unknown when unset.
     pub image_user: Option<(u32, u32)>,
     next_id: u64,
@@ -149,6 +152,9 @@ impl FakeEngine {
                 exit_code: None,
                 logs: Vec::new(),
             });
+        }
+        if let Some((_, name)) = s.vanish_after.take_if(|(at, _)| *at == change) {
+            s.containers.retain(|c| c.name != name);
         }
         s.changes.push(change);
         Ok(())

@@ -567,3 +567,21 @@ async fn a_create_the_engine_finished_meanwhile_is_replaced() {
         .collect();
     assert_eq!(names, ["m", "gw"]);
 }
+
+/// The container to recreate is gone by the time the recreate reaches it (a killed apply's rename to
+/// `-prev` that the engine finished late): the new container takes the name.
+#[tokio::test]
+async fn a_recreate_whose_old_container_went_meanwhile_puts_the_new_one_in_place() {
+    let fake = installed(&target_with("--a")).await;
+    fake.state().vanish_after = Some(("create m-next".into(), "m".into()));
+    let t = target_with("--b");
+    apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    let changes = fake.take_changes();
+    assert_eq!(
+        changes[..3],
+        ["create m-next", "rename m-next m", "start m"],
+        "{changes:?}"
+    );
+    let again = plan_desired(&fake, &t.desired, false).await.unwrap();
+    assert!(again.is_noop(), "{again:?}");
+}
