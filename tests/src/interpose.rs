@@ -25,6 +25,8 @@ struct State {
     trigger: Trigger,
     /// The connection whose request matched; from then on no answer reaches the client.
     held_on: Option<u64>,
+    /// The request that matched.
+    matched: Option<Request>,
     /// The engine's status line for the matched request, once it answered.
     answer: Option<String>,
     seen: Vec<Request>,
@@ -75,6 +77,7 @@ impl Interposer {
             state: Mutex::new(State {
                 trigger: Box::new(trigger),
                 held_on: None,
+                matched: None,
                 answer: None,
                 seen: Vec::new(),
                 closed: false,
@@ -148,6 +151,35 @@ impl Interposer {
         }
     }
 
+    /// Waits until a request matched (it is on its way to the engine, which may not have answered yet)
+    /// and returns it: a client killed now leaves the engine to finish that request on its own. Gives up
+    /// with `None` once `gone()` says the client ended first; `guard` only bounds a hang.
+    pub fn wait_held(&self, mut gone: impl FnMut() -> bool, guard: Duration) -> Option<Request> {
+        let started = Instant::now();
+        let mut st = self.shared.lock();
+        loop {
+            if let Some(r) = &st.matched {
+                return Some(r.clone());
+            }
+            assert!(
+                started.elapsed() < guard,
+                "no matching request within {guard:?}; requests seen: {:#?}",
+                st.seen
+            );
+            drop(st);
+            if gone() {
+                return None;
+            }
+            st = self.shared.lock();
+            st = self
+                .shared
+                .changed
+                .wait_timeout(st, Duration::from_millis(20))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
     /// The requests that reached the interposer so far.
     pub fn seen(&self) -> Vec<Request> {
         self.shared.lock().seen.clone()
@@ -195,6 +227,8 @@ fn requests(shared: &Shared, id: u64, mut client: TcpStream, mut engine: UnixStr
                     if let Some(r) = request_line(&line[..line.len() - 2]) {
                         if st.held_on.is_none() && (st.trigger)(&r) {
                             st.held_on = Some(id);
+                            st.matched = Some(r.clone());
+                            shared.changed.notify_all();
                         }
                         st.seen.push(r);
                     }

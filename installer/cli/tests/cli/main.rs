@@ -4,4 +4,5 @@ mod cli_detect;
 mod cli_provision;
 mod cli_stability;
 mod export_bundle;
+mod fault_suite;
 mod recommend_cli;

@@ -137,20 +137,7 @@ impl<E: ContainerEngine> Run<'_, E> {
         for c in &desired.containers {
             self.remove_if_ours(&format!("{}-prev", c.name)).await?;
         }
-        for step in &p.steps {
-            if let Step::Remove { id, name, .. } = step {
-                // The deployment is healthy already: a leftover that will not go is worth a warning, not
-                // a failure (the next apply tries again).
-                if let Err(e) = self.engine.remove_container(id).await {
-                    emit(
-                        self.sink,
-                        Event::Warning {
-                            message: format!("could not remove the leftover container {name}: {e}"),
-                        },
-                    );
-                }
-            }
-        }
+        self.remove_leftovers(desired).await;
         self.journal.clear();
         self.phase("cleanup", PhaseState::Done);
         Ok(())
@@ -177,6 +164,35 @@ impl<E: ContainerEngine> Run<'_, E> {
             self.confirm(c, &desired.served_model_name).await?;
         }
         Ok(())
+    }
+
+    /// Removes our containers that are not desired: the plan's leftovers, and those that appeared after
+    /// it was made — the engine finishes a killed apply's last request (a create) on its own, perhaps
+    /// after this run looked. Listed again, so the next plan finds nothing left to do. The deployment is
+    /// healthy already: a leftover that will not go is worth a warning, not a failure (the next apply
+    /// tries again).
+    async fn remove_leftovers(&self, desired: &Desired) {
+        let ours = match super::observe::list_ours(self.engine).await {
+            Ok(ours) => ours,
+            Err(e) => {
+                let message = format!("could not list the leftover containers: {e}");
+                emit(self.sink, Event::Warning { message });
+                return;
+            }
+        };
+        for o in ours {
+            if desired.containers.iter().any(|c| c.name == o.name) {
+                continue;
+            }
+            match self.engine.remove_container(&o.id).await {
+                Ok(()) | Err(EngineError::NotFound(_)) => {}
+                Err(e) => {
+                    let message =
+                        format!("could not remove the leftover container {}: {e}", o.name);
+                    emit(self.sink, Event::Warning { message });
+                }
+            }
+        }
     }
 
     /// Creates the gateway's log directory (and the Hugging Face cache) with our marker when missing, and
@@ -297,18 +313,28 @@ impl<E: ContainerEngine> Run<'_, E> {
         Ok(())
     }
 
+    /// Creates `c` as `name`. A container of ours that took the name after this run looked (the engine
+    /// finishing a killed apply's create) is removed and the create made once more.
     pub(super) async fn create(&self, c: &DesiredContainer, name: &str) -> Result<(), DeployError> {
-        self.engine
-            .create_container(name, c)
-            .await
-            .map_err(engine_err(format!("create container {name}")))
+        match self.engine.create_container(name, c).await {
+            Err(EngineError::Other(m)) if m.contains("already in use") => {
+                // One not ours stays, and the second create fails as the first did.
+                self.remove_if_ours(name).await?;
+                self.engine
+                    .create_container(name, c)
+                    .await
+                    .map_err(engine_err(format!("create container {name}")))
+            }
+            r => r.map_err(engine_err(format!("create container {name}"))),
+        }
     }
 
+    /// Starts `name`; one already running (a killed apply's start that the engine finished) is fine.
     pub(super) async fn start(&self, name: &str) -> Result<(), DeployError> {
-        self.engine
-            .start_container(name)
-            .await
-            .map_err(engine_err(format!("start container {name}")))
+        match self.engine.start_container(name).await {
+            Ok(()) | Err(EngineError::NotModified(_)) => Ok(()),
+            Err(e) => Err(engine_err(format!("start container {name}"))(e)),
+        }
     }
 
     pub(super) async fn stop(&self, name: &str) -> Result<(), DeployError> {
@@ -329,17 +355,37 @@ impl<E: ContainerEngine> Run<'_, E> {
     pub(super) async fn remove_if_ours(&self, name: &str) -> Result<bool, DeployError> {
         match self.engine.inspect_container(name).await {
             Ok(c) => {
-                if c.labels.get(labels::APP).map(String::as_str) == Some(labels::APP_ID) {
-                    self.engine
-                        .remove_container(name)
-                        .await
-                        .map_err(engine_err(format!("remove container {name}")))?;
+                if c.labels.get(labels::APP).map(String::as_str) != Some(labels::APP_ID) {
+                    return Ok(true);
                 }
-                Ok(true)
+                match self.engine.remove_container(name).await {
+                    // Gone meanwhile (a killed apply's removal that the engine finished).
+                    Ok(()) | Err(EngineError::NotFound(_)) => Ok(true),
+                    // The engine is removing it already: wait until it is gone.
+                    Err(EngineError::Other(m)) if m.contains("already in progress") => {
+                        self.wait_gone(name).await?;
+                        Ok(true)
+                    }
+                    Err(e) => Err(engine_err(format!("remove container {name}"))(e)),
+                }
             }
             Err(EngineError::NotFound(_)) => Ok(false),
             Err(e) => Err(engine_err(format!("inspect container {name}"))(e)),
         }
+    }
+
+    /// Waits until the engine has finished removing `name` (bounded: a removal takes seconds at most).
+    async fn wait_gone(&self, name: &str) -> Result<(), DeployError> {
+        for _ in 0..150 {
+            match self.engine.inspect_container(name).await {
+                Err(EngineError::NotFound(_)) => return Ok(()),
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
+        Err(DeployError::Engine {
+            what: format!("remove container {name}"),
+            detail: "the engine was still removing it after 30 s".into(),
+        })
     }
 
     pub(super) async fn recreate(&mut self, c: &DesiredContainer) -> Result<(), DeployError> {
@@ -351,13 +397,18 @@ impl<E: ContainerEngine> Run<'_, E> {
         let from = self.journal.len();
         self.create(c, &next).await?;
         self.journal.push(Undo::RemoveContainer(next.clone()));
-        let was_running = self
-            .engine
-            .inspect_container(&c.name)
-            .await
-            .ok()
-            .and_then(|i| i.state)
-            .is_some_and(|s| s.running);
+        let was_running = match self.engine.inspect_container(&c.name).await {
+            Ok(i) => i.state.is_some_and(|s| s.running),
+            // Gone since this run looked (a killed apply's rename the engine finished): nothing to set
+            // aside, the new container takes the name.
+            Err(EngineError::NotFound(_)) => {
+                self.rename(&next, &c.name).await?;
+                self.journal.truncate(from);
+                self.journal.push(Undo::RemoveContainer(c.name.clone()));
+                return self.start(&c.name).await;
+            }
+            Err(e) => return Err(engine_err(format!("inspect container {}", c.name))(e)),
+        };
         self.stop(&c.name).await?;
         if was_running {
             self.journal.push(Undo::StartAgain(c.name.clone()));

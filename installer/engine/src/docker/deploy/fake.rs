@@ -47,6 +47,16 @@ pub struct State {
     pub refuse: Option<String>,
     /// The change after which this token is cancelled (as Ctrl-C would).
     pub cancel_after: Option<(String, CancellationToken)>,
+    /// After the change `.0`, a container of ours named `.1` appears, as one does when the engine
+    /// finishes a killed apply's create after the next run looked.
+    pub appear_after: Option<(String, String)>,
+    /// The engine finishes a killed apply's start of this container just after listing it as stopped.
+    pub started_after_list: Option<String>,
+    /// The engine finishes a killed apply's create of this name just before this run's create.
+    pub created_before_create: Option<String>,
+    /// After the change `.0`, the container `.1` is gone (by a killed apply's rename or removal that the
+    /// engine finished late).
+    pub vanish_after: Option<(String, String)>,
     /// The uid and gid every image runs as; unknown when unset.
     pub image_user: Option<(u32, u32)>,
     next_id: u64,
@@ -138,6 +148,28 @@ impl FakeEngine {
                 token.cancel();
             }
         }
+        if let Some((_, name)) = s.appear_after.take_if(|(at, _)| *at == change) {
+            s.next_id += 1;
+            let id = format!("late-{}", s.next_id);
+            s.containers.push(FakeContainer {
+                id,
+                name,
+                labels: BTreeMap::from([(
+                    crate::docker::labels::APP.to_string(),
+                    crate::docker::labels::APP_ID.to_string(),
+                )]),
+                image_id: "sha256:late".into(),
+                running: false,
+                networks: Vec::new(),
+                healthy: false,
+                exit_code: None,
+                logs: Vec::new(),
+                removing: false,
+            });
+        }
+        if let Some((_, name)) = s.vanish_after.take_if(|(at, _)| *at == change) {
+            s.containers.retain(|c| c.name != name);
+        }
         s.changes.push(change);
         Ok(())
     }
@@ -214,8 +246,8 @@ impl ContainerEngine for FakeEngine {
     }
 
     async fn list_containers(&self, label: &str) -> Result<Vec<ListedContainer>, EngineError> {
-        Ok(self
-            .state()
+        let mut s = self.state();
+        let listed = s
             .containers
             .iter()
             .filter(|c| has_label(&c.labels, label))
@@ -228,7 +260,13 @@ impl ContainerEngine for FakeEngine {
                 published_ports: Vec::new(),
                 networks: c.networks.clone(),
             })
-            .collect())
+            .collect();
+        if let Some(name) = s.started_after_list.take() {
+            if let Ok(i) = Self::find(&s, &name) {
+                s.containers[i].running = true;
+            }
+        }
+        Ok(listed)
     }
 
     async fn inspect_container(&self, name: &str) -> Result<ContainerInfo, EngineError> {
@@ -251,6 +289,23 @@ impl ContainerEngine for FakeEngine {
 
     async fn create_container(&self, name: &str, c: &DesiredContainer) -> Result<(), EngineError> {
         let mut s = self.state();
+        if s.created_before_create.as_deref() == Some(name) {
+            s.created_before_create = None;
+            s.next_id += 1;
+            let id = format!("late-{}", s.next_id);
+            s.containers.push(FakeContainer {
+                id,
+                name: name.into(),
+                labels: c.labels(),
+                image_id: "sha256:late".into(),
+                running: false,
+                networks: vec![c.network.clone()],
+                healthy: false,
+                exit_code: None,
+                logs: Vec::new(),
+                removing: false,
+            });
+        }
         if Self::find(&s, name).is_ok() {
             return Err(EngineError::Other(format!(
                 "Conflict. The container name \"/{name}\" is already in use"
@@ -279,6 +334,10 @@ impl ContainerEngine for FakeEngine {
     async fn start_container(&self, name: &str) -> Result<(), EngineError> {
         let mut s = self.state();
         let i = Self::find(&s, name)?;
+        // As Docker answers 304.
+        if s.containers[i].running {
+            return Err(EngineError::NotModified("already started".into()));
+        }
         Self::change(&mut s, format!("start {name}"))?;
         s.containers[i].running = true;
         Ok(())

@@ -28,7 +28,7 @@ pub(super) async fn observe<E: ContainerEngine>(
         }
         Err(e) => return Err(engine_err("inspect the network")(e)),
     };
-    let ours = list_ours(engine).await?;
+    let mut ours = list_ours(engine).await?;
     let mut foreign_names = Vec::new();
     for c in &desired.containers {
         if ours.iter().any(|o| o.name == c.name) {
@@ -49,6 +49,32 @@ pub(super) async fn observe<E: ContainerEngine>(
         };
         images.insert(c.image.clone(), id);
     }
+    let mut ports_taken = held_ports(desired, &ours, local_engine);
+    // A port held while one of ours is not running may be that container starting: the engine finishes a
+    // killed apply's start on its own, binding the port before the container reads as running. Give the
+    // engine a moment to settle before calling the port another program's.
+    let mut settle = 0;
+    while !ports_taken.is_empty() && ours.iter().any(|o| !o.running) && settle < SETTLE_ROUNDS {
+        settle += 1;
+        tokio::time::sleep(SETTLE_PAUSE).await;
+        ours = list_ours(engine).await?;
+        ports_taken = held_ports(desired, &ours, local_engine);
+    }
+    Ok(Observed {
+        network,
+        ours,
+        foreign_names,
+        images,
+        ports_taken,
+    })
+}
+
+/// How long [`observe`] waits, at most, for a container of ours to finish starting.
+const SETTLE_ROUNDS: u32 = 25;
+const SETTLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The desired host ports held by something other than our (running) containers.
+fn held_ports(desired: &Desired, ours: &[ObservedContainer], local_engine: bool) -> Vec<u16> {
     let ours_publish: Vec<u16> = ours
         .iter()
         .flat_map(|c| c.published_ports.iter().copied())
@@ -67,13 +93,7 @@ pub(super) async fn observe<E: ContainerEngine>(
             }
         }
     }
-    Ok(Observed {
-        network,
-        ours,
-        foreign_names,
-        images,
-        ports_taken,
-    })
+    ports_taken
 }
 
 /// Our containers (by label), as the planner reads them: each one inspected for how it runs (restarts,

@@ -615,3 +615,125 @@ async fn an_uninstall_during_a_recreate_leaves_nothing_to_restore_and_says_so() 
         "\nrollback: m was already being removed; m-prev was already gone"
     );
 }
+
+/// The engine finishes a killed apply's last create on its own, perhaps after the next run planned: the
+/// container it made is ours, undesired, and must be gone when that run says it succeeded, or `plan`
+/// still has something to do.
+#[tokio::test]
+async fn a_leftover_that_appears_after_planning_is_removed_at_cleanup() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    fake.state().appear_after = Some(("create m".into(), "aigw-installer-probe-1".into()));
+    apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    let changes = fake.take_changes();
+    assert_eq!(
+        changes.last().map(String::as_str),
+        Some("remove aigw-installer-probe-1"),
+        "{changes:?}"
+    );
+    let names: Vec<String> = fake
+        .state()
+        .containers
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["m", "gw"]);
+    let again = plan_desired(&fake, &t.desired, false).await.unwrap();
+    assert!(again.is_noop(), "{again:?}");
+}
+
+/// "Up to date" means serving: a kept server that does not answer yet (a rollback restarted it, or an
+/// interrupted run left it loading) is waited for, and one that never answers fails the apply, which
+/// changed nothing.
+#[tokio::test]
+async fn an_apply_with_nothing_to_change_still_waits_for_health() {
+    let t = target_with("--a");
+    let fake = installed(&t).await;
+    for c in &mut fake.state().containers {
+        if c.name == "gw" {
+            c.healthy = false;
+        }
+    }
+    let err = apply_target(&fake, &t, &opts(), &None).await.unwrap_err();
+    let DeployError::Unhealthy {
+        component,
+        rollback,
+        ..
+    } = &err
+    else {
+        panic!("{err}");
+    };
+    assert_eq!(*component, Component::Gateway);
+    assert_eq!(rollback, "\nrollback: nothing had been changed");
+    assert!(fake.take_changes().is_empty());
+    // Once it answers, the same apply is a no-op again.
+    for c in &mut fake.state().containers {
+        c.healthy = true;
+    }
+    let report = apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    assert!(!report.changed);
+}
+
+/// A killed apply's start that the engine finishes after this run listed the container as stopped:
+/// the planned start finds it running, which is what was wanted.
+#[tokio::test]
+async fn a_start_the_engine_finished_meanwhile_is_not_a_failure() {
+    let t = target_with("--a");
+    let fake = installed(&t).await;
+    for c in &mut fake.state().containers {
+        c.running = c.name != "gw";
+    }
+    fake.state().started_after_list = Some("gw".into());
+    let report = apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    assert!(
+        report
+            .plan
+            .steps
+            .iter()
+            .any(|s| matches!(s, aigw_core::plan::Step::Start { name, .. } if name == "gw")),
+        "{:?}",
+        report.plan
+    );
+    assert!(fake.state().containers.iter().all(|c| c.running));
+}
+
+/// A killed apply's create that the engine finishes after this run looked: the name is taken by a
+/// container of ours, which is removed, and the create made again.
+#[tokio::test]
+async fn a_create_the_engine_finished_meanwhile_is_replaced() {
+    let t = target_with("--a");
+    let fake = engine_for(&t);
+    fake.state().created_before_create = Some("m".into());
+    apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    let changes = fake.take_changes();
+    assert_eq!(
+        changes[..3],
+        ["create network net", "remove m", "create m"],
+        "{changes:?}"
+    );
+    let names: Vec<String> = fake
+        .state()
+        .containers
+        .iter()
+        .map(|c| c.name.clone())
+        .collect();
+    assert_eq!(names, ["m", "gw"]);
+}
+
+/// The container to recreate is gone by the time the recreate reaches it (a killed apply's rename to
+/// `-prev` that the engine finished late): the new container takes the name.
+#[tokio::test]
+async fn a_recreate_whose_old_container_went_meanwhile_puts_the_new_one_in_place() {
+    let fake = installed(&target_with("--a")).await;
+    fake.state().vanish_after = Some(("create m-next".into(), "m".into()));
+    let t = target_with("--b");
+    apply_target(&fake, &t, &opts(), &None).await.unwrap();
+    let changes = fake.take_changes();
+    assert_eq!(
+        changes[..3],
+        ["create m-next", "rename m-next m", "start m"],
+        "{changes:?}"
+    );
+    let again = plan_desired(&fake, &t.desired, false).await.unwrap();
+    assert!(again.is_noop(), "{again:?}");
+}
