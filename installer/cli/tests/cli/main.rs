@@ -2,5 +2,6 @@
 
 mod cli_detect;
 mod cli_provision;
+mod diagnose_cli;
 mod export_bundle;
 mod recommend_cli;
