@@ -50,7 +50,7 @@ impl Redactor {
             }
         }
         self.known
-            .sort_by(|a, b| b.expose().len().cmp(&a.expose().len()));
+            .sort_by_key(|k| std::cmp::Reverse(k.expose().len()));
     }
 
     /// The values of the secret-named variables of an environment (as the core masks them).
