@@ -11,28 +11,28 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 work="$(mktemp -d)"
 export XDG_DATA_HOME="$work/data"
-gw=aigw-bench-diag-gw model=aigw-bench-diag-model net=aigw-bench-diag
+gw=aigw-bench-diag-gw model=aigw-bench-diag-model net=aigw-bench-diag tag=bench-diag
 cleanup() {
   docker rm -f "$gw" "$model" >/dev/null 2>&1 || true
   docker network rm "$net" >/dev/null 2>&1 || true
+  docker rmi "aigw-test/gateway:$tag" "aigw-test/model-server:$tag" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+cargo build --release --locked --bin aigw-installer
+bin="${CARGO_TARGET_DIR:-$root/target}/release/aigw-installer"
+# The lock only after the build: the suites of other checkouts wait for it.
 exec 9>"${TMPDIR:-/tmp}/aigw-e2e-engine.lock"
 flock 9
 
-cargo build --release --locked --bin aigw-installer
-bin="${CARGO_TARGET_DIR:-$root/target}/release/aigw-installer"
-
-# Stand-in images (test fixtures), built like the test harness builds them.
-if ! docker image inspect aigw-test/model-server:standin >/dev/null 2>&1; then
-  rustc --edition 2021 -O -C target-feature=+crt-static -C strip=symbols -o "$work/standin" tests/standin/standin.rs
-  for role in model gateway; do
-    img=aigw-test/gateway; [ "$role" = model ] && img=aigw-test/model-server
-    printf 'FROM scratch\nLABEL io.aigw-installer.test-fixture=true\nCOPY standin /standin\nCOPY standin /usr/bin/python3\nENTRYPOINT ["/standin", "%s"]\n' "$role" > "$work/Dockerfile"
-    docker build -q -t "$img:standin" "$work" >/dev/null
-  done
-fi
+# Stand-in images (test fixtures) from this checkout's source, under a tag of their own (the suites'
+# tags may hold another checkout's stand-in); removed at the end.
+rustc --edition 2021 -O -C target-feature=+crt-static -C strip=symbols -o "$work/standin" tests/standin/standin.rs
+for role in model gateway; do
+  img=aigw-test/gateway; [ "$role" = model ] && img=aigw-test/model-server
+  printf 'FROM scratch\nLABEL io.aigw-installer.test-fixture=true\nCOPY standin /standin\nCOPY standin /usr/bin/python3\nENTRYPOINT ["/standin", "%s"]\n' "$role" > "$work/Dockerfile"
+  docker build -q -t "$img:$tag" "$work" >/dev/null
+done
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 mkdir -p "$work/weights"
@@ -45,12 +45,12 @@ version = "18.2.1"
 [gateway]
 host = "aigw.example.com"
 image = "aigw-test/gateway"
-tag = "standin"
+tag = "$tag"
 container = "$gw"
 port = $(free_port)
 [model]
 image = "aigw-test/model-server"
-tag = "standin"
+tag = "$tag"
 container = "$model"
 served_model_name = "mistral-small-3.2-24b"
 port = $(free_port)
@@ -82,5 +82,6 @@ hyperfine --warmup 2 --runs "${RUNS:-20}" -N --export-markdown "$out.md" --expor
   -n "aigw-installer diagnose" "$bin diagnose --out $work/diag.zip --force --spec $work/spec.toml" \
   -n "by hand (docker logs ×2, inspect ×2, info, cp logs)" "$work/by-hand.sh"
 unzip -l "$work/diag.zip"
+wc -l "$work/by-hand/model.log"
 cat "$out.md"
 jq -r '"median: diagnose \(.results[0].median*1000|floor) ms vs by hand \(.results[1].median*1000|floor) ms (ratio \(((.results[0].median/.results[1].median)*100|floor)/100))"' "$out.json"
