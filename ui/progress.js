@@ -2,6 +2,7 @@
 // stream (docker::events::Event) as phases with ticks, a bar per image layer or transfer with bytes, the
 // health wait and the loading server's log tail, Cancel, and a failure with its detail.
 import { $, el, invoke, Channel, errorText } from "./lib.js";
+import { diagnosticsActions } from "./diagnostics.js";
 
 const MIB = 1024 * 1024;
 const LOG_LINES = 300;
@@ -131,11 +132,13 @@ export async function cancelRunning(button) {
   }
 }
 
-/// Shows a failure: the message, then its detail (the engine's log lines and the rollback result).
+/// Shows a failure: the message, then its detail (the engine's log lines and the rollback result), and
+/// what helps find out more (Save diagnostics, Open log folder).
 export function showFailure(box, e) {
   const [first, ...rest] = (e?.message ?? String(e)).split("\n");
   box.replaceChildren(el("p", { class: "error-title" }, first));
   if (rest.length) box.append(el("pre", { class: "error-detail" }, rest.join("\n")));
   if (e?.fix) box.append(el("p", { class: "fix" }, `What to do: ${e.fix}`));
+  box.append(diagnosticsActions());
   box.hidden = false;
 }

@@ -8,6 +8,7 @@ use tauri::Manager;
 
 mod commands;
 mod connect;
+mod diagnostics;
 mod error;
 mod install;
 mod manage;
@@ -28,6 +29,8 @@ fn main() {
             install::cancel,
             connect::connect_info,
             connect::export_zip,
+            diagnostics::save_diagnostics,
+            diagnostics::open_log_folder,
             manage::status,
             manage::logs,
             manage::uninstall,

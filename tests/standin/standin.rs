@@ -17,6 +17,8 @@
 //! answers while it exists); the server then logs each completion request as it arrives.
 //! A file STANDIN_EXIT_AT_START there makes the model server refuse to start, as vLLM does with a bad
 //! argument: its first line is the exit code, the rest a message it prints to stderr before exiting.
+//! A file STANDIN_SAY there is printed to stdout as the server starts (the diagnostics test plants
+//! secrets in the logs with it).
 //! Built with `rustc -C target-feature=+crt-static` so the image can be `FROM scratch`; std only.
 
 use std::collections::BTreeMap;
@@ -211,6 +213,9 @@ fn serve(role: Role) {
     match &role {
         Role::Model(m) => {
             println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served);
+            if let Ok(say) = std::fs::read_to_string(format!("{}/STANDIN_SAY", m.model)) {
+                println!("{}", say.trim_end());
+            }
             if let Ok(refusal) = std::fs::read_to_string(format!("{}/STANDIN_EXIT_AT_START", m.model)) {
                 let (code, message) = refusal.split_once('\n').unwrap_or((refusal.as_str(), ""));
                 for i in 1..=5 {

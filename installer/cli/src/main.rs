@@ -2,6 +2,7 @@
 //! an `Args` struct and a `run` function; this file only parses, sets up logging and dispatches.
 
 mod detect;
+mod diagnose;
 mod manage;
 mod models;
 mod problem;
@@ -85,6 +86,8 @@ enum Command {
     Logs(manage::LogsArgs),
     /// Remove what the installer created (containers and network, found by label).
     Uninstall(manage::UninstallArgs),
+    /// Write a diagnostics zip for a support request: reports, status, plan, logs, secrets redacted.
+    Diagnose(diagnose::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell); the packages install them.
     Completions {
         #[arg(value_enum)]
@@ -162,6 +165,7 @@ fn main() -> ExitCode {
         Command::Status(args) => runtime.block_on(manage::status(args)),
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),
+        Command::Diagnose(args) => runtime.block_on(diagnose::run(args)),
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     };
     match result {

@@ -6,6 +6,7 @@
 //! the GitLab side and the exports as text. The engine crate (`aigw-engine`) does the I/O.
 
 pub mod catalog;
+pub mod diagnose;
 pub mod export;
 pub mod gitlab;
 pub mod plan;

@@ -722,3 +722,132 @@ async fn without_docker_it_plans_and_exports() {
         .await;
     d.quit().await;
 }
+
+/// A failed install offers "Save diagnostics" and "Open log folder": the first writes the redacted zip
+/// into the data directory (the page declares where), the second hands the installer's log folder to
+/// the desktop's opener (here a stand-in `xdg-open` that records what it was asked to open).
+#[tokio::test]
+async fn a_failure_offers_diagnostics_and_the_log_folder() {
+    if !gui_available() {
+        return;
+    }
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, weights, logs, bin) = (
+        tmp.path().join("data"),
+        tmp.path().join("weights"),
+        tmp.path().join("logs"),
+        tmp.path().join("bin"),
+    );
+    std::fs::create_dir_all(&weights).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    // The model server refuses to start, as vLLM does with a bad argument: the install fails at once.
+    std::fs::write(
+        weights.join("STANDIN_EXIT_AT_START"),
+        "2\nValueError: planted refusal\n",
+    )
+    .unwrap();
+    let opened = tmp.path().join("opened");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let d = Driver::launch(
+        APP,
+        &[("XDG_DATA_HOME", data.to_str().unwrap()), ("PATH", &path)],
+    )
+    .await;
+    d.wait_text("#welcome-title", |t| t.contains("GitLab Duo"))
+        .await;
+    plan_with_standins(&d, &weights, &logs).await;
+    d.click("#install-btn").await;
+    d.wait_text_within("#install-status", Duration::from_secs(120), |t| {
+        t.contains("failed")
+    })
+    .await;
+    let err = d.text("#install-error").await;
+    assert!(err.contains("planted refusal"), "{err}");
+    assert_eq!(
+        d.text("#install-error .save-diagnostics").await,
+        "Save diagnostics"
+    );
+    assert_eq!(
+        d.text("#install-error .open-log-folder").await,
+        "Open log folder"
+    );
+
+    d.click("#install-error .save-diagnostics").await;
+    let state = d
+        .wait_attribute("#install-error .diagnostics", "data-diagnostics", |v| {
+            matches!(v, Some("saved" | "failed"))
+        })
+        .await;
+    assert_eq!(
+        state.as_deref(),
+        Some("saved"),
+        "{}",
+        d.text("#install-error .diag-outcome").await
+    );
+    let saved = PathBuf::from(
+        d.attribute("#install-error .diagnostics", "data-path")
+            .await
+            .unwrap(),
+    );
+    assert!(
+        saved.starts_with(data.join("aigw-installer/diagnostics")),
+        "{}",
+        saved.display()
+    );
+    let (names, all) = zip_names(&saved);
+    for f in [
+        "README.txt",
+        "manifest.json",
+        "system/detect.json",
+        "status.json",
+    ] {
+        assert!(names.iter().any(|n| n == f), "{f} missing from {names:?}");
+    }
+    assert!(all.contains("aigw-installer diagnostics"));
+    d.screenshot(&artifacts().join("wizard-6-install-failed-diagnostics.png"))
+        .await;
+
+    d.click("#install-error .open-log-folder").await;
+    let folder = d
+        .wait_attribute("#install-error .diagnostics", "data-log-folder", |v| {
+            v.is_some()
+        })
+        .await;
+    let want = data.join("aigw-installer/logs");
+    assert_eq!(folder.as_deref(), want.to_str());
+    // The opener runs apart from the page: wait for what it recorded.
+    let started = std::time::Instant::now();
+    while !opened.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the opener was never run"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&opened).unwrap(),
+        want.to_str().unwrap()
+    );
+    d.quit().await;
+    assert!(
+        ours(&engine).await.is_empty(),
+        "the failed install was rolled back"
+    );
+}

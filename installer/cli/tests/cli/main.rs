@@ -3,6 +3,7 @@
 mod cli_detect;
 mod cli_provision;
 mod cli_stability;
+mod diagnose_cli;
 mod export_bundle;
 mod fault_suite;
 mod recommend_cli;

@@ -1,5 +1,6 @@
 //! The core's integration tests over fixtures: one binary.
 
+mod diagnose_props;
 mod floors;
 mod gitlab_snippets;
 mod preflight_profiles;

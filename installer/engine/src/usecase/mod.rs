@@ -1,7 +1,8 @@
 //! The use cases both front ends call — detect, review, install, upgrade, status, logs, uninstall, images,
-//! export — each a function over the engine, taking an event sink and a cancellation token where it runs
+//! export, diagnose — each a function over the engine, taking an event sink and a cancellation token where it runs
 //! long. The CLI and the wizard parse, render and ask; everything they do to the machine goes through here.
 
+mod diagnose;
 mod export;
 mod images;
 mod manage;
@@ -10,6 +11,9 @@ mod specs;
 
 pub use crate::docker::deploy::DEFAULT_STABLE_FOR_S;
 pub use crate::docker::manage::{ContainerStatus, Removed};
+pub use diagnose::{
+    default_diagnostics_path, diagnose, log_folder, DiagnoseOptions, Diagnosed, LOG_LINES,
+};
 pub use export::{export, Exported};
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
@@ -92,6 +96,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("{0} already exists")]
+    Exists(String),
+    #[error("cannot write {path}: {detail}")]
+    Write { path: String, detail: String },
     #[error("cannot delete {path}: {source}")]
     Purge {
         path: String,
@@ -110,7 +118,8 @@ impl Explain for Error {
             Self::NoDataDir => "no_data_dir",
             Self::NotInstalled => "not_installed",
             Self::NotABundle { .. } | Self::NoNewTag => "invalid_input",
-            Self::ReadToken { .. } | Self::Purge { .. } => "io",
+            Self::ReadToken { .. } | Self::Purge { .. } | Self::Write { .. } => "io",
+            Self::Exists(_) => "exists",
         }
     }
 
@@ -130,6 +139,8 @@ impl Explain for Error {
             }
             Self::ReadToken { .. } => "check the token file's path and that it is readable".into(),
             Self::Purge { .. } => "delete it by hand, or fix its permissions".into(),
+            Self::Exists(_) => "choose another file name, or allow replacing it".into(),
+            Self::Write { .. } => "choose a folder you can write to".into(),
         })
     }
 
