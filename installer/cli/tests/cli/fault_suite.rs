@@ -675,7 +675,6 @@ async fn inject(
     kills: &mut usize,
 ) -> (String, String) {
     // A running deployment at one of the intended specs (a run that did not converge left none).
-    let running = |current: &Option<String>| current.clone();
     let ensure_running = |current: &mut Option<String>| {
         if let Some(c) = current.clone() {
             return c;
@@ -695,7 +694,6 @@ async fn inject(
         Fault::KillInRecreate(at) => {
             let from = ensure_running(current);
             let to = if from == v1 { v2 } else { v1 };
-            let _ = running(current);
             let (landed, note) = kill_apply(f, to, at);
             *kills += usize::from(landed);
             (to.into(), format!("request #{}: {note}", at.nth))
