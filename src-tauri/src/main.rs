@@ -13,6 +13,7 @@ mod install;
 mod manage;
 mod options;
 mod store;
+mod zoom;
 
 fn main() {
     let _log = aigw_engine::logging::init("aigw-installer-app", None, "warn");
@@ -31,7 +32,8 @@ fn main() {
             manage::status,
             manage::logs,
             manage::uninstall,
-            options::options
+            options::options,
+            zoom::zoom
         ])
         .setup(|app| {
             stop_on_signals(app.handle().clone());
