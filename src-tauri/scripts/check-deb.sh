@@ -146,7 +146,7 @@ fi
 if [ "$failures" -gt 0 ]; then die "$failures check(s) failed on the package's contents; not installing it"; fi
 
 # 2. Install (the CLI package first), start, remove. Whatever apt pulls in is purged again afterwards.
-installed_pkgs="$(dpkg-query -W -f='${Package} ${Status}\n' "$cli" "$cli_pkg" 2>/dev/null | awk '/install ok installed/ { print $1 }' | tr '\n' ' ')"
+installed_pkgs="$( (dpkg-query -W -f='${Package} ${Status}\n' "$cli" "$cli_pkg" 2>/dev/null || true) | awk '/install ok installed/ { print $1 }' | tr '\n' ' ')"
 if [ -n "${installed_pkgs// /}" ]; then
   say "purging copies left installed by an earlier run: $installed_pkgs"
   $sudo env DEBIAN_FRONTEND=noninteractive dpkg --purge "$cli" "$cli_pkg" >/dev/null
@@ -198,7 +198,7 @@ $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
   cat "$scratch/apt.log" >&2
   die "apt-get install failed"
 }
-ok "installed $(dpkg-query -W -f='${Package} ${Version}' "$cli_pkg" "$cli" | tr '\n' ' ')"
+ok "installed $(dpkg-query -W -f='${Package} ${Version}\n' "$cli_pkg" "$cli" | tr '\n' ' ')"
 owner="$(dpkg-query -S "/usr/bin/$cli" 2>/dev/null | cut -d: -f1)"
 [ "$owner" = "$cli_pkg" ] && ok "/usr/bin/$cli comes from $cli_pkg" || bad "/usr/bin/$cli belongs to '$owner', expected $cli_pkg"
 
