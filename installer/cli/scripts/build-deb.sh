@@ -74,8 +74,10 @@ say "Depends: $depends"
 
 # 4. The control file from its template, and the files' checksums.
 installed_size="$(du -sk --exclude=DEBIAN "$stage" | cut -f1)"
-sed -e "s/@VERSION@/$version/" -e "s/@ARCH@/$arch/" -e "s/@INSTALLED_SIZE@/$installed_size/" \
-  -e "s/@DEPENDS@/$depends/" "$packaging/control" >"$stage/DEBIAN/control"
+sed_escape() { sed -e 's/[\/&|]/\\&/g' <<<"$1"; } # a value as a sed replacement text
+sed -e "s|@VERSION@|$(sed_escape "$version")|" -e "s|@ARCH@|$(sed_escape "$arch")|" \
+  -e "s|@INSTALLED_SIZE@|$installed_size|" -e "s|@DEPENDS@|$(sed_escape "$depends")|" \
+  "$packaging/control" >"$stage/DEBIAN/control"
 (cd "$stage" && find usr -type f -print0 | sort -z | xargs -0 md5sum) >"$stage/DEBIAN/md5sums"
 chmod 0644 "$stage/DEBIAN/control" "$stage/DEBIAN/md5sums"
 
