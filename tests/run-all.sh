@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a Debian 12 machine for the test suites (packages, Rust, a running Docker engine) and runs every
-# test of the workspace under a virtual display, then builds the .deb and checks it (install, start, remove).
+# test of the workspace under a virtual display, then builds both .debs and checks them (install, start, remove):
+# the CLI-only aigw-installer-cli, then the desktop aigw-installer installed after it.
 # CI=true makes a missing Docker engine or display a failure. SKIP_DEB=1 stops after the cargo tests.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -13,9 +14,11 @@ if [ "${SKIP_DEB:-}" = 1 ] && [ -n "${CI:-}" ]; then
   exit 1
 fi
 if [ "${SKIP_DEB:-}" = 1 ]; then
-  echo "run-all: SKIP_DEB=1: not building or checking the .deb"
+  echo "run-all: SKIP_DEB=1: not building or checking the .debs"
   exit 0
 fi
-# Both honour CARGO_TARGET_DIR; check-deb.sh finds the package where build-deb.sh puts it.
+# They honour CARGO_TARGET_DIR; each check-deb.sh finds the packages where the build-deb.sh scripts put them.
+installer/cli/scripts/build-deb.sh
+installer/cli/scripts/check-deb.sh
 src-tauri/scripts/build-deb.sh
 src-tauri/scripts/check-deb.sh

@@ -6,6 +6,7 @@ import { startInstall } from "./install.js";
 import { refreshInstalled } from "./manage.js";
 import "./connect.js";
 import "./options.js";
+import "./zoom.js";
 
 function renderGpus(report) {
   const box = $("#gpus");

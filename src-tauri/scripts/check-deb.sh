@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Checks the Debian package that build-deb.sh makes, then installs it, starts what it installed, and removes it
-# again (the machine is left as found, also on failure or Ctrl-C).
-#   usage: src-tauri/scripts/check-deb.sh [DEB]   (default: the one build-deb.sh makes under the target directory)
+# Checks the desktop Debian package that build-deb.sh makes, then installs it after the CLI package it depends on
+# (aigw-installer-cli, from installer/cli/scripts/build-deb.sh), starts what they installed, and removes both
+# again (the machine is left as found, also on failure or Ctrl-C). Idempotent: copies left installed by an
+# earlier run are purged first.
+#   usage: src-tauri/scripts/check-deb.sh [DEB [CLI_DEB]]   (default: the ones the build scripts make under the
+#   target directory)
 # Needs root or sudo, Xvfb (xvfb-run) and desktop-file-validate (skipped when missing, unless CI is set):
 # setup-debian.sh test.
 # `test && ok … || bad …` below is if-then-else: ok only prints, so it cannot fail.
@@ -10,6 +13,7 @@ set -euo pipefail
 
 gui="aigw-installer-app"
 cli="aigw-installer"
+cli_pkg="aigw-installer-cli"
 max_bytes=$((15 * 1000 * 1000))
 here="$(cd "$(dirname "$0")" && pwd)"
 app_dir="$(dirname "$here")"
@@ -30,9 +34,11 @@ die() {
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 
-if [ "$#" -gt 1 ]; then die "usage: $0 [DEB]"; fi
-if [ "$#" -eq 1 ]; then
+if [ "$#" -gt 2 ]; then die "usage: $0 [DEB [CLI_DEB]]"; fi
+expected_version="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' "$app_dir/tauri.conf.json")"
+if [ "$#" -ge 1 ]; then
   deb="$1"
+  cli_deb="${2:-$(dirname "$1")/../deb-cli/${cli_pkg}_${expected_version}_amd64.deb}"
 else
   if [ -x "$HOME/.cargo/bin/cargo" ]; then export PATH="$HOME/.cargo/bin:$PATH"; fi
   if [ -n "${CARGO_TARGET_DIR:-}" ]; then
@@ -42,9 +48,12 @@ else
   fi
   version="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' "$app_dir/tauri.conf.json")"
   deb="$target_dir/release/bundle/deb/${cli}_${version}_amd64.deb"
+  cli_deb="$target_dir/release/bundle/deb-cli/${cli_pkg}_${version}_amd64.deb"
 fi
 [ -f "$deb" ] || die "no package at $deb; build it with src-tauri/scripts/build-deb.sh"
 deb="$(cd "$(dirname "$deb")" && pwd)/$(basename "$deb")"
+[ -f "$cli_deb" ] || die "no CLI package at $cli_deb (the desktop package depends on it); build it with installer/cli/scripts/build-deb.sh"
+cli_deb="$(cd "$(dirname "$cli_deb")" && pwd)/$(basename "$cli_deb")"
 for tool in dpkg-deb apt-get xvfb-run timeout; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool is missing; run src-tauri/scripts/setup-debian.sh test"
 done
@@ -62,14 +71,26 @@ fi
 say "inspecting $deb"
 field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Package)" = "$cli" ] && ok "Package: $cli" || bad "Package is '$(field Package)', expected $cli"
-expected_version="$(sed -nE 's/^  "version": "([^"]+)".*/\1/p' "$app_dir/tauri.conf.json")"
 [ "$(field Version)" = "$expected_version" ] && ok "Version: $expected_version" \
   || bad "Version is '$(field Version)', expected $expected_version (tauri.conf.json)"
 [ "$(field Architecture)" = amd64 ] && ok "Architecture: amd64" || bad "Architecture is '$(field Architecture)', expected amd64"
 depends="$(field Depends)"
 [[ "$depends" == *libwebkit2gtk-4.1-0* ]] && ok "Depends: $depends" || bad "Depends lacks libwebkit2gtk-4.1-0: '$depends'"
+[[ ", $depends," == *", $cli_pkg (= $expected_version),"* ]] && ok "Depends names $cli_pkg (= $expected_version)" \
+  || bad "Depends does not name $cli_pkg (= $expected_version), which ships the CLI: '$depends'"
 if [[ "$depends" == *docker* ]]; then bad "Depends names Docker ('$depends'): it must only be recommended"; fi
-say "  (Recommends: $(field Recommends); Section: $(field Section))"
+[[ "$(field Recommends)" == *docker* ]] && ok "Recommends: $(field Recommends)" || bad "Recommends does not name Docker"
+# The metadata matches the CLI package's (one maintainer, one homepage), and is complete.
+for key in Maintainer Homepage Section Priority; do
+  want="$(dpkg-deb -f "$cli_deb" "$key")"
+  [ -n "$(field "$key")" ] && [ "$(field "$key")" = "$want" ] && ok "$key: $(field "$key")" \
+    || bad "$key is '$(field "$key")', the CLI package says '$want'"
+done
+[[ "$(field Maintainer)" =~ ^[^\<]+\ \<[^@\>]+@[^\>]+\>$ ]] || bad "Maintainer '$(field Maintainer)' is not 'Name <address>'"
+description="$(field Description)"
+long_lines="$(tail -n +2 <<<"$description" | grep -c . || true)"
+[ -n "$(head -n 1 <<<"$description")" ] && [ "$long_lines" -ge 3 ] && ok "Description: '$(head -n 1 <<<"$description")' + $long_lines lines" \
+  || bad "Description needs a short line and a long text: '$description'"
 
 size="$(stat -c %s "$deb")"
 if [ "$size" -le "$max_bytes" ]; then ok "size $((size / 1000)) kB (limit $((max_bytes / 1000)) kB)"; else
@@ -84,24 +105,16 @@ member() { # prints a packaged file's content, by its absolute path
 has_exec() { # an executable regular file at this path in the package
   awk -v p="$1" '$2 == p && $1 ~ /^-..x/ { found = 1 } END { exit !found }' <<<"$listing"
 }
-for bin in "$gui" "$cli"; do
-  has_exec "/usr/bin/$bin" && ok "/usr/bin/$bin (executable)" || bad "no executable /usr/bin/$bin in the package"
-done
+has_exec "/usr/bin/$gui" && ok "/usr/bin/$gui (executable)" || bad "no executable /usr/bin/$gui in the package"
 has_file() { awk -v p="$1" '$2 == p && $1 ~ /^-/ { found = 1 } END { exit !found }' <<<"$listing"; }
-for f in /usr/share/bash-completion/completions/$cli /usr/share/zsh/vendor-completions/_$cli \
+has_file "/usr/share/doc/$cli/copyright" && member "/usr/share/doc/$cli/copyright" | grep -q '^License: ' \
+  && ok "/usr/share/doc/$cli/copyright" || bad "no /usr/share/doc/$cli/copyright with a License field in the package"
+# The CLI, its completions and manual page belong to aigw-installer-cli: two packages holding a path would
+# refuse to install together.
+for f in /usr/bin/$cli /usr/share/bash-completion/completions/$cli /usr/share/zsh/vendor-completions/_$cli \
   /usr/share/fish/vendor_completions.d/$cli.fish /usr/share/man/man1/$cli.1.gz; do
-  has_file "$f" && ok "$f" || bad "no $f in the package"
+  has_file "$f" && bad "$f is in the desktop package; $cli_pkg ships it" || true
 done
-# The bash completion parses and completes the subcommands; the manual page names the command.
-if member "/usr/share/bash-completion/completions/$cli" | bash -n 2>/dev/null \
-  && member "/usr/share/bash-completion/completions/$cli" | grep -q 'apply'; then
-  ok "bash completion parses (bash -n) and knows 'apply'"
-else
-  bad "the bash completion does not parse or lacks the subcommands"
-fi
-if member "/usr/share/man/man1/$cli.1.gz" | gzip -dc | grep -q '^\.TH'; then ok "manual page $cli(1)"; else
-  bad "/usr/share/man/man1/$cli.1.gz is not a manual page"
-fi
 desktop_path="$(awk '$2 ~ /^\/usr\/share\/applications\/.*\.desktop$/ { print $2 }' <<<"$listing" | head -n 1)"
 icons="$(awk '$2 ~ /^\/usr\/share\/icons\/hicolor\/.*\/apps\/.*\.png$/ { print $2 }' <<<"$listing")"
 if [ -n "$icons" ]; then ok "hicolor icons: $(tr '\n' ' ' <<<"$icons")"; else bad "no hicolor icons (usr/share/icons/hicolor/*/apps/*.png)"; fi
@@ -132,9 +145,11 @@ fi
 
 if [ "$failures" -gt 0 ]; then die "$failures check(s) failed on the package's contents; not installing it"; fi
 
-# 2. Install, start, remove. Whatever apt pulls in for the package is purged again afterwards.
-if dpkg-query -W -f='${Status}' "$cli" 2>/dev/null | grep -q "install ok installed"; then
-  die "$cli is already installed here ($(dpkg-query -W -f='${Version}' "$cli")); remove it first: this check installs and removes the package"
+# 2. Install (the CLI package first), start, remove. Whatever apt pulls in is purged again afterwards.
+installed_pkgs="$( (dpkg-query -W -f='${Package} ${Status}\n' "$cli" "$cli_pkg" 2>/dev/null || true) | awk '/install ok installed/ { print $1 }' | tr '\n' ' ')"
+if [ -n "${installed_pkgs// /}" ]; then
+  say "purging copies left installed by an earlier run: $installed_pkgs"
+  $sudo env DEBIAN_FRONTEND=noninteractive dpkg --purge "$cli" "$cli_pkg" >/dev/null
 fi
 scratch="$(mktemp -d)"
 before="$scratch/packages-before"
@@ -145,9 +160,11 @@ cleanup() {
   trap '' INT TERM # a second Ctrl-C must not cut the removal short (apt-get inherits this too)
   if [ "$installed" -eq 1 ]; then
     say "removing the package again"
-    if dpkg-query -W "$cli" >/dev/null 2>&1; then
-      $sudo env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$cli" >/dev/null || rc=1
-    fi
+    for p in "$cli" "$cli_pkg"; do
+      if dpkg-query -W "$p" >/dev/null 2>&1; then
+        $sudo env DEBIAN_FRONTEND=noninteractive apt-get purge -y -qq "$p" >/dev/null || rc=1
+      fi
+    done
     # Anything apt installed for the package alone (dependencies absent before) goes too.
     local added
     added="$(dpkg-query -W -f='${Package}\n' | sort | comm -13 "$before" - | tr '\n' ' ')"
@@ -167,8 +184,12 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "installing it (apt-get install ./$(basename "$deb"), without recommends)"
+say "installing $cli_pkg (dpkg -i $(basename "$cli_deb")), then $cli (apt-get install ./$(basename "$deb"), without recommends)"
 installed=1
+$sudo env DEBIAN_FRONTEND=noninteractive dpkg -i "$cli_deb" >"$scratch/dpkg.log" 2>&1 || {
+  cat "$scratch/dpkg.log" >&2
+  die "dpkg -i $(basename "$cli_deb") failed"
+}
 # apt reads local files as the _apt user where it can; a copy in a world-readable place avoids its notice.
 chmod 0755 "$scratch"
 cp "$deb" "$scratch/" && chmod 0644 "$scratch/$(basename "$deb")"
@@ -177,7 +198,9 @@ $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-rec
   cat "$scratch/apt.log" >&2
   die "apt-get install failed"
 }
-ok "installed $(dpkg-query -W -f='${Package} ${Version}' "$cli")"
+ok "installed $(dpkg-query -W -f='${Package} ${Version}\n' "$cli_pkg" "$cli" | tr '\n' ' ')"
+owner="$(dpkg-query -S "/usr/bin/$cli" 2>/dev/null | cut -d: -f1)"
+[ "$owner" = "$cli_pkg" ] && ok "/usr/bin/$cli comes from $cli_pkg" || bad "/usr/bin/$cli belongs to '$owner', expected $cli_pkg"
 
 missing_libs="$(ldd "/usr/bin/$gui" "/usr/bin/$cli" | grep 'not found' || true)"
 [ -z "$missing_libs" ] && ok "every shared library resolves" || bad "unresolved libraries: $missing_libs"

@@ -14,6 +14,7 @@ mod install;
 mod manage;
 mod options;
 mod store;
+mod zoom;
 
 fn main() {
     let _log = aigw_engine::logging::init("aigw-installer-app", None, "warn");
@@ -34,7 +35,8 @@ fn main() {
             manage::status,
             manage::logs,
             manage::uninstall,
-            options::options
+            options::options,
+            zoom::zoom
         ])
         .setup(|app| {
             stop_on_signals(app.handle().clone());

@@ -158,7 +158,7 @@ fi
 mb() { awk_fmt "printf \"%.1f MB\", ($1) / 1000000"; } # MB = 10^6 bytes
 rows+=("| memory at idle, PSS of the process tree (median of $mem_rounds) | $(mb "$app_pss * 1024") | $(mb "$bare_pss * 1024") | +$(mb "($app_pss - $bare_pss) * 1024") | ≤ bare + 60 MB | $(yes_no "($app_pss - $bare_pss) * 1024 <= 60000000") |")
 rows+=("| release binary (stripped) | $(mb "$app_bytes") | $(mb "$bare_bytes") | +$(mb "$app_bytes - $bare_bytes") | — | — |")
-rows+=("| .deb (GUI + CLI) | $(mb "$deb_bytes") | — | — | ≤ 15 MB | $(yes_no "$deb_bytes <= 15000000") |")
+rows+=("| .deb (desktop; the CLI is aigw-installer-cli) | $(mb "$deb_bytes") | — | — | ≤ 15 MB | $(yes_no "$deb_bytes <= 15000000") |")
 
 conditions="$(nproc) cores, load $load_before before, $load_after after"
 busy=0

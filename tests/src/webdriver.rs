@@ -258,6 +258,45 @@ impl Driver {
         .await
     }
 
+    /// Presses `key` with Control held, as a user would (W3C actions: key down, key up), e.g. `ctrl("=")`;
+    /// the page gets real `keydown` events with `ctrlKey` set.
+    pub async fn ctrl(&self, key: &str) {
+        const CONTROL: &str = "\u{E009}";
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": CONTROL},
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+            {"type": "keyUp", "value": CONTROL},
+        ]}]});
+        self.call("POST", "/actions", Some(actions)).await;
+    }
+
+    /// Presses one key (W3C actions), e.g. `press("\u{E004}")` for Tab.
+    pub async fn press(&self, key: &str) {
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": [
+            {"type": "keyDown", "value": key},
+            {"type": "keyUp", "value": key},
+        ]}]});
+        self.call("POST", "/actions", Some(actions)).await;
+    }
+
+    /// Waits (30 s at most) until `script` (W3C "execute async": it calls `arguments[0]` with its answer)
+    /// answers a value that satisfies `pred`; returns it.
+    pub async fn wait_script(&self, script: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let started = Instant::now();
+        loop {
+            let v = self.execute_async(script).await;
+            if pred(&v) {
+                return v;
+            }
+            assert!(
+                started.elapsed() < STEP,
+                "the page never answered as expected; last answer: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
     /// Saves a PNG screenshot of the window.
     pub async fn screenshot(&self, path: &std::path::Path) {
         let v = self.call("GET", "/screenshot", None).await;

@@ -1,4 +1,6 @@
-//! The app's integration tests, one binary: the real wizard under WebDriver, and the page's module graph.
+//! The app's integration tests, one binary: the real wizard under WebDriver (its steps; its theme and zoom), and
+//! the page's module graph.
 
+mod appearance;
 mod ui_modules;
 mod wizard;
