@@ -23,9 +23,9 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let target = connect().await?;
     let list = usecase::status(&target).await?;
     // An operation in progress (another apply, here or from another host) is worth knowing about.
-    let locked = usecase::lock_holder(&target).await?.map(|h| {
-        format!("in progress: {h}; changing commands wait until it ends")
-    });
+    let locked = usecase::lock_holder(&target)
+        .await?
+        .map(|h| format!("in progress: {h}; changing commands wait until it ends"));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
         if let Some(l) = locked {

@@ -42,7 +42,6 @@ pub fn flag(field: &str) -> Option<&'static str> {
         "model.weights.token_file" => "--hf-token-file",
         "upgrade.gateway_tag" => "--gateway-tag",
         "image_bundle" => "BUNDLE.tar",
-        "break_lock" => "--break-lock",
         _ => return None,
     })
 }
@@ -54,6 +53,7 @@ pub fn cli_fix(p: &Problem) -> Option<String> {
         ("license_required", Some(m)) => Some(format!("to accept it: --accept-license {m}")),
         ("exists", _) => Some("pass --force to replace it".into()),
         ("pull_failed", _) => Some("aigw-installer images load BUNDLE.tar".into()),
+        // Another host's lock (the engine's field says so): only the admin can know that installer is gone.
         ("locked", _) if p.field.as_deref() == Some("break_lock") => {
             Some("to break it: run the same command again with --break-lock".into())
         }

@@ -204,10 +204,7 @@ impl EngineLock {
 
 impl Drop for EngineLock {
     fn drop(&mut self) {
-        if let (Some(id), Ok(rt)) = (
-            self.marker_id.take(),
-            tokio::runtime::Handle::try_current(),
-        ) {
+        if let (Some(id), Ok(rt)) = (self.marker_id.take(), tokio::runtime::Handle::try_current()) {
             let docker = self.docker.clone();
             rt.spawn(async move { remove_marker(&docker, &id).await });
         }
@@ -342,7 +339,11 @@ async fn take_marker(
     for _ in 0..4 {
         let created = docker
             .create_container(
-                Some(CreateContainerOptionsBuilder::default().name(MARKER).build()),
+                Some(
+                    CreateContainerOptionsBuilder::default()
+                        .name(MARKER)
+                        .build(),
+                ),
                 body.clone(),
             )
             .await;

@@ -198,7 +198,11 @@ mod tests {
         use rsa::pkcs8::DecodePrivateKey;
         use rsa::traits::PublicKeyParts;
         let pem = generate_rsa_2048().unwrap();
-        assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{}", &pem[..30]);
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+            "{}",
+            &pem[..30]
+        );
         assert!(pem.trim_end().ends_with("-----END PRIVATE KEY-----"));
         let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
         assert!(key.size() * 8 >= RSA_BITS);

@@ -3,4 +3,5 @@
 mod compose;
 mod docker_engine;
 mod fixtures_load;
+mod lock;
 mod provision;
