@@ -807,7 +807,7 @@ async fn one_apply_at_a_time_and_who_holds_the_engine() {
         "the second apply is refused: {t}"
     );
     for part in [
-        format!("apply by "),
+        "apply by ".to_string(),
         format!("@{} (pid {holder_pid}) since 20", lock::this_host()),
         "wait until process".to_string(),
     ] {
@@ -831,7 +831,7 @@ async fn one_apply_at_a_time_and_who_holds_the_engine() {
     let st = run(&["status"]);
     assert_eq!(st.status.code(), Some(0), "{}", text(&st));
     assert!(
-        text(&st).contains(&format!("in progress: apply by "))
+        text(&st).contains("in progress: apply by ")
             && text(&st).contains(&format!("(pid {holder_pid})")),
         "{}",
         text(&st)
