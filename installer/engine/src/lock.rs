@@ -211,6 +211,8 @@ impl Drop for EngineLock {
     }
 }
 
+/// Removes the marker, then its image unless another holder uses it already: nothing of the lock stays
+/// on the engine between operations (the next one imports the image again, an empty tar).
 async fn remove_marker(docker: &Docker, id: &str) {
     if let Err(e) = docker
         .remove_container(
@@ -221,6 +223,7 @@ async fn remove_marker(docker: &Docker, id: &str) {
     {
         tracing::warn!("could not remove the lock marker {MARKER}: {e}");
     }
+    remove_image(docker).await;
 }
 
 /// `<data_dir>/locks/<endpoint id>.lock`: one file per engine endpoint.
@@ -336,7 +339,8 @@ async fn take_marker(
         ..Default::default()
     };
     // Each round either creates the marker, or removes a stale one / makes the image and goes round again.
-    for _ in 0..4 {
+    let mut seen = Vec::new();
+    for _ in 0..6 {
         let created = docker
             .create_container(
                 Some(
@@ -347,15 +351,16 @@ async fn take_marker(
                 body.clone(),
             )
             .await;
+        if let Err(e) = &created {
+            seen.push(e.to_string());
+        }
         match created {
             Ok(r) => return Ok(r.id),
             Err(e) if status_of(&e) == Some(404) => ensure_image(docker).await?,
             Err(e) if status_of(&e) == Some(409) => {
-                let existing = match docker.inspect_container(MARKER, None).await {
-                    Ok(c) => c,
+                let Some(existing) = inspect_marker(docker).await? else {
                     // Removed meanwhile: try again.
-                    Err(e) if status_of(&e) == Some(404) => continue,
-                    Err(e) => return Err(engine_err("inspect")(e)),
+                    continue;
                 };
                 let labels = existing.config.and_then(|c| c.labels).unwrap_or_default();
                 let Some(other) = Holder::from_labels(&labels) else {
@@ -391,12 +396,30 @@ async fn take_marker(
     }
     Err(LockError::Engine {
         what: "create".into(),
-        detail: "the marker kept changing under us".into(),
+        detail: format!("the marker kept changing meanwhile ({})", seen.join("; ")),
     })
 }
 
+/// The marker whose name the engine refused to give us. The engine reserves a name before the container
+/// it names can be inspected (a create in progress elsewhere answers 404 for a moment), so a missing
+/// marker is asked for again for a while before it counts as removed.
+async fn inspect_marker(
+    docker: &Docker,
+) -> Result<Option<bollard::models::ContainerInspectResponse>, LockError> {
+    for _ in 0..100 {
+        match docker.inspect_container(MARKER, None).await {
+            Ok(c) => return Ok(Some(c)),
+            Err(e) if status_of(&e) == Some(404) => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await
+            }
+            Err(e) => return Err(engine_err("inspect")(e)),
+        }
+    }
+    Ok(None)
+}
+
 /// Imports the marker's image from an empty tar (two zero blocks), labelled as the lock's.
-async fn ensure_image(docker: &Docker) -> Result<(), LockError> {
+pub async fn ensure_image(docker: &Docker) -> Result<(), LockError> {
     let empty_tar = bytes::Bytes::from_static(&[0u8; 1024]);
     let opts = CreateImageOptionsBuilder::default()
         .from_src("-")
@@ -423,8 +446,8 @@ pub async fn holder(docker: &Docker) -> Result<Option<Holder>, LockError> {
     }
 }
 
-/// Removes the marker's image when no marker uses it (after an uninstall: nothing of ours stays). An
-/// image in use (another process took the lock meanwhile) stays.
+/// Removes the marker's image when no marker uses it. An image in use (another process took the lock
+/// meanwhile) stays.
 pub async fn remove_image(docker: &Docker) {
     let r = docker
         .remove_image(

@@ -9,6 +9,8 @@ use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOp
 
 /// Puts a marker on the engine as another installer would have left it.
 async fn plant(d: &bollard::Docker, labels: std::collections::HashMap<String, String>) {
+    // A release removes the image with the marker; an acquire imports it again.
+    lock::ensure_image(d).await.unwrap();
     d.create_container(
         Some(
             CreateContainerOptionsBuilder::default()
@@ -59,6 +61,23 @@ async fn the_engine_marker_excludes_a_second_caller_and_is_taken_over_only_when_
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let ep = "unix:///lock-test.sock";
 
+    // Two callers at once, the image missing: exactly one gets the marker, the other is told who.
+    for _ in 0..5 {
+        lock::remove_image(d).await;
+        let (x, y) = tokio::join!(
+            lock::acquire(d, a.path(), ep, "apply", false),
+            lock::acquire(d, b.path(), ep, "apply", false)
+        );
+        match (x, y) {
+            (Ok(l), Err(LockError::Held { holder, .. }))
+            | (Err(LockError::Held { holder, .. }), Ok(l)) => {
+                assert_eq!(holder, l.holder);
+                l.release().await;
+            }
+            other => panic!("exactly one: {other:?}"),
+        }
+    }
+
     // Held: another data directory (another user, another workstation) is refused by the marker.
     let held = lock::acquire(d, a.path(), ep, "apply", false)
         .await
@@ -88,6 +107,8 @@ async fn the_engine_marker_excludes_a_second_caller_and_is_taken_over_only_when_
     }
     held.release().await;
     assert_eq!(marker_holder(d).await, None, "released: the marker is gone");
+    let image = format!("{}:{}", lock::IMAGE, lock::IMAGE_TAG);
+    assert!(d.inspect_image(&image).await.is_err(), "and its image");
 
     // A marker of this host whose process is gone (killed) is taken over without being asked.
     let mut gone = Holder::here("apply");
@@ -135,4 +156,5 @@ async fn the_engine_marker_excludes_a_second_caller_and_is_taken_over_only_when_
     assert!(matches!(e, LockError::Foreign), "{e:?}");
     assert!(d.inspect_container(MARKER, None).await.is_ok());
     remove_marker(d).await;
+    lock::remove_image(d).await;
 }

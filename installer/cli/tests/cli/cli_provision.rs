@@ -869,11 +869,17 @@ async fn one_apply_at_a_time_and_who_holds_the_engine() {
         None,
         "released at the end"
     );
+    let image = format!("{}:{}", lock::IMAGE, lock::IMAGE_TAG);
+    assert!(
+        docker.inspect_image(&image).await.is_err(),
+        "nothing of the lock stays"
+    );
 
     // Another workstation's marker (its installer may still run there): refused, then broken on request.
     let mut elsewhere = Holder::here("upgrade");
     elsewhere.host = format!("{}-ws2", lock::this_host());
     elsewhere.pid = 4242;
+    lock::ensure_image(docker).await.unwrap();
     docker
         .create_container(
             Some(
@@ -916,11 +922,5 @@ async fn one_apply_at_a_time_and_who_holds_the_engine() {
         .unwrap()
         .is_empty());
     assert_eq!(lock::holder(docker).await.unwrap(), None, "no marker left");
-    assert!(
-        docker
-            .inspect_image(&format!("{}:{}", lock::IMAGE, lock::IMAGE_TAG))
-            .await
-            .is_err(),
-        "nor its image"
-    );
+    assert!(docker.inspect_image(&image).await.is_err(), "nor its image");
 }

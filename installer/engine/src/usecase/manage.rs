@@ -58,7 +58,6 @@ pub async fn uninstall(t: &Session, purge: Option<Purge<'_>>) -> Result<Uninstal
     // The marker goes with the rest, and its image when no one took the lock meanwhile.
     lock.release().await;
     let removed = removed?;
-    crate::lock::remove_image(&t.conn.docker).await;
     let (mut deleted, mut kept) = (Vec::new(), Vec::new());
     match purge {
         Some(p) => (deleted, kept) = purge_files(&p)?,
