@@ -18,6 +18,15 @@ mod zoom;
 
 fn main() {
     let _log = aigw_engine::logging::init("aigw-installer-app", None, "warn");
+    // One window per user: a second launch says so and exits 1 (the first holds the lock until it ends).
+    let _instance = match single_instance() {
+        Ok(f) => f,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("aigw-installer-app: {message}");
+            std::process::exit(1);
+        }
+    };
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
         .manage(install::Jobs::default())
@@ -91,6 +100,20 @@ fn main() {
             std::process::exit(1);
         }
     }
+}
+
+/// The single-instance lock in the data directory, or why this instance must not start.
+fn single_instance() -> Result<std::fs::File, String> {
+    use aigw_engine::lock::LockError;
+    let dir = aigw_engine::usecase::data_dir().map_err(|e| e.to_string())?;
+    aigw_engine::lock::single_instance(&dir).map_err(|e| match e {
+        LockError::Held { holder, .. } => format!(
+            "already running (pid {}, since {}): use its window",
+            holder.pid, holder.since
+        ),
+        LockError::HeldUnknown { .. } => "already running: use its window".into(),
+        other => other.to_string(),
+    })
 }
 
 /// SIGTERM, SIGINT and SIGHUP (logout, shutdown, `kill`, a closed terminal) end the app only after a

@@ -35,7 +35,8 @@ pub const EXIT_CANCELLED: u8 = 130;
         unless you ask for it.\n\n\
         Start with:  aigw-installer detect",
     after_help = "Exit status: 0 ok; 1 error; 2 usage; 3 blocked (nothing was changed: a port taken, a \
-        foreign container with our name, or detect --strict found a blocker); 4 a server never became \
+        foreign container with our name, another apply, upgrade, uninstall or images load holding the \
+        engine's lock, or detect --strict found a blocker); 4 a server never became \
         healthy, crashed within its stability window (--stable-for) or the smoke test failed (what the run changed was undone); 130 cancelled (after the \
         rollback).\n\nLogs: stderr (set RUST_LOG=info or debug for more) and a daily file under \
         ~/.local/share/aigw-installer/logs.",

@@ -22,9 +22,19 @@ pub struct StatusArgs {
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let target = connect().await?;
     let list = usecase::status(&target).await?;
+    // An operation in progress (another apply, here or from another host) is worth knowing about.
+    let locked = usecase::lock_holder(&target)
+        .await?
+        .map(|h| format!("in progress: {h}; changing commands wait until it ends"));
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
+        if let Some(l) = locked {
+            anstream::eprintln!("{l}");
+        }
         return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(l) = &locked {
+        println!("{BOLD}{l}{BOLD:#}");
     }
     if list.is_empty() {
         println!("nothing installed here (no container carries the installer's labels)");
@@ -108,6 +118,10 @@ pub struct UninstallArgs {
     /// Purge without asking (needed when the input is not a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Take over the engine's lock held by an installer on another host that is no longer running
+    /// (a live installer on this host is never overridden).
+    #[arg(long)]
+    break_lock: bool,
 }
 
 /// Asks before a purge deletes anything; `false` when the admin declines. Without a terminal to ask on,
@@ -155,7 +169,8 @@ pub async fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let target = connect().await?;
+    let mut target = connect().await?;
+    target.break_lock = args.break_lock;
     let purge = match (&spec, &args.spec) {
         (Some(s), Some(path)) if args.purge => Some(usecase::Purge {
             spec: s,

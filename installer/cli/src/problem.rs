@@ -13,6 +13,7 @@ pub fn of(e: &anyhow::Error) -> Option<Problem> {
     e.chain().find_map(|c| {
         try_as::<aigw_engine::usecase::Error>(c)
             .or_else(|| try_as::<aigw_engine::docker::deploy::DeployError>(c))
+            .or_else(|| try_as::<aigw_engine::lock::LockError>(c))
             .or_else(|| try_as::<aigw_core::spec::SpecError>(c))
             .or_else(|| try_as::<aigw_core::export::archive::ExportError>(c))
             .or_else(|| try_as::<aigw_core::recommend::RecommendError>(c))
@@ -53,15 +54,19 @@ pub fn cli_fix(p: &Problem) -> Option<String> {
         ("license_required", Some(m)) => Some(format!("to accept it: --accept-license {m}")),
         ("exists", _) => Some("pass --force to replace it".into()),
         ("pull_failed", _) => Some("aigw-installer images load BUNDLE.tar".into()),
+        // Another host's lock (the engine's field says so): only the admin can know that installer is gone.
+        ("locked", _) if p.field.as_deref() == Some("break_lock") => {
+            Some("to break it: run the same command again with --break-lock".into())
+        }
         _ => None,
     }
 }
 
-/// The exit status an error ends the CLI with: 3 blocked, 4 unhealthy or smoke test failed, 130
+/// The exit status an error ends the CLI with: 3 blocked (or locked by another operation), 4 unhealthy or smoke test failed, 130
 /// cancelled, 1 anything else.
 pub fn exit_status(e: &anyhow::Error) -> u8 {
     match of(e).map(|p| p.code) {
-        Some("blocked") => crate::EXIT_BLOCKED,
+        Some("blocked" | "locked") => crate::EXIT_BLOCKED,
         Some("unhealthy" | "unstable" | "smoke_test_failed") => crate::EXIT_UNHEALTHY,
         Some("cancelled") => crate::EXIT_CANCELLED,
         _ => 1,

@@ -209,6 +209,10 @@ pub struct UpgradeArgs {
     /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
     #[arg(long)]
     json: bool,
+    /// Take over the engine's lock held by an installer on another host that is no longer running
+    /// (a live installer on this host is never overridden).
+    #[arg(long)]
+    break_lock: bool,
 }
 
 #[derive(clap::Args)]
@@ -233,7 +237,8 @@ impl StableArg {
 pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
     let s = load(&args.spec)?;
-    let target = connect().await?;
+    let mut target = connect().await?;
+    target.break_lock = args.break_lock;
     let (tx, render) = renderer();
     let result = usecase::upgrade(
         &target,
@@ -322,12 +327,17 @@ pub struct ApplyArgs {
     /// The engine's events as JSON lines on stdout, then one `result` (or `error`) object.
     #[arg(long)]
     json: bool,
+    /// Take over the engine's lock held by an installer on another host that is no longer running
+    /// (a live installer on this host is never overridden).
+    #[arg(long)]
+    break_lock: bool,
 }
 
 pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
     let s = load(&args.spec)?;
-    let target = connect().await?;
+    let mut target = connect().await?;
+    target.break_lock = args.break_lock;
     let token = std::env::var("HF_TOKEN").ok();
     let opts = InstallOptions {
         hf_token: token.as_deref(),
@@ -380,6 +390,10 @@ pub enum ImagesCommand {
     Load {
         /// The bundle (its BUNDLE.tar.manifest.json must sit beside it).
         bundle: PathBuf,
+        /// Take over the engine's lock held by an installer on another host that is no longer running
+        /// (a live installer on this host is never overridden).
+        #[arg(long)]
+        break_lock: bool,
     },
 }
 
@@ -395,7 +409,7 @@ pub struct ImagesArgs {
 pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
     use aigw_engine::docker::images;
     crate::render::set_json(args.json);
-    let target = connect().await?;
+    let mut target = connect().await?;
     let cancel = cancel_on_ctrl_c();
     let (tx, render) = renderer();
     let sink = Some(tx);
@@ -426,7 +440,8 @@ pub async fn images(args: ImagesArgs) -> anyhow::Result<ExitCode> {
                 images::manifest_path(&out).display()
             );
         }
-        ImagesCommand::Load { bundle } => {
+        ImagesCommand::Load { bundle, break_lock } => {
+            target.break_lock = break_lock;
             let r = usecase::load_images(&target, &bundle, &sink, &cancel).await;
             drop(sink);
             let _ = render.await;

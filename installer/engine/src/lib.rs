@@ -8,6 +8,7 @@ pub mod docker;
 pub mod export_zip;
 pub mod fsutil;
 pub mod hardware;
+pub mod lock;
 pub mod logging;
 pub mod secrets;
 pub mod spec_file;

@@ -1,7 +1,9 @@
 //! Secrets on disk: the Hugging Face token file and the gateway's JWT keys (0600 files in the data
 //! directory), and generating those keys. The spec names files, never secrets.
 //!
-//! JWT keys: the docs generate them with `openssl genrsa 2048`; so do we (fixed arguments only).
+//! JWT keys: the docs generate them with `openssl genrsa 2048`; we generate the same key in Rust (the `rsa`
+//! crate, the operating system's random numbers) and write it as `openssl genrsa` does by default: PKCS#8
+//! PEM, `-----BEGIN PRIVATE KEY-----`. No `openssl` program is needed.
 
 use aigw_core::catalog::gitlab::jwt_keys_needed;
 use aigw_core::secret::Secret;
@@ -11,25 +13,25 @@ use std::path::{Path, PathBuf};
 
 pub use crate::fsutil::check_secret_file;
 
+/// Key generation failed: the operating system gave no random numbers, or encoding failed.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot generate an RSA key with openssl ({0}); install openssl (apt-get install openssl), or export \
-         without secrets and generate the keys as the export's README says")]
+#[error("cannot generate an RSA key ({0}); check that the system's random number source (getrandom, \
+         /dev/urandom) works, or export without secrets and generate the keys as the export's README says")]
 pub struct KeygenError(String);
 
-/// A new RSA-2048 private key, PEM. Fixed arguments only; nothing from the user reaches the command.
+/// The size of the keys we generate, as the docs' `openssl genrsa 2048`.
+pub const RSA_BITS: usize = 2048;
+
+/// A new RSA-2048 private key, PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), from the OS's randomness.
 pub fn generate_rsa_2048() -> Result<String, KeygenError> {
-    let out = std::process::Command::new("openssl")
-        .args(["genrsa", "2048"])
-        .stdin(std::process::Stdio::null())
-        .output()
+    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
+    let mut rng = rsa::rand_core::OsRng;
+    let key =
+        rsa::RsaPrivateKey::new(&mut rng, RSA_BITS).map_err(|e| KeygenError(e.to_string()))?;
+    let pem = key
+        .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeygenError(e.to_string()))?;
-    let pem = String::from_utf8(out.stdout).map_err(|e| KeygenError(e.to_string()))?;
-    if !out.status.success() || !pem.contains("-----BEGIN") {
-        return Err(KeygenError(
-            String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        ));
-    }
-    Ok(pem)
+    Ok(pem.as_str().to_owned())
 }
 
 /// The token file to mount for a Hugging Face download: the spec's (checked 0600), else `HF_TOKEN` from
@@ -142,7 +144,7 @@ pub fn resolve_jwt_keys(
                 invalid(
                     "gitlab.version",
                     format!("GitLab {} needs JWT keys: {e}", spec.gitlab.version),
-                    "install openssl",
+                    "check the system's random number source, then run again",
                 )
             })?;
             crate::fsutil::write_new(&path, pem.as_bytes(), false, 0o600).map_err(|e| match e {
@@ -192,18 +194,19 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_real_rsa_2048() {
+    fn keys_are_real_rsa_2048_pkcs8() {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::PublicKeyParts;
         let pem = generate_rsa_2048().unwrap();
-        assert!(pem.contains("PRIVATE KEY-----"));
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("k.pem");
-        std::fs::write(&f, &pem).unwrap();
-        let text = std::process::Command::new("openssl")
-            .args(["rsa", "-noout", "-text", "-in"])
-            .arg(&f)
-            .output()
-            .unwrap();
-        assert!(String::from_utf8_lossy(&text.stdout).contains("2048 bit"));
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+            "{}",
+            &pem[..30]
+        );
+        assert!(pem.trim_end().ends_with("-----END PRIVATE KEY-----"));
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
+        assert!(key.size() * 8 >= RSA_BITS);
+        key.validate().unwrap();
         assert_ne!(pem, generate_rsa_2048().unwrap(), "each key is new");
     }
 }

@@ -2,5 +2,6 @@
 //! the page's module graph.
 
 mod appearance;
+mod single_instance;
 mod ui_modules;
 mod wizard;

@@ -138,7 +138,11 @@ async fn welcome_then_system_check_shows_the_real_engine() {
         return;
     };
     let version = docker_version().unwrap();
-    let d = Driver::launch(APP, &[]).await;
+    // Its own data directory: the app is single-instance per data directory, and an app the user has
+    // open (or another checkout's suite) must not turn this launch away.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let d = Driver::launch(APP, &[("XDG_DATA_HOME", data.to_str().unwrap())]).await;
     let welcome = d.text("#welcome-title").await;
     assert!(welcome.contains("GitLab Duo"), "{welcome}");
     // Every control of every step has an accessible name (a <label>, aria-label or its own text), and

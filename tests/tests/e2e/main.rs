@@ -4,5 +4,6 @@ mod compose;
 mod data_parallel;
 mod docker_engine;
 mod fixtures_load;
+mod lock;
 mod provision;
 mod stability;

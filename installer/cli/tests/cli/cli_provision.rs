@@ -555,6 +555,8 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
             .args(["apply", "--spec", &spec])
             .env_remove("DOCKER_HOST")
             .env("XDG_DATA_HOME", &data)
+            // No program reachable (no openssl): the keys are made in Rust.
+            .env("PATH", "")
             // Everything logged, to stderr and to the file: still no key, no body, no colour in a pipe.
             .env("RUST_LOG", "trace")
             .env("AIGW_LOG_FILE", "trace")
@@ -569,6 +571,26 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
         0o600
     );
     let pem = std::fs::read_to_string(&key).unwrap();
+    {
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::PublicKeyParts;
+        // PKCS#8 PEM, as `openssl genrsa` writes it and the gateway reads it.
+        assert!(
+            pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+            "{}",
+            &pem[..40]
+        );
+        let parsed = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).unwrap();
+        assert!(parsed.size() * 8 >= 2048);
+        let validation = data.join("aigw-installer/jwt/aigw_validation.key");
+        assert_eq!(
+            std::fs::metadata(&validation).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let other = std::fs::read_to_string(&validation).unwrap();
+        assert!(rsa::RsaPrivateKey::from_pkcs8_pem(&other).unwrap().size() * 8 >= 2048);
+        assert_ne!(other, pem, "two keys");
+    }
     let material = pem.lines().nth(1).unwrap();
     assert!(
         !text(&a).contains(material),
@@ -731,4 +753,176 @@ fn a_purge_without_a_terminal_and_without_yes_removes_nothing() {
     assert_eq!(u.status.code(), Some(2), "{}", text(&u));
     assert!(text(&u).contains("--yes"), "{}", text(&u));
     assert!(spec.exists() && s.log_dir.join("gateway.log").exists());
+}
+
+/// One changing operation per engine: two applies at once (as from two workstations: separate data
+/// directories, so only the engine's marker stands between them) → one proceeds, the other ends at once
+/// with exit 3 naming the holder; status still works and names it; the holder SIGKILLed leaves a marker
+/// the next apply takes over; another host's marker is refused without --break-lock and broken with it;
+/// uninstall leaves no marker (nor its image) behind.
+#[tokio::test]
+async fn one_apply_at_a_time_and_who_holds_the_engine() {
+    use aigw_engine::lock::{self, Holder};
+    use std::process::Stdio;
+    let Some(conn) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &conn.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (free_port(), free_port());
+    let spec = write_spec(dir.path(), "standin", gw, model);
+    // The model server holds its answer to the smoke test: whoever takes the lock stays inside the apply.
+    let hold = dir.path().join("weights/STANDIN_COMPLETION_DELAY_MS");
+    std::fs::write(&hold, HANG_GUARD.as_millis().to_string()).unwrap();
+    let apply_from = |data: &Path, break_lock: bool| {
+        let mut c = Command::new(BIN);
+        c.args(["apply", "--spec", &spec])
+            .env_remove("DOCKER_HOST")
+            .env_remove("HF_TOKEN")
+            .env("XDG_DATA_HOME", data)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if break_lock {
+            c.arg("--break-lock");
+        }
+        c
+    };
+    let data = [dir.path().join("ws1"), dir.path().join("ws2")];
+    let children = [
+        apply_from(&data[0], false).spawn().unwrap(),
+        apply_from(&data[1], false).spawn().unwrap(),
+    ];
+    let pids = [children[0].id(), children[1].id()];
+    let (tx, ended) = std::sync::mpsc::channel();
+    for (i, child) in children.into_iter().enumerate() {
+        let tx = tx.clone();
+        std::thread::spawn(move || tx.send((i, child.wait_with_output().unwrap())));
+    }
+    let (first, out) = ended
+        .recv_timeout(HANG_GUARD)
+        .expect("one of the two applies ends at once");
+    let (holder_i, holder_pid) = (1 - first, pids[1 - first]);
+    let t = text(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the second apply is refused: {t}"
+    );
+    for part in [
+        "apply by ".to_string(),
+        format!("@{} (pid {holder_pid}) since 20", lock::this_host()),
+        "wait until process".to_string(),
+    ] {
+        assert!(t.contains(&part), "{part:?} in: {t}");
+    }
+    assert!(
+        !t.contains("--break-lock"),
+        "a live local holder is not to be broken: {t}"
+    );
+    let on_engine = lock::holder(docker).await.unwrap().expect("a marker");
+    assert_eq!(on_engine.pid, holder_pid);
+    // The same data directory: the file lock answers first, naming the same process.
+    let same = apply_from(&data[holder_i], false).output().unwrap();
+    assert_eq!(same.status.code(), Some(3), "{}", text(&same));
+    assert!(
+        text(&same).contains(&format!("(pid {holder_pid})")),
+        "{}",
+        text(&same)
+    );
+    // Status reads while an apply runs, and says who is changing the engine.
+    let st = run(&["status"]);
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+    assert!(
+        text(&st).contains("in progress: apply by ")
+            && text(&st).contains(&format!("(pid {holder_pid})")),
+        "{}",
+        text(&st)
+    );
+    let st = run(&["status", "--json"]);
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&st.stdout).is_ok(),
+        "{}",
+        text(&st)
+    );
+
+    // The holder killed (no cleanup): its marker stays, naming a process that is gone; the next apply
+    // takes it over without being asked.
+    let kill = Command::new("kill")
+        .args(["-KILL", &holder_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let (_, killed) = ended.recv().unwrap();
+    assert_eq!(
+        killed.status.code(),
+        None,
+        "killed by a signal: {}",
+        text(&killed)
+    );
+    assert_eq!(
+        lock::holder(docker).await.unwrap().map(|h| h.pid),
+        Some(holder_pid)
+    );
+    std::fs::remove_file(&hold).unwrap();
+    let again = apply_from(&data[first], false).output().unwrap();
+    assert_eq!(again.status.code(), Some(0), "taken over: {}", text(&again));
+    assert_eq!(
+        lock::holder(docker).await.unwrap(),
+        None,
+        "released at the end"
+    );
+    let image = format!("{}:{}", lock::IMAGE, lock::IMAGE_TAG);
+    assert!(
+        docker.inspect_image(&image).await.is_err(),
+        "nothing of the lock stays"
+    );
+
+    // Another workstation's marker (its installer may still run there): refused, then broken on request.
+    let mut elsewhere = Holder::here("upgrade");
+    elsewhere.host = format!("{}-ws2", lock::this_host());
+    elsewhere.pid = 4242;
+    lock::ensure_image(docker).await.unwrap();
+    docker
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(lock::MARKER)
+                    .build(),
+            ),
+            bollard::models::ContainerCreateBody {
+                image: Some(format!("{}:{}", lock::IMAGE, lock::IMAGE_TAG)),
+                cmd: Some(vec!["/none".into()]),
+                labels: Some(elsewhere.labels()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let u = run(&["uninstall"]);
+    let t = text(&u);
+    assert_eq!(u.status.code(), Some(3), "{t}");
+    assert!(
+        t.contains(&format!(
+            "upgrade by {}@{} (pid 4242) since {}",
+            elsewhere.user, elsewhere.host, elsewhere.since
+        )),
+        "{t}"
+    );
+    assert!(t.contains("--break-lock"), "the way on: {t}");
+    assert_eq!(
+        aigw_engine::docker::deploy::list_ours(docker)
+            .await
+            .unwrap()
+            .len(),
+        2,
+        "nothing removed"
+    );
+    let u = run(&["uninstall", "--break-lock"]);
+    assert_eq!(u.status.code(), Some(0), "{}", text(&u));
+    assert!(aigw_engine::docker::deploy::list_ours(docker)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(lock::holder(docker).await.unwrap(), None, "no marker left");
+    assert!(docker.inspect_image(&image).await.is_err(), "nor its image");
 }

@@ -32,13 +32,19 @@ pub async fn status(docker: &Docker) -> Result<Vec<ContainerStatus>, DeployError
     let mut out = Vec::new();
     for c in list_ours(docker).await? {
         let condition = c.condition().to_string();
-        let i = docker
-            .inspect_container(&c.id, None)
-            .await
-            .map_err(|e| DeployError::Engine {
-                what: format!("inspect {}", c.name),
-                detail: e.to_string(),
-            })?;
+        let i = match docker.inspect_container(&c.id, None).await {
+            Ok(i) => i,
+            // Removed between the listing and now (a rollback or uninstall running): no longer there.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => continue,
+            Err(e) => {
+                return Err(DeployError::Engine {
+                    what: format!("inspect {}", c.name),
+                    detail: e.to_string(),
+                })
+            }
+        };
         let state = i.state.clone().unwrap_or_default();
         let host = i.host_config.clone().unwrap_or_default();
         let mut endpoints: Vec<String> = host

@@ -21,7 +21,7 @@ pub async fn save_images(
     Ok(images::save(&t.conn.docker, &refs, out, force, sink, cancel).await?)
 }
 
-/// The references loaded.
+/// The references loaded (holding the engine's lock).
 pub async fn load_images(
     t: &Session,
     bundle: &Path,
@@ -29,5 +29,8 @@ pub async fn load_images(
     cancel: &CancellationToken,
 ) -> Result<Vec<String>, Error> {
     check_bundle(bundle)?;
-    Ok(images::load(&t.conn.docker, bundle, sink, cancel).await?)
+    t.locked("load images", async {
+        Ok(images::load(&t.conn.docker, bundle, sink, cancel).await?)
+    })
+    .await
 }

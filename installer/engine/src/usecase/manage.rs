@@ -50,9 +50,14 @@ pub struct Uninstalled {
 
 /// Removes every container and network carrying our labels; with `purge`, also the spec file and the
 /// gateway logs and Hugging Face cache the installer created (a directory without our marker, or a
-/// symbolic link, stays; so does a local weights directory the admin provided).
+/// symbolic link, stays; so does a local weights directory the admin provided). Holds the engine's lock
+/// while removing; the lock's marker and image are gone afterwards.
 pub async fn uninstall(t: &Session, purge: Option<Purge<'_>>) -> Result<Uninstalled, Error> {
-    let removed = manage::uninstall(&t.conn.docker).await?;
+    let lock = t.lock("uninstall").await?;
+    let removed = manage::uninstall(&t.conn.docker).await;
+    // The marker goes with the rest, and its image when no one took the lock meanwhile.
+    lock.release().await;
+    let removed = removed?;
     let (mut deleted, mut kept) = (Vec::new(), Vec::new());
     match purge {
         Some(p) => (deleted, kept) = purge_files(&p)?,

@@ -36,6 +36,9 @@ pub struct Session {
     pub conn: Connection,
     pub endpoint: Endpoint,
     pub data_dir: PathBuf,
+    /// Changing use cases take the engine's lock ([`crate::lock`]); with this, a lock held by another
+    /// host (or by no live process) is broken instead of refused. A live process of this host never is.
+    pub break_lock: bool,
 }
 
 impl Session {
@@ -49,6 +52,7 @@ impl Session {
             conn,
             endpoint,
             data_dir,
+            break_lock: false,
         })
     }
 
@@ -56,6 +60,35 @@ impl Session {
     pub fn is_local(&self) -> bool {
         self.endpoint.is_local()
     }
+
+    /// Takes the engine's lock for `operation` (one changing operation per engine at a time).
+    pub async fn lock(&self, operation: &str) -> Result<crate::lock::EngineLock, Error> {
+        Ok(crate::lock::acquire(
+            &self.conn.docker,
+            &self.data_dir,
+            &self.endpoint.display(),
+            operation,
+            self.break_lock,
+        )
+        .await?)
+    }
+
+    /// Runs `op` holding the engine's lock for `operation`, and releases it whatever `op` returns.
+    pub(crate) async fn locked<T>(
+        &self,
+        operation: &str,
+        op: impl std::future::Future<Output = Result<T, Error>>,
+    ) -> Result<T, Error> {
+        let lock = self.lock(operation).await?;
+        let r = op.await;
+        lock.release().await;
+        r
+    }
+}
+
+/// Who holds the engine's lock now, if anyone: status shows it.
+pub async fn lock_holder(t: &Session) -> Result<Option<crate::lock::Holder>, Error> {
+    Ok(crate::lock::holder(&t.conn.docker).await?)
 }
 
 /// `~/.local/share/aigw-installer` (or under `XDG_DATA_HOME`).
@@ -80,6 +113,8 @@ pub enum Error {
     Deploy(#[from] crate::docker::deploy::DeployError),
     #[error(transparent)]
     Export(#[from] aigw_core::export::archive::ExportError),
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     #[error("the Docker engine cannot be reached: {}", .0.message)]
     Unreachable(Finding),
     #[error("this user has no data directory")]
@@ -114,6 +149,7 @@ impl Explain for Error {
             Self::Spec(e) => e.code(),
             Self::Deploy(e) => e.code(),
             Self::Export(e) => e.code(),
+            Self::Lock(e) => e.code(),
             Self::Unreachable(_) => "docker_unreachable",
             Self::NoDataDir => "no_data_dir",
             Self::NotInstalled => "not_installed",
@@ -128,6 +164,7 @@ impl Explain for Error {
             Self::Spec(e) => return e.fix(),
             Self::Deploy(e) => return e.fix(),
             Self::Export(e) => return e.fix(),
+            Self::Lock(e) => return e.fix(),
             Self::Unreachable(f) => return f.fix.clone(),
             Self::NoDataDir => "set HOME (or XDG_DATA_HOME) and start again".into(),
             Self::NotInstalled => "install first (review, then install)".into(),
@@ -149,6 +186,7 @@ impl Explain for Error {
             Self::Spec(e) => e.field(),
             Self::Deploy(e) => e.field(),
             Self::Export(e) => e.field(),
+            Self::Lock(e) => e.field(),
             Self::NotABundle { .. } => Some("image_bundle".into()),
             Self::NoNewTag => Some("upgrade.gateway_tag".into()),
             _ => None,

@@ -93,7 +93,7 @@ fn token_str(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
 
-/// Loads the offline bundle (if any), then applies the spec.
+/// Loads the offline bundle (if any), then applies the spec, holding the engine's lock throughout.
 pub async fn install(
     t: &Session,
     s: &DeploymentSpec,
@@ -104,26 +104,29 @@ pub async fn install(
     if let Some(bundle) = o.image_bundle {
         check_bundle(bundle)?;
     }
-    let (token_file, mut opts) = prepare(t, s, o.hf_token, cancel.clone())?;
-    opts.rollback_on_failure = o.rollback_on_failure;
-    opts.smoke_test = o.smoke_test;
-    opts.stable_for = o.stable_for;
-    if let Some(bundle) = o.image_bundle {
-        images::load(&t.conn.docker, bundle, sink, &cancel).await?;
-    }
-    let report = deploy::apply(
-        &t.conn.docker,
-        s,
-        token_str(&token_file).as_deref(),
-        &opts,
-        sink,
-    )
-    .await?;
-    Ok(Installed {
-        spec: with_token_file(s.clone(), token_file.as_deref()),
-        token_file,
-        report,
+    t.locked("apply", async {
+        let (token_file, mut opts) = prepare(t, s, o.hf_token, cancel.clone())?;
+        opts.rollback_on_failure = o.rollback_on_failure;
+        opts.smoke_test = o.smoke_test;
+        opts.stable_for = o.stable_for;
+        if let Some(bundle) = o.image_bundle {
+            images::load(&t.conn.docker, bundle, sink, &cancel).await?;
+        }
+        let report = deploy::apply(
+            &t.conn.docker,
+            s,
+            token_str(&token_file).as_deref(),
+            &opts,
+            sink,
+        )
+        .await?;
+        Ok(Installed {
+            spec: with_token_file(s.clone(), token_file.as_deref()),
+            token_file,
+            report,
+        })
     })
+    .await
 }
 
 /// New tags through the same apply: pull first, keep the old container until the new one is healthy,
@@ -140,23 +143,26 @@ pub async fn upgrade(
     if gateway_tag.is_none() && model_tag.is_none() {
         return Err(Error::NoNewTag);
     }
-    let (token_file, mut opts) = prepare(t, s, None, cancel)?;
-    opts.stable_for = stable_for;
-    let (next, report) = deploy::upgrade(
-        &t.conn.docker,
-        s,
-        gateway_tag,
-        model_tag,
-        token_str(&token_file).as_deref(),
-        &opts,
-        sink,
-    )
-    .await?;
-    Ok(Installed {
-        spec: with_token_file(next, token_file.as_deref()),
-        token_file,
-        report,
+    t.locked("upgrade", async {
+        let (token_file, mut opts) = prepare(t, s, None, cancel)?;
+        opts.stable_for = stable_for;
+        let (next, report) = deploy::upgrade(
+            &t.conn.docker,
+            s,
+            gateway_tag,
+            model_tag,
+            token_str(&token_file).as_deref(),
+            &opts,
+            sink,
+        )
+        .await?;
+        Ok(Installed {
+            spec: with_token_file(next, token_file.as_deref()),
+            token_file,
+            report,
+        })
     })
+    .await
 }
 
 fn with_token_file(mut s: DeploymentSpec, token: Option<&Path>) -> DeploymentSpec {
