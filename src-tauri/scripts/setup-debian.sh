@@ -16,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 app_pkgs=(build-essential pkg-config file curl ca-certificates libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev fonts-dejavu-core)
 test_pkgs=(xvfb xauth webkit2gtk-driver imagemagick xdotool docker.io docker-compose ruby hyperfine jq util-linux iproute2
-  desktop-file-utils)
+  desktop-file-utils man-db)
 
 wanted=("${app_pkgs[@]}")
 if [ "$profile" = test ]; then wanted+=("${test_pkgs[@]}"); fi
