@@ -332,6 +332,11 @@ impl<E: ContainerEngine> Run<'_, E> {
             // the next exit with its code.
             return None;
         }
+        // Between an exit and the restart the engine may read ExitCode 0 (seen under load on Docker
+        // 20.10): a restart loop's code is then the exit watch's to tell, and it will tell it.
+        if code.is_none() && watching && keeps_exiting && matches!(st.exit_code, None | Some(0)) {
+            return None;
+        }
         // While the restart policy waits to bring it back (`restarting`, still `running` to the engine),
         // ExitCode is the last exit's; once it runs again it reads 0: then only the exit watch knows.
         let exit_code = code
