@@ -122,6 +122,10 @@ pub struct UninstallArgs {
     /// (a live installer on this host is never overridden).
     #[arg(long)]
     break_lock: bool,
+    /// One JSON object on stdout: `{"result": {"removed": {"containers": […], "networks": […]}, "deleted":
+    /// […], "kept": […]}}`, or `{"error": …}`.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Asks before a purge deletes anything; `false` when the admin declines. Without a terminal to ask on,
@@ -152,6 +156,7 @@ fn confirm_purge(spec: &DeploymentSpec, path: &std::path::Path) -> anyhow::Resul
 }
 
 pub async fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
+    crate::render::set_json(args.json);
     // Read the spec before anything is removed: a bad path changes nothing.
     let spec = args.spec.as_deref().map(DeploymentSpec::load).transpose()?;
     if let (Some(s), Some(path)) = (&spec, &args.spec) {
@@ -179,6 +184,17 @@ pub async fn uninstall(args: UninstallArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
     let done = usecase::uninstall(&target, purge).await?;
+    if args.json {
+        crate::render::json_result(serde_json::json!({
+            "removed": {
+                "containers": done.removed.containers,
+                "networks": done.removed.networks,
+            },
+            "deleted": done.deleted,
+            "kept": done.kept,
+        }));
+        return Ok(ExitCode::SUCCESS);
+    }
     for c in &done.removed.containers {
         println!("removed container {c}");
     }

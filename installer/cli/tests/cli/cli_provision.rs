@@ -645,8 +645,26 @@ async fn gitlab_18_10_and_later_get_jwt_keys_generated_once_and_kept_private() {
         );
     }
     assert_eq!(std::fs::read_to_string(&key).unwrap(), pem);
-    let u = run(&["uninstall"]);
-    assert!(u.status.success());
+    // Scripts read what went from one JSON object, and nothing else is on stdout.
+    let u = run(&["uninstall", "--json"]);
+    assert!(u.status.success(), "{}", text(&u));
+    let out = String::from_utf8(u.stdout).unwrap();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut containers: Vec<&str> = v["result"]["removed"]["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    containers.sort();
+    assert_eq!(containers, [GATEWAY, MODEL], "{v}");
+    assert_eq!(
+        v["result"]["removed"]["networks"].as_array().unwrap().len(),
+        1,
+        "{v}"
+    );
+    assert!(v["result"]["deleted"].as_array().unwrap().is_empty(), "{v}");
 }
 
 /// Scripts branch on the exit status: 3 when something blocks the apply (nothing changed), 4 when a
