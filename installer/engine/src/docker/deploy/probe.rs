@@ -49,7 +49,7 @@ impl<E: ContainerEngine> Run<'_, E> {
         let mut tail: VecDeque<String> = VecDeque::new();
         let mut logs = self.engine.follow_logs(&c.name, 50);
         // The engine says when the process next exits, even when a restart policy brings it back at once.
-        let mut exit_watch = std::pin::pin!(self.engine.wait_exit(&c.name));
+        let mut exit_watch = std::pin::pin!(self.next_exit(&c.name));
         let mut watching = true;
         let mut status = "starting".to_string();
         let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -200,7 +200,7 @@ impl<E: ContainerEngine> Run<'_, E> {
                 }
             },
         };
-        let mut exit_watch = std::pin::pin!(self.engine.wait_exit(&c.name));
+        let mut exit_watch = std::pin::pin!(self.next_exit(&c.name));
         let mut watching = true;
         let over = tokio::time::sleep(window);
         let mut over = std::pin::pin!(over);
@@ -275,6 +275,28 @@ impl<E: ContainerEngine> Run<'_, E> {
     }
 
     /// How an exit the exit watch reported reads.
+    /// The code of the container's next exit. Docker reads it when its waiter wakes: under load a
+    /// restart policy may have brought the process back by then, and the code reads 0. A 0 from a
+    /// container that keeps restarting is not believed: the exit after it is awaited (three at most).
+    /// Callers race this against their own checks, so a process that stays up just leaves it pending.
+    async fn next_exit(&self, name: &str) -> Result<i64, EngineError> {
+        let mut code = self.engine.wait_exit(name).await?;
+        for _ in 0..3 {
+            if code != 0 {
+                break;
+            }
+            let looping = match self.engine.inspect_container(name).await {
+                Ok(i) => i.restart_count > 0 && i.state.is_some_and(|s| s.running || s.restarting),
+                Err(_) => false,
+            };
+            if !looping {
+                break;
+            }
+            code = self.engine.wait_exit(name).await?;
+        }
+        Ok(code)
+    }
+
     async fn exited(&self, name: &str, code: i64) -> Ended {
         self.ended(name, Some(code), false)
             .await
