@@ -166,6 +166,20 @@ async fn laid_out_at(d: &Driver, window_px: f64, zoom: f64) {
     .await;
 }
 
+/// Waits until no app holds the single-instance lock of `data_dir` (a minute at most).
+async fn released(data_dir: &Path) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match aigw_engine::lock::single_instance(data_dir) {
+            Ok(lock) => return drop(lock),
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the first app still holds its lock after a minute: {e}"),
+        }
+    }
+}
+
 #[tokio::test]
 async fn ctrl_plus_minus_and_zero_zoom_the_page_within_bounds_and_it_is_remembered() {
     if !gui_available() {
@@ -210,6 +224,9 @@ async fn ctrl_plus_minus_and_zero_zoom_the_page_within_bounds_and_it_is_remember
     // The next launch starts at the zoom the last one left.
     let saved = tmp.path().join("data/aigw-installer/wizard-zoom");
     assert_eq!(std::fs::read_to_string(&saved).unwrap().trim(), "0.7");
+    // The app is single-instance: the next launch waits for the first to release its lock (the kernel
+    // does when the process ends), or it would be turned away as a second instance.
+    released(&tmp.path().join("data/aigw-installer")).await;
     let d = launch(tmp.path(), "Adwaita").await;
     zoom_is(&d, "0.7").await;
     laid_out_at(&d, window_px, 0.7).await;
