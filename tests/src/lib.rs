@@ -2,8 +2,11 @@
 // Test-support code: a failure here is a test failure, so panicking with a message is the right behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod httpd;
 pub mod interpose;
+pub mod proxy;
 pub mod standin;
+pub mod tls;
 pub mod webdriver;
 
 use std::path::PathBuf;

@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod hardware;
 pub mod lock;
 pub mod logging;
+pub mod net;
 pub mod secrets;
 pub mod spec_file;
 pub mod usecase;
