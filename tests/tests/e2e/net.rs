@@ -1,5 +1,6 @@
 //! The engine's HTTP client (`aigw_engine::net`) against servers of the tests' own on 127.0.0.1: TLS with
 //! a test CA (trusted only when given), expired and wrong-name certificates, a forward proxy and NO_PROXY.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aigw_e2e::httpd::{handler, respond, Server};
 use aigw_e2e::proxy::Proxy;
