@@ -95,7 +95,10 @@ function recommendArgs() {
 }
 
 function reviewArgs() {
-  return { rec: recommendArgs(), form: Object.fromEntries(new FormData($("#config-form")).entries()) };
+  const form = Object.fromEntries(new FormData($("#config-form")).entries());
+  // Checkboxes as booleans (FormData sends "on" or nothing).
+  for (const box of $("#config-form").querySelectorAll("input[type=checkbox]")) form[box.name] = box.checked;
+  return { rec: recommendArgs(), form };
 }
 
 async function runReview() {

@@ -106,6 +106,12 @@ pub struct ConfigForm {
     pub log_dir: String,
     /// An offline bundle (`aigw-installer images save`) to load before installing.
     pub image_bundle: String,
+    /// Serve the GitLab Duo Agent Platform (port 50052, GitLab 18.4+).
+    pub agent_platform: bool,
+    /// GitLab runs with an offline licence.
+    pub offline_license: bool,
+    /// Install a model outside GitLab's support window for this version, with a warning.
+    pub allow_unsupported: bool,
 }
 
 impl ConfigForm {
@@ -149,8 +155,14 @@ fn port(name: &str, v: &str, default: u16) -> Result<u16, UiError> {
 /// The spec the recommendation and the form describe, validated against this machine. Pure apart from
 /// detection: nothing is written.
 pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<DeploymentSpec, UiError> {
-    let gitlab_version = non_empty(rec.gitlab_version.clone())
-        .unwrap_or_else(|| aigw_core::catalog::NEWEST_KNOWN.to_string());
+    // Never filled in silently: a gateway tag for the wrong GitLab version is the trap the README warns of.
+    let gitlab_version = non_empty(rec.gitlab_version.clone()).ok_or_else(|| {
+        field(
+            "gitlab.version",
+            "gitlab.version: enter your GitLab version",
+            "your GitLab's Help page (/help) shows it, as does /api/v4/version; e.g. 18.2.1",
+        )
+    })?;
     // One detection serves the recommendation, the platform and the GPU-id check.
     let report = run_detect(&DetectOptions::from_env()).await;
     let plan = recommend_with(rec, Some(&report)).await?;
@@ -183,6 +195,9 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
     };
     let mut s = recommend::from_deployment(&deployment, &answers)?;
     s.gateway.port = port("gateway.port", &form.gateway_port, 5052)?;
+    s.gateway.agent_platform = form.agent_platform;
+    s.gitlab.offline_license = form.offline_license;
+    s.gitlab.allow_unsupported = form.allow_unsupported;
     s.model.port = port("model.port", &form.model_port, 8000)?;
     s.model.gpus = form
         .gpus

@@ -37,7 +37,8 @@ pub struct InitArgs {
     /// Your GitLab instance, as users reach it (e.g. https://gitlab.example.com).
     #[arg(long, value_name = "URL")]
     gitlab_url: String,
-    /// Your GitLab version (X.Y or X.Y.Z); chooses the gateway image tag and the supported models.
+    /// Your GitLab version (X.Y or X.Y.Z; GitLab's Help page, /help, or /api/v4/version shows it); chooses the
+    /// gateway image tag and the supported models.
     #[arg(long, value_name = "X.Y.Z")]
     gitlab_version: String,
     /// The name or address GitLab and IDEs use to reach this machine (default: its FQDN or first address).
@@ -119,6 +120,10 @@ pub struct SpecArg {
     /// installation made from the wizard]
     #[arg(long = "spec", value_name = "FILE", env = "AIGW_SPEC")]
     given: Option<PathBuf>,
+    /// Go on, with a warning, when the model is outside GitLab's support window for the spec's GitLab
+    /// version (the same as gitlab.allow_unsupported = true in the spec).
+    #[arg(long)]
+    pub allow_unsupported: bool,
 }
 
 impl SpecArg {
@@ -141,7 +146,9 @@ impl SpecArg {
 }
 
 pub fn load(spec: &SpecArg) -> anyhow::Result<DeploymentSpec> {
-    Ok(usecase::load_spec(&spec.path()?)?)
+    let mut s = usecase::load_spec(&spec.path()?)?;
+    s.gitlab.allow_unsupported |= spec.allow_unsupported;
+    Ok(s)
 }
 
 #[derive(clap::Args)]

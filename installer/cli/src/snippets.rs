@@ -95,8 +95,15 @@ pub struct ExportArgs {
 
 pub async fn export(args: ExportArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
-    let s = DeploymentSpec::load(&args.spec.path()?)?;
+    let mut s = DeploymentSpec::load(&args.spec.path()?)?;
+    s.gitlab.allow_unsupported |= args.spec.allow_unsupported;
     s.validate_with_files(&Default::default())?;
+    if !crate::render::quiet() {
+        for w in usecase::supported(&s)? {
+            let st = crate::render::severity_style(aigw_core::preflight::Severity::Warning);
+            anstream::eprintln!("{st}warning:{st:#} {w}");
+        }
+    }
     let mut opts = options(&s, args.install_type, args.agent_platform)?;
     opts.include_secrets = args.include_secrets;
     let warning = (!crate::render::quiet())

@@ -41,6 +41,16 @@ pub struct GitlabSpec {
     /// How GitLab is installed (omnibus, helm, docker, source): where its settings go.
     #[serde(default)]
     pub install_type: crate::gitlab::config::InstallType,
+    /// GitLab runs with an offline licence: the gateway is pointed at GitLab instead of CustomersDot.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub offline_license: bool,
+    /// Go on (with a warning) when the model is outside GitLab's support window for this version.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub allow_unsupported: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,6 +70,9 @@ pub struct GatewaySpec {
     /// Seconds to wait for `/monitoring/healthz`.
     #[serde(default = "default_gateway_timeout")]
     pub health_timeout_s: u64,
+    /// Serve the GitLab Duo Agent Platform (gRPC on [`AGENT_PLATFORM_PORT`], GitLab 18.4+) as well.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub agent_platform: bool,
     /// Extra environment (e.g. `AIGW_LOGGING__LEVEL`); cannot override the variables the installer derives.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
@@ -151,6 +164,9 @@ pub(crate) fn default_network() -> String {
 pub(crate) fn default_log_dir() -> PathBuf {
     PathBuf::from(DEFAULT_LOG_DIR)
 }
+/// The Agent Platform's (Duo Workflow Service's) gRPC port in the gateway image.
+pub const AGENT_PLATFORM_PORT: u16 = 50052;
+
 pub(crate) fn default_gateway_port() -> u16 {
     5052
 }
@@ -367,6 +383,14 @@ impl DeploymentSpec {
         }
     }
 
+    /// The Agent Platform is asked for and this GitLab version has it (18.4+).
+    pub fn agent_platform_served(&self) -> bool {
+        self.gateway.agent_platform
+            && self
+                .gitlab_version()
+                .is_ok_and(|v| v >= GitlabVersion::new(18, 4))
+    }
+
     /// The GitLab version, refused when it is not one or predates GitLab Duo Self-Hosted.
     pub fn gitlab_version(&self) -> Result<GitlabVersion, SpecError> {
         let v: GitlabVersion = self
@@ -399,6 +423,20 @@ impl DeploymentSpec {
         ] {
             if port == 0 {
                 return Err(invalid(field, "0 is not a port", "use 1-65535, e.g. 5052"));
+            }
+        }
+        if self.agent_platform_served() {
+            for (field, port) in [
+                ("gateway.port", self.gateway.port),
+                ("model.port", self.model.port),
+            ] {
+                if port == AGENT_PLATFORM_PORT {
+                    return Err(invalid(
+                        field,
+                        format!("{port} is the Agent Platform's port"),
+                        "choose another port, or turn gateway.agent_platform off",
+                    ));
+                }
             }
         }
         if self.gateway.port == self.model.port {
@@ -596,7 +634,8 @@ fn version_invalid(e: &VersionError) -> SpecError {
     invalid(
         "gitlab.version",
         format!("\"{}\" is not a GitLab version: {}", e.value, e.reason),
-        "write it as MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 18.2.1",
+        "write it as MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 18.2.1: GitLab's Help page (/help) shows it, as \
+         does /api/v4/version",
     )
 }
 

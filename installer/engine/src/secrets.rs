@@ -132,7 +132,7 @@ pub fn resolve_jwt_keys(
         source,
     };
     let mut env = BTreeMap::new();
-    for key in jwt_keys_needed(version, false) {
+    for key in jwt_keys_needed(version, spec.agent_platform_served()) {
         let name = key.file.rsplit('/').next().unwrap_or(key.file);
         let path = dir.join(name);
         if !path.exists() {

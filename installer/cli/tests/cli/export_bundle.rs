@@ -24,6 +24,16 @@ fn spec(version: &str) -> DeploymentSpec {
     .unwrap();
     s.gitlab.version = version.into();
     s.model.gitlab_family = Some("mistral".into());
+    // Mistral Small 3.2 is supported from 18.3: older versions get a model they support.
+    if s.gitlab_version().unwrap() < aigw_core::catalog::GitlabVersion::new(18, 3) {
+        s.model.weights = aigw_core::spec::Weights::HuggingFace {
+            repo: "mistralai/Codestral-22B-v0.1".into(),
+            cache_dir: "/srv/gitlab-agw-models/hf-cache".into(),
+            token_file: None,
+        };
+        s.model.served_model_name = "codestral-22b".into();
+        s.model.gitlab_family = Some("codestral".into());
+    }
     s.model.duo_features = ["code_completion", "code_generation", "duo_chat"]
         .map(String::from)
         .into();
@@ -135,7 +145,8 @@ puts JSON.generate(out)
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let objs: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let objs = objs.as_array().unwrap();
-    assert_eq!(objs.len(), 4, "{objs:#?}");
+    // Deployment and Service for each server, and the gateway's Ingress.
+    assert_eq!(objs.len(), 5, "{objs:#?}");
     let model = objs
         .iter()
         .find(|o| o["kind"] == "Deployment" && o["name"] == "gitlab-aigw-model")
@@ -510,4 +521,155 @@ fn the_spec_comes_from_the_flag_the_environment_or_the_installation() {
     let i = run(&["snippets", "--for", "omnibus"], None);
     assert!(i.status.success(), "{}", String::from_utf8_lossy(&i.stderr));
     assert!(String::from_utf8_lossy(&i.stdout).contains("installed.example.com"));
+}
+
+/// Issue 13: the Agent Platform's port published everywhere the gateway runs, its keys from a Secret on
+/// Kubernetes (never inlined), an Ingress for the gateway host and a LoadBalancer alternative.
+#[test]
+fn the_agent_platform_port_and_keys_reach_every_output() {
+    let mut s = spec("18.11");
+    s.gateway.agent_platform = true;
+    s.gitlab.offline_license = true;
+    let files = export_files(&s, &opts(InstallType::Omnibus)).unwrap();
+    let file = |path: &str| {
+        String::from_utf8(files.iter().find(|f| f.path == path).unwrap().bytes.clone()).unwrap()
+    };
+    assert!(file("docker-compose.yml").contains("- \"0.0.0.0:50052:50052\""));
+    assert!(file("docker-run.sh").contains("-p 0.0.0.0:50052:50052"));
+    let env = file("aigw.env");
+    assert!(env.contains("DUO_WORKFLOW_AUTH__ENABLED=true"), "{env}");
+    assert!(
+        env.contains("AIGW_CUSTOMER_PORTAL_URL=https://gitlab.example.com"),
+        "{env}"
+    );
+    assert!(env.contains("DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL=https://gitlab.example.com"));
+    let k8s = file("kubernetes/aigw.yaml");
+    for key in [
+        "AIGW_SELF_SIGNED_JWT__SIGNING_KEY",
+        "AIGW_SELF_SIGNED_JWT__VALIDATION_KEY",
+        "DUO_WORKFLOW_SELF_SIGNED_JWT__SIGNING_KEY",
+        "DUO_WORKFLOW_SELF_SIGNED_JWT__VALIDATION_KEY",
+    ] {
+        assert!(
+            k8s.contains(&format!(
+                "- name: \"{key}\"\n              valueFrom:\n                secretKeyRef:\n                  name: \"aigw-jwt-keys\"\n                  key: \"{key}\""
+            )),
+            "{key}: {k8s}"
+        );
+    }
+    assert!(!k8s.contains("PRIVATE KEY"));
+    assert!(k8s.contains("kind: Ingress") && k8s.contains("- host: \"aigw.example.com\""));
+    assert!(k8s.contains("- name: \"grpc\"\n      port: 50052"), "{k8s}");
+    let lb = file("kubernetes/gateway-loadbalancer.yaml");
+    assert!(
+        lb.contains("type: \"LoadBalancer\"") && lb.contains("port: 50052"),
+        "{lb}"
+    );
+    let readme = file("README.md");
+    assert!(
+        readme.contains("kubectl create secret generic aigw-jwt-keys"),
+        "{readme}"
+    );
+    assert!(readme.contains("--from-file=DUO_WORKFLOW_SELF_SIGNED_JWT__VALIDATION_KEY=secrets/duo_workflow_validation.key"));
+    assert!(readme.contains("50052 (Agent Platform, gRPC)"));
+    let verify = file("gitlab/verify.md");
+    assert!(
+        verify.contains("curl -fsS http://127.0.0.1:8000/v1/models"),
+        "{verify}"
+    );
+    assert!(
+        !verify.contains("curl -fsS http://gitlab-aigw-model"),
+        "{verify}"
+    );
+    let ui = file("gitlab/admin-ui.md");
+    assert!(ui.contains("`aigw.example.com:50052`"), "{ui}");
+
+    // Without the Agent Platform nothing of it appears.
+    let files = export_files(&spec("18.11"), &opts(InstallType::Omnibus)).unwrap();
+    for f in &files {
+        let text = String::from_utf8_lossy(&f.bytes);
+        assert!(!text.contains("50052"), "{}: {text}", f.path);
+    }
+}
+
+/// Issue 13: a model outside GitLab's support window is refused by export with the versions that
+/// support it, and goes through with a warning when allowed (spec field or CLI flag).
+#[test]
+fn a_model_outside_its_support_window_is_refused_unless_allowed() {
+    let mut s = spec("18.11");
+    s.gitlab.version = "18.2.1".into();
+    let e = export_files(&s, &opts(InstallType::Omnibus)).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.contains("18.3 and later") && text.contains("not by GitLab 18.2"),
+        "{text}"
+    );
+    assert_eq!(aigw_core::problem::Explain::code(&e), "unsupported_model");
+    s.gitlab.allow_unsupported = true;
+    let files = export_files(&s, &opts(InstallType::Omnibus)).unwrap();
+    let readme = String::from_utf8(files[0].bytes.clone()).unwrap();
+    assert!(
+        readme.contains("> **Warning:** Mistral Small 3.2"),
+        "{readme}"
+    );
+
+    // The CLI: refused with the fix, then allowed by --allow-unsupported with a warning.
+    let dir = tempfile::tempdir().unwrap();
+    s.gitlab.allow_unsupported = false;
+    let spec_path = dir.path().join("spec.toml");
+    std::fs::write(&spec_path, s.to_toml()).unwrap();
+    let out = dir.path().join("x.zip");
+    let run = |extra: &[&str]| {
+        Command::new(BIN)
+            .args([
+                "export",
+                "--spec",
+                spec_path.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .args(extra)
+            .env("XDG_DATA_HOME", dir.path().join("data"))
+            .env_remove("HF_TOKEN")
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("18.3 and later") && err.contains("--allow-unsupported"),
+        "{err}"
+    );
+    assert!(!out.exists());
+    let allowed = run(&["--allow-unsupported"]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&allowed.stderr).contains("warning:"));
+    assert!(out.exists());
+}
+
+/// Issue 13: a version newer than the newest known is a warning naming the tag assumed; a malformed one
+/// an error saying where to find the version.
+#[test]
+fn versions_newer_than_known_warn_and_malformed_ones_are_refused() {
+    let mut s = spec("18.11");
+    s.gitlab.version = "18.99.0".into();
+    let files = export_files(&s, &opts(InstallType::Omnibus)).unwrap();
+    let readme = String::from_utf8(files[0].bytes.clone()).unwrap();
+    assert!(
+        readme.contains("newer than 18.11") && readme.contains("self-hosted-v18.99.0-ee"),
+        "{readme}"
+    );
+    s.gitlab.version = "18.x".into();
+    let e = s.validate(&Default::default()).unwrap_err();
+    assert!(
+        aigw_core::problem::Explain::fix(&e)
+            .unwrap()
+            .contains("/api/v4/version"),
+        "{e}"
+    );
 }

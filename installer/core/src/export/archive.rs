@@ -11,7 +11,7 @@ use crate::gitlab::config::{self, GitlabSide, InstallType, ModelRegistration};
 use crate::gitlab::inputs::{parse_gitlab_url, InputError};
 use crate::plan::{desired, Component};
 use crate::secret::Secret;
-use crate::spec::{DeploymentSpec, SpecError, Weights};
+use crate::spec::{DeploymentSpec, SpecError, Weights, AGENT_PLATFORM_PORT};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -25,6 +25,8 @@ pub enum ExportError {
     Write { path: String, detail: String },
     #[error("{0}")]
     Version(String),
+    #[error(transparent)]
+    Unsupported(#[from] crate::gitlab::support::UnsupportedModel),
 }
 
 impl crate::problem::Explain for ExportError {
@@ -32,6 +34,7 @@ impl crate::problem::Explain for ExportError {
         match self {
             Self::Spec(e) => e.code(),
             Self::Input(e) => e.code(),
+            Self::Unsupported(e) => e.code(),
             Self::Exists(_) => "exists",
             Self::Write { .. } | Self::Version(_) => "export_failed",
         }
@@ -40,6 +43,7 @@ impl crate::problem::Explain for ExportError {
         match self {
             Self::Spec(e) => e.fix(),
             Self::Input(e) => e.fix(),
+            Self::Unsupported(e) => e.fix(),
             Self::Exists(_) => Some("choose another file name, or allow replacing it".into()),
             Self::Write { .. } => Some("choose a folder you can write to".into()),
             Self::Version(_) => None,
@@ -49,6 +53,7 @@ impl crate::problem::Explain for ExportError {
         match self {
             Self::Spec(e) => e.field(),
             Self::Input(e) => e.field(),
+            Self::Unsupported(e) => e.field(),
             Self::Exists(_) => Some("export.path".into()),
             _ => None,
         }
@@ -124,12 +129,34 @@ pub fn gitlab_side(spec: &DeploymentSpec, opts: &ExportOptions) -> Result<Gitlab
         "http://{}:{}",
         spec.gateway.host, spec.gateway.port
     ))?;
+    // Asked for in the options (host:port as GitLab reaches it) or by the spec (the gateway host, 50052).
+    let agent_platform = opts.agent_platform.clone().or_else(|| {
+        spec.gateway.agent_platform.then(|| {
+            let h = &spec.gateway.host;
+            let host = if h.contains(':') && !h.starts_with('[') {
+                format!("[{h}]")
+            } else {
+                h.clone()
+            };
+            format!("{host}:{AGENT_PLATFORM_PORT}")
+        })
+    });
     Ok(GitlabSide {
         gitlab,
         version,
         install: opts.install,
         gateway_url,
-        agent_platform: opts.agent_platform.clone(),
+        agent_platform,
+        // The model port is published on the GPU host (loopback by default): checks from there use it.
+        model_check: Some(format!(
+            "http://{}:{}/v1",
+            match spec.model.bind.as_str() {
+                "0.0.0.0" | "" => "127.0.0.1",
+                "::" => "[::1]",
+                other => other,
+            },
+            spec.model.port
+        )),
         model: ModelRegistration {
             name: spec.model.served_model_name.clone(),
             family: spec.gitlab_family(),
@@ -146,6 +173,13 @@ pub fn export_files(
     spec: &DeploymentSpec,
     opts: &ExportOptions,
 ) -> Result<Vec<ExportFile>, ExportError> {
+    let catalog =
+        crate::catalog::Catalog::builtin().map_err(|e| ExportError::Version(e.to_string()))?;
+    let warnings = crate::gitlab::support::check(spec, &catalog)?;
+    // The Agent Platform named in the options is served too: its port published, its settings passed.
+    let mut with_agent = spec.clone();
+    with_agent.gateway.agent_platform |= opts.agent_platform.is_some();
+    let spec = &with_agent;
     let token = opts
         .include_secrets
         .then(|| opts.hf_token.clone())
@@ -174,7 +208,16 @@ pub fn export_files(
     let mut files = vec![
         ExportFile {
             path: "README.md".into(),
-            bytes: readme(spec, opts, &side, &snippets, token.is_some(), &keys).into_bytes(),
+            bytes: readme(
+                spec,
+                opts,
+                &side,
+                &snippets,
+                token.is_some(),
+                &keys,
+                &warnings,
+            )
+            .into_bytes(),
         },
         ExportFile {
             path: "docker-compose.yml".into(),
@@ -190,7 +233,19 @@ pub fn export_files(
         },
         ExportFile {
             path: "kubernetes/aigw.yaml".into(),
-            bytes: kubernetes::manifests(&d, gpu_count).into_bytes(),
+            bytes: kubernetes::manifests(
+                &d,
+                &kubernetes::KubeOptions {
+                    gpu_count,
+                    secret_env: &key_envs,
+                    gateway_host: &spec.gateway.host,
+                },
+            )
+            .into_bytes(),
+        },
+        ExportFile {
+            path: "kubernetes/gateway-loadbalancer.yaml".into(),
+            bytes: kubernetes::load_balancer(&d).into_bytes(),
         },
         ExportFile {
             path: "aigw-spec.toml".into(),
@@ -236,6 +291,7 @@ fn readme(
     snippets: &[config::Snippet],
     has_token: bool,
     keys: &[JwtKey],
+    warnings: &[String],
 ) -> String {
     let keys_text = if keys.is_empty() {
         String::new()
@@ -255,10 +311,18 @@ fn readme(
                 .join("\n");
             format!("Generate them here (they are not in this bundle):\n\n```sh\nmkdir -p secrets && chmod 700 secrets\n{cmds}\nchmod 600 secrets/*.key\n```")
         };
+        let from_files = keys
+            .iter()
+            .map(|k| format!("  --from-file={}={}", k.env, k.file))
+            .collect::<Vec<_>>()
+            .join(" \\\n");
         format!(
             "\n\nGitLab {} needs self-signed JWT keys (RSA 2048) in the gateway. {generate}\n\nBefore `docker compose up -d` \
-             or `sh docker-run.sh`, put them in the shell's environment (the files list them by name only):\n\n```sh\n{exports}\n```",
-            spec.gitlab.version
+             or `sh docker-run.sh`, put them in the shell's environment (the files list them by name only):\n\n```sh\n{exports}\n```\n\n\
+             On Kubernetes the gateway reads them from the Secret `{secret}` (the manifests name it, never the keys):\n\n\
+             ```sh\nkubectl create secret generic {secret} -n <namespace> \\\n{from_files}\n```",
+            spec.gitlab.version,
+            secret = kubernetes::JWT_SECRET,
         )
     };
     let gitlab_steps = snippets
@@ -287,17 +351,31 @@ fn readme(
         spec.gateway.image,
         spec.gateway_tag().unwrap_or_default()
     );
+    let warnings: String = warnings
+        .iter()
+        .map(|w| format!("> **Warning:** {w}\n\n"))
+        .collect();
+    let ports = if spec.agent_platform_served() {
+        format!(
+            "ports {} (gateway) and {AGENT_PLATFORM_PORT} (Agent Platform, gRPC)",
+            spec.gateway.port
+        )
+    } else {
+        format!("port {}", spec.gateway.port)
+    };
     format!(
         "# GitLab Duo Self-Hosted: gateway and model server for {url}\n\n\
          Generated by aigw-installer for GitLab {version} ({install}). Every file is listed with its SHA-256 in \
-         `manifest.json`.\n\n\
+         `manifest.json`.\n\n{warnings}\
          ## Steps, in order\n\n\
          1. **Images.** On the GPU host, make `{model_image}` and `{gw_image}` available (pull them, or \
             `docker load` an offline bundle made with `aigw-installer images save`).\n\
          2. **Start both services.** First give the gateway its log directory (it runs as a non-root user): \
             `sudo mkdir -p {log_dir} && sudo chown \"$(docker run --rm --entrypoint id {gw_image} -u):$(docker run \
             --rm --entrypoint id {gw_image} -g)\" {log_dir}`. Then `docker compose up -d` (or `docker-compose up -d`) \
-            in this folder; without Compose: `sh docker-run.sh`. On Kubernetes: `kubernetes/aigw.yaml`.\n\
+            in this folder; without Compose: `sh docker-run.sh`. The gateway publishes {ports}. On Kubernetes: \
+            `kubernetes/aigw.yaml` (its Ingress routes the gateway host), or `kubernetes/gateway-loadbalancer.yaml` \
+            where the cluster has no ingress controller.\n\
          3. **Check them:** `curl -f {gateway_url}/monitoring/healthz` must answer `{{}}`; the model server \
             answers on `http://127.0.0.1:{model_port}/v1/models` on the GPU host and lists `{served}`.\n\
          4. **Point GitLab at the gateway and register the model** (files in `gitlab/`):\n{gitlab_steps}\n\

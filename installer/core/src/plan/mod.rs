@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::gitlab::inputs::parse_gitlab_url;
-use crate::spec::{DeploymentSpec, RestartPolicy, SpecError, Weights};
+use crate::spec::{DeploymentSpec, RestartPolicy, SpecError, Weights, AGENT_PLATFORM_PORT};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -248,17 +248,41 @@ pub fn desired(spec: &DeploymentSpec, hf_token_file: Option<&str>) -> Result<Des
     genv.insert("AIGW_FASTAPI__API_PORT".into(), g.port.to_string());
     genv.entry("AIGW_LOGGING__TO_FILE".into())
         .or_insert_with(|| format!("{GATEWAY_LOG_MOUNT}/modelgateway.log"));
+    let agent = spec.agent_platform_served();
+    if agent {
+        // doc/install/install_ai_gateway.md (18.x `docker run`): the Agent Platform authenticates callers.
+        genv.insert("DUO_WORKFLOW_AUTH__ENABLED".into(), "true".into());
+    }
+    if spec.gitlab.offline_license {
+        // doc/install/install_ai_gateway.md (18.10): with an offline licence both point at GitLab itself,
+        // else each request waits about 20 s for an unreachable CustomersDot. An admin's own value wins.
+        genv.entry("AIGW_CUSTOMER_PORTAL_URL".into())
+            .or_insert_with(|| gitlab.as_str().to_string());
+        if agent {
+            genv.entry("DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL".into())
+                .or_insert_with(|| gitlab.as_str().to_string());
+        }
+    }
+    let mut gports = vec![PortMap {
+        host_ip: "0.0.0.0".into(),
+        host_port: g.port,
+        container_port: g.port,
+    }];
+    if agent {
+        // GitLab is told `<gateway host>:50052`; the docs publish it as -p 50052:50052.
+        gports.push(PortMap {
+            host_ip: "0.0.0.0".into(),
+            host_port: AGENT_PLATFORM_PORT,
+            container_port: AGENT_PLATFORM_PORT,
+        });
+    }
     let gateway = DesiredContainer {
         component: Component::Gateway,
         name: g.container.clone(),
         image: format!("{}:{}", g.image, spec.gateway_tag()?),
         cmd: Vec::new(),
         env: genv,
-        ports: vec![PortMap {
-            host_ip: "0.0.0.0".into(),
-            host_port: g.port,
-            container_port: g.port,
-        }],
+        ports: gports,
         binds: vec![Bind {
             host: spec.log_dir.display().to_string(),
             container: GATEWAY_LOG_MOUNT.into(),
@@ -570,6 +594,83 @@ mod tests {
             "t",
         )
         .unwrap()
+    }
+
+    fn gateway(s: &DeploymentSpec) -> DesiredContainer {
+        desired(s, None)
+            .unwrap()
+            .containers
+            .into_iter()
+            .find(|c| c.component == Component::Gateway)
+            .unwrap()
+    }
+
+    /// Issue 13: GitLab is told `<host>:50052`, so apply publishes it, with the Agent Platform's auth on.
+    #[test]
+    fn the_agent_platform_port_is_published_from_18_4_when_asked() {
+        let mut s = spec();
+        s.gitlab.version = "18.4.1".into();
+        let plain = gateway(&s);
+        assert_eq!(plain.ports.len(), 1);
+        assert!(!plain.env.contains_key("DUO_WORKFLOW_AUTH__ENABLED"));
+        s.gateway.agent_platform = true;
+        let g = gateway(&s);
+        let ports: Vec<(u16, u16)> = g
+            .ports
+            .iter()
+            .map(|p| (p.host_port, p.container_port))
+            .collect();
+        assert_eq!(ports, [(5052, 5052), (50052, 50052)]);
+        assert_eq!(g.env["DUO_WORKFLOW_AUTH__ENABLED"], "true");
+        assert_ne!(
+            g.config_hash(),
+            plain.config_hash(),
+            "a change recreates the gateway"
+        );
+        // Before 18.4 GitLab has no Agent Platform setting: nothing is published for it.
+        s.gitlab.version = "18.3".into();
+        assert_eq!(gateway(&s).ports.len(), 1);
+    }
+
+    #[test]
+    fn an_offline_licence_points_the_customer_portal_urls_at_gitlab() {
+        let mut s = spec();
+        s.gitlab.version = "18.10".into();
+        assert!(!gateway(&s).env.contains_key("AIGW_CUSTOMER_PORTAL_URL"));
+        s.gitlab.offline_license = true;
+        let g = gateway(&s);
+        assert_eq!(
+            g.env["AIGW_CUSTOMER_PORTAL_URL"],
+            "https://gitlab.example.com"
+        );
+        assert!(!g
+            .env
+            .contains_key("DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL"));
+        s.gateway.agent_platform = true;
+        let g = gateway(&s);
+        assert_eq!(
+            g.env["DUO_WORKFLOW_AUTH__OIDC_CUSTOMER_PORTAL_URL"],
+            "https://gitlab.example.com"
+        );
+        // The admin's own value wins.
+        s.gateway.env.insert(
+            "AIGW_CUSTOMER_PORTAL_URL".into(),
+            "https://cdot.internal".into(),
+        );
+        assert_eq!(
+            gateway(&s).env["AIGW_CUSTOMER_PORTAL_URL"],
+            "https://cdot.internal"
+        );
+    }
+
+    #[test]
+    fn the_agent_platform_port_cannot_be_another_servers_port() {
+        let mut s = spec();
+        s.gitlab.version = "18.11".into();
+        s.gateway.agent_platform = true;
+        s.model.port = 50052;
+        let e = s.validate(&crate::spec::Context::default()).unwrap_err();
+        assert!(e.to_string().contains("Agent Platform"), "{e}");
     }
 
     fn observed_matching(d: &Desired) -> Observed {

@@ -67,6 +67,8 @@ pub fn from_deployment(d: &Deployment, a: &Answers) -> Result<DeploymentSpec, Sp
             url: a.gitlab_url.clone(),
             version: a.gitlab_version.clone(),
             install_type: a.install_type.unwrap_or_default(),
+            offline_license: false,
+            allow_unsupported: false,
         },
         gateway: GatewaySpec {
             host: a.gateway_host.clone(),
@@ -75,6 +77,7 @@ pub fn from_deployment(d: &Deployment, a: &Answers) -> Result<DeploymentSpec, Sp
             tag: None,
             container: default_gateway_container(),
             health_timeout_s: default_gateway_timeout(),
+            agent_platform: false,
             env: BTreeMap::new(),
         },
         model: ModelServerSpec {

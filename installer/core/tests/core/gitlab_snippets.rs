@@ -36,6 +36,7 @@ fn side(v: &str, install: InstallType) -> GitlabSide {
             identifier: format!("custom_openai/{name}"),
             features: vec!["code_generation".into(), "code_completion".into()],
         },
+        model_check: None,
     }
 }
 
@@ -308,7 +309,9 @@ fn gitlab_helm_values_parse_and_cover_webservice_sidekiq_and_toolbox() {
             } else {
                 assert!(env.get("AI_GATEWAY_URL").is_none(), "{what}: {env}");
             }
+            // 18.10+: the Admin UI checkbox replaces the variable.
             let insecure = s.version >= GitlabVersion::new(18, 4)
+                && s.version < GitlabVersion::new(18, 10)
                 && s.agent_platform.is_some()
                 && s.gateway_url.starts_with("http://");
             let flag = env.get("DUO_AGENT_PLATFORM_SERVICE_SECURE");
@@ -356,7 +359,8 @@ fn paths(s: &GitlabSide) -> Vec<String> {
 #[test]
 fn gitlab_env_var_before_17_9_admin_ui_from_17_9() {
     let p = paths(&side("17.8", InstallType::Omnibus));
-    assert_eq!(p[0], "gitlab/gitlab.rb");
+    // Flags first (17.7/17.8: the self-hosted models toggle), then the environment.
+    assert_eq!(p[..2], ["gitlab/feature-flags.md", "gitlab/gitlab.rb"]);
     assert!(!p.contains(&"gitlab/admin-ui.md".to_string()));
     assert!(
         snippet_for(&side("17.8", InstallType::Omnibus), Part::AdminUi)
@@ -779,4 +783,171 @@ fn gitlab_no_secret_ever_appears_only_the_placeholder() {
         .unwrap_err()
         .to_string();
     assert!(!e.contains("hunter2secretvalue"), "{e}");
+}
+
+// ---------- issue 13: the review against GitLab's docs ----------
+
+#[test]
+fn gitlab_agent_platform_tls_variable_until_18_9_checkbox_from_18_10() {
+    let ui = |v: &str| {
+        snippet_for(&side(v, InstallType::Omnibus), Part::AdminUi)
+            .unwrap()
+            .unwrap()
+            .body
+    };
+    let rb = |v: &str| {
+        snippet_for(&side(v, InstallType::Omnibus), Part::Omnibus)
+            .unwrap()
+            .unwrap()
+            .body
+    };
+    for v in ["18.4", "18.9"] {
+        assert!(
+            rb(v).contains("'DUO_AGENT_PLATFORM_SERVICE_SECURE' => false"),
+            "{v}"
+        );
+        assert!(
+            !ui(v).contains("Use TLS for the GitLab Duo Agent Platform service"),
+            "{v}"
+        );
+    }
+    for v in ["18.10", "18.11"] {
+        assert!(
+            !rb(v).contains("DUO_AGENT_PLATFORM_SERVICE_SECURE' =>"),
+            "{v}"
+        );
+        assert!(
+            ui(v).contains("clear **Use TLS for the GitLab Duo Agent Platform service**"),
+            "{v}"
+        );
+    }
+    // 18.9+: the Agent Platform is turned on in the Admin UI (the flag is gone).
+    assert!(!ui("18.8").contains("Turn on GitLab Duo Agent Platform"));
+    assert!(ui("18.9").contains("**Turn on GitLab Duo Agent Platform**"));
+    let mut no_agent = side("18.11", InstallType::Omnibus);
+    no_agent.agent_platform = None;
+    assert!(!snippet_for(&no_agent, Part::AdminUi)
+        .unwrap()
+        .unwrap()
+        .body
+        .contains("Agent Platform"));
+}
+
+#[test]
+fn gitlab_models_page_and_beta_checkbox_per_version() {
+    let m = |v: &str, family: &str| {
+        let mut s = side(v, InstallType::Omnibus);
+        s.model.family = family.into();
+        snippet_for(&s, Part::Model).unwrap().unwrap().body
+    };
+    assert!(m("17.3", "codestral")
+        .contains("**Admin area > AI-powered features > Models > Add self-hosted model**"));
+    assert!(m("18.4", "codestral")
+        .contains("**Admin area > GitLab Duo > Configure GitLab Duo Self-Hosted > Add"));
+    assert!(m("18.10", "codestral")
+        .contains("**Admin area > GitLab Duo > Configure models for GitLab Duo > Add"));
+    let general = m("18.3", "general");
+    assert!(general.contains("**Use beta models and features in GitLab Duo Self-Hosted**"));
+    assert!(!m("18.3", "codestral").contains("beta models"));
+    // The beta step comes before the registration it unlocks, the assignment after it.
+    let beta = general.find("beta models").unwrap();
+    let add = general.find("Add self-hosted model").unwrap();
+    let assign = general.find("Assign it to Duo features").unwrap();
+    assert!(beta < add && add < assign, "{general}");
+}
+
+#[test]
+fn gitlab_verify_uses_the_published_model_address_when_given() {
+    let mut s = side("18.11", InstallType::Omnibus);
+    s.model.endpoint = "http://gitlab-aigw-model:8000/v1".into();
+    s.model_check = Some("http://127.0.0.1:8000/v1".into());
+    let b = snippet_for(&s, Part::Verify).unwrap().unwrap().body;
+    assert!(
+        b.contains("`curl -fsS http://127.0.0.1:8000/v1/models`"),
+        "{b}"
+    );
+    assert!(!b.contains("curl -fsS http://gitlab-aigw-model"), "{b}");
+}
+
+#[test]
+fn gitlab_source_installs_get_a_systemd_dropin_and_init_d_keeps_etc_default() {
+    let paths = |v: &str| {
+        all(&side(v, InstallType::Source))
+            .into_iter()
+            .map(|s| s.path)
+            .collect::<Vec<_>>()
+    };
+    for v in ["17.3", "18.4", "18.11"] {
+        let p = paths(v);
+        let env = p
+            .iter()
+            .position(|x| x == "gitlab/etc-default-gitlab.sh")
+            .unwrap();
+        let dropin = p
+            .iter()
+            .position(|x| x == "gitlab/systemd-ai-gateway.conf")
+            .unwrap();
+        assert_eq!(dropin, env + 1, "{v}: {p:?}");
+    }
+    assert!(!paths("17.3").is_empty());
+    let dropin = |v: &str| {
+        all(&side(v, InstallType::Source))
+            .into_iter()
+            .find(|s| s.path == "gitlab/systemd-ai-gateway.conf")
+            .unwrap()
+    };
+    let d = dropin("17.3");
+    assert_eq!(d.kind, SnippetKind::Systemd);
+    assert!(d
+        .body
+        .contains("/etc/systemd/system/gitlab-puma.service.d/ai-gateway.conf"));
+    assert!(d
+        .body
+        .contains("/etc/systemd/system/gitlab-sidekiq.service.d/ai-gateway.conf"));
+    assert!(d.body.contains("sudo systemctl daemon-reload"));
+    assert!(d.body.lines().any(|l| l == "[Service]"), "{}", d.body);
+    assert!(d
+        .body
+        .lines()
+        .any(|l| l == format!("Environment=\"AI_GATEWAY_URL={GATEWAY}\"")));
+    // 17.9+: the URL is legacy there, so the whole drop-in is commented out unless something is needed.
+    let d = dropin("17.9");
+    assert!(d.body.lines().all(|l| l.starts_with('#')), "{}", d.body);
+    assert!(d
+        .body
+        .contains(&format!("# Environment=\"AI_GATEWAY_URL={GATEWAY}\"")));
+    // 18.4-18.9 with a plain-http Agent Platform: the TLS switch is active, the URL commented out.
+    // 18.4-18.8: the Agent Platform's flag comes before the Admin UI that shows its setting.
+    let order = paths("18.4");
+    assert_eq!(
+        order[..2],
+        ["gitlab/feature-flags.md", "gitlab/admin-ui.md"],
+        "{order:?}"
+    );
+    let d = dropin("18.4");
+    assert!(d
+        .body
+        .lines()
+        .any(|l| l == "Environment=\"DUO_AGENT_PLATFORM_SERVICE_SECURE=false\""));
+    assert!(d.body.contains("# Environment=\"AI_GATEWAY_URL="));
+    let src = snippet_for(&side("17.3", InstallType::Source), Part::Source)
+        .unwrap()
+        .unwrap()
+        .body;
+    assert!(src.contains("init.d installs only"), "{src}");
+    // systemd-analyze, where present, reads the drop-in's syntax.
+    if Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let unit = write(
+            dir.path(),
+            "aigw-check.service",
+            &format!("{}\nExecStart=/bin/true\n", uncomment(&dropin("17.3").body)),
+        );
+        let (_, out) = run("systemd-analyze", &["verify", unit.to_str().unwrap()]);
+        assert!(!out.contains("Failed to parse"), "{out}");
+    }
 }

@@ -137,6 +137,31 @@ mod tests {
         );
     }
 
+    /// Issue 13: GitLab is told `<gateway host>:50052`, so the gateway the engine creates publishes it.
+    #[test]
+    fn the_gateway_body_publishes_the_agent_platform_port_when_asked() {
+        let mut spec = DeploymentSpec::from_toml(
+            include_str!("../../../../tests/fixtures/specs/hf-mistral-small-tp2-dp2.toml"),
+            "t",
+        )
+        .unwrap();
+        spec.gateway.agent_platform = true;
+        let d = desired(&spec, None).unwrap();
+        let gw = serde_json::to_value(create_body(&d.containers[1])).unwrap();
+        assert_eq!(
+            gw["ExposedPorts"],
+            serde_json::json!({"5052/tcp": {}, "50052/tcp": {}})
+        );
+        let binding = &gw["HostConfig"]["PortBindings"]["50052/tcp"][0];
+        assert_eq!(binding["HostPort"], "50052");
+        assert_eq!(binding["HostIp"], "0.0.0.0");
+        let env = gw["Env"].as_array().unwrap();
+        assert!(
+            env.iter().any(|e| e == "DUO_WORKFLOW_AUTH__ENABLED=true"),
+            "{env:?}"
+        );
+    }
+
     /// Issue 16: two data-parallel replicas of a two-GPU tensor-parallel group are one container that
     /// requests all four GPUs.
     #[test]

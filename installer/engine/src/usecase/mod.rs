@@ -17,7 +17,9 @@ pub use diagnose::{
 pub use export::{export, Exported};
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
-pub use provision::{check_bundle, install, review, upgrade, InstallOptions, Installed, Reviewed};
+pub use provision::{
+    check_bundle, install, review, supported, upgrade, InstallOptions, Installed, Reviewed,
+};
 pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
 
 use aigw_core::preflight::Finding;

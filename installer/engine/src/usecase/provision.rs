@@ -89,6 +89,14 @@ fn prepare(
     Ok((token, opts))
 }
 
+/// The support-window check of [`aigw_core::gitlab::support`], against the built-in catalog.
+pub fn supported(s: &DeploymentSpec) -> Result<Vec<String>, Error> {
+    let catalog = aigw_core::catalog::Catalog::builtin()
+        .map_err(|e| aigw_core::export::archive::ExportError::Version(e.to_string()))?;
+    Ok(aigw_core::gitlab::support::check(s, &catalog)
+        .map_err(aigw_core::export::archive::ExportError::from)?)
+}
+
 fn token_str(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
@@ -101,6 +109,11 @@ pub async fn install(
     sink: &Sink,
     cancel: CancellationToken,
 ) -> Result<Installed, Error> {
+    // Before anything is pulled or created: a model GitLab does not support here is refused (or, allowed
+    // by the spec, a warning), as is every other finding about the GitLab version.
+    for message in supported(s)? {
+        crate::docker::events::emit(sink, crate::docker::events::Event::Warning { message });
+    }
     if let Some(bundle) = o.image_bundle {
         check_bundle(bundle)?;
     }

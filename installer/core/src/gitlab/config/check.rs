@@ -43,6 +43,25 @@ pub fn model_endpoint_checked(input: &str) -> Result<String, InputError> {
     Ok(format!("{}{path}", origin(&url)))
 }
 
+/// A model URL typed on the host that runs the model server: loopback is right there (the port is
+/// published on it), so only the form is checked: `http(s)://host:port/v1`.
+pub(crate) fn model_endpoint_checked_local(input: &str) -> Result<String, InputError> {
+    const EX: &str = "http://127.0.0.1:8000/v1";
+    let url = url::Url::parse(input.trim()).map_err(|e| {
+        refuse(
+            "model_check",
+            format!("\"{}\" is not a URL: {e}", shown(input)),
+            EX,
+        )
+    })?;
+    check_url_parts("model_check", &url, EX)?;
+    let path = url.path().trim_end_matches('/');
+    if !path.ends_with("/v1") {
+        return Err(refuse("model_check", "must end in /v1", EX));
+    }
+    Ok(format!("{}{path}", origin(&url)))
+}
+
 /// The Agent Platform (Duo Workflow Service) address: `host:port`, no scheme (18.4+ Admin UI field).
 pub fn agent_platform_checked(input: &str) -> Result<String, InputError> {
     const F: &str = "agent_platform";

@@ -53,12 +53,13 @@ fn env_vars(c: &Ctx) -> Vec<EnvVar> {
             });
         }
     }
-    if c.agent_insecure() {
+    // 18.10+: GitLab reads the Admin UI checkbox instead (admin-ui.md); the variable was copied once.
+    if c.agent_insecure() && !c.tls_in_ui() {
         vars.push(EnvVar {
             key: "DUO_AGENT_PLATFORM_SERVICE_SECURE",
             val: Val::Bool(false),
             active: true,
-            why: "18.4+: the Agent Platform port has no TLS (the gateway URL is plain http; inferred), so GitLab \
+            why: "18.4-18.9: the Agent Platform port has no TLS (the gateway URL is plain http; inferred), so GitLab \
                   must not use TLS for it. Leave it unset if the Agent Platform uses a GitLab AI vendor model."
                 .into(),
         });
@@ -73,6 +74,58 @@ pub(crate) fn install_path(install: InstallType) -> &'static str {
         InstallType::Helm => "gitlab/helm-values.yaml",
         InstallType::Docker => "gitlab/docker-env.txt",
         InstallType::Source => "gitlab/etc-default-gitlab.sh",
+    }
+}
+
+/// Source installs run by systemd: GitLab's units (lib/support/systemd/gitlab-puma.service and
+/// gitlab-sidekiq.service) do not read /etc/default/gitlab, so the variables go into a drop-in.
+pub(crate) const SYSTEMD_DROPIN: &str = "gitlab/systemd-ai-gateway.conf";
+
+/// A systemd `Environment=` assignment: the whole `KEY=value` in double quotes, with `\`, `"` and the
+/// specifier character `%` escaped (systemd.exec(5), systemd.unit(5) "Specifiers").
+fn systemd_env(key: &str, val: &str) -> String {
+    let v = val
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('%', "%%");
+    format!("Environment=\"{key}={v}\"")
+}
+
+pub(crate) fn systemd_dropin(c: &Ctx) -> Snippet {
+    let vars = env_vars(c);
+    let any_active = vars.iter().any(|v| v.active);
+    let mut out: String = [
+        format!("GitLab Duo Self-Hosted, GitLab {}, self-compiled (source) with systemd.", c.v),
+        "Save as /etc/systemd/system/gitlab-puma.service.d/ai-gateway.conf and as".into(),
+        "/etc/systemd/system/gitlab-sidekiq.service.d/ai-gateway.conf (or paste it into".into(),
+        "sudo systemctl edit gitlab-puma.service, then gitlab-sidekiq.service), then run:".into(),
+        "sudo systemctl daemon-reload && sudo systemctl restart gitlab.target".into(),
+        "GitLab's systemd units do not read /etc/default/gitlab (that file is for init.d installs only).".into(),
+    ]
+    .into_iter()
+    .chain(c.notes())
+    .map(|l| format!("## {l}\n"))
+    .collect();
+    let mut block = String::from("[Service]\n");
+    for v in &vars {
+        block += &format!("## {}\n", v.why);
+        let off = if any_active && !v.active { "# " } else { "" };
+        let val = match &v.val {
+            Val::Str(s) => s.clone(),
+            Val::Bool(b) => b.to_string(),
+        };
+        block += &format!("{off}{}\n", systemd_env(v.key, &val));
+    }
+    out += &comment_out_unless(any_active, block);
+    Snippet {
+        path: SYSTEMD_DROPIN.into(),
+        title: if any_active {
+            format!("Source install with systemd: drop-in for gitlab-puma and gitlab-sidekiq (GitLab {})", c.v)
+        } else {
+            "Source install with systemd: optional drop-in (the legacy alternative to the Admin UI setting)".into()
+        },
+        kind: SnippetKind::Systemd,
+        body: out,
     }
 }
 
@@ -228,9 +281,9 @@ fn source(c: &Ctx, vars: &[EnvVar]) -> String {
         c,
         InstallType::Source,
         &[
-            "Add to /etc/default/gitlab, then restart GitLab (sudo systemctl restart gitlab.target, or",
-            "sudo service gitlab restart). The docs give this file only for DUO_AGENT_PLATFORM_SERVICE_SECURE;",
-            "using it for the other variables is inferred.",
+            "init.d installs only: add to /etc/default/gitlab, then sudo service gitlab restart. With systemd",
+            "use systemd-ai-gateway.conf instead: GitLab's systemd units do not read this file. The docs give",
+            "this file only for DUO_AGENT_PLATFORM_SERVICE_SECURE; using it for the other variables is inferred.",
         ],
     );
     for v in vars {

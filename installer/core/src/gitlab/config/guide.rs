@@ -61,10 +61,26 @@ pub(crate) fn admin_ui(c: &Ctx) -> Snippet {
     );
     let mut n = 3;
     if let Some(agent) = c.agent() {
+        if c.at_least(18, 9) {
+            // doc/administration/gitlab_duo_self_hosted/configure_duo_features.md (18.9+): the feature flag
+            // self_hosted_agent_platform is gone; the setting on this page replaces it (placement inferred).
+            b += &format!("{n}. Select **Turn on GitLab Duo Agent Platform** (18.9+).\n");
+            n += 1;
+        }
         b += &format!(
             "{n}. **Local URL for the GitLab Duo Agent Platform service**: `{agent}` (host:port, no `http://`).\n"
         );
-        b += &if c.agent_insecure() {
+        b += &if c.agent_insecure() && c.tls_in_ui() {
+            // doc/install/install_ai_gateway.md (18.10): a migration copied the variable into the database
+            // once; GitLab now reads this checkbox for self-hosted models.
+            "   This port has no TLS here: clear **Use TLS for the GitLab Duo Agent Platform service** (from 18.10 GitLab \
+             reads this checkbox, not `DUO_AGENT_PLATFORM_SERVICE_SECURE`).\n"
+                .to_string()
+        } else if c.tls_in_ui() {
+            "   With TLS in front of it, select **Use TLS for the GitLab Duo Agent Platform service**; without TLS clear \
+             it.\n"
+                .to_string()
+        } else if c.agent_insecure() {
             format!(
                 "   This port has no TLS here, so GitLab also needs `DUO_AGENT_PLATFORM_SERVICE_SECURE=false` (set in \
                  `{}`).\n",
@@ -133,7 +149,7 @@ pub(crate) fn feature_flags(c: &Ctx) -> Option<Snippet> {
         c.install.label()
     );
     b += &notes(c);
-    b += "Do these before registering the model: the self-hosted model pages depend on them.\n\n";
+    b += "Do these first: the self-hosted model pages (and in 18.4-18.8 the Agent Platform setting) depend on them.\n\n";
     for (i, s) in steps.iter().enumerate() {
         b += &format!("{}. {s}\n", i + 1);
     }
@@ -154,16 +170,45 @@ fn feature_label(c: &Ctx, f: &str) -> String {
     }
 }
 
+/// The page that lists self-hosted models, as the docs of each version name it. The docs were read at
+/// 17.3 (doc/administration/self_hosted_models/configure_duo_features.md), 18.4 and 18.10
+/// (doc/administration/gitlab_duo_self_hosted/configure_duo_features.md); the boundaries between those
+/// readings are inferred: 17.9 (the GA move to Admin area > GitLab Duo) and 18.10.
+fn models_page(c: &Ctx) -> &'static str {
+    if c.at_least(18, 10) {
+        "Admin area > GitLab Duo > Configure models for GitLab Duo"
+    } else if c.ui_primary() {
+        "Admin area > GitLab Duo > Configure GitLab Duo Self-Hosted"
+    } else {
+        "Admin area > AI-powered features > Models"
+    }
+}
+
+/// Before 17.9 the page moved between releases; the 17.3 docs' name is the one given.
+fn models_page_note(c: &Ctx) -> &'static str {
+    if c.ui_primary() {
+        ""
+    } else {
+        " (the 17.3 docs' menu names; later 17.x releases moved the page under **GitLab Duo**)"
+    }
+}
+
 pub(crate) fn model(c: &Ctx) -> Snippet {
     let v18 = c.at_least(18, 0);
     let mut b = format!("# Register the self-hosted model (GitLab {})\n\n", c.v);
     b += &notes(c);
-    b += if v18 {
-        "Go to **Admin area > GitLab Duo > Configure models for GitLab Duo > Add self-hosted model**.\n\n"
-    } else {
-        "Go to **Admin area > GitLab Duo > Configure GitLab Duo Self-Hosted > Add self-hosted model** (menu names \
-         moved between 17.x releases).\n\n"
-    };
+    if c.family == "general" {
+        // doc/administration/gitlab_duo_self_hosted/supported_models_and_hardware_requirements.md (18.3+):
+        // compatible models (family General) are beta; the checkbox's exact label is inferred.
+        b += "Family `general` is a beta (compatible) model: first, in **Admin area > GitLab Duo > Change \
+              configuration**, select **Use beta models and features in GitLab Duo Self-Hosted** and save; the \
+              family is not offered otherwise.\n\n";
+    }
+    b += &format!(
+        "Go to **{} > Add self-hosted model**{}.\n\n",
+        models_page(c),
+        models_page_note(c)
+    );
     b += "| Field | Value |\n|---|---|\n";
     b += &format!("| Deployment name | `{}` (unique) |\n", c.name);
     b += if v18 {
@@ -189,7 +234,9 @@ pub(crate) fn model(c: &Ctx) -> Snippet {
     }
     b += "\n## Assign it to Duo features\n\n";
     b += &format!(
-        "On the {}, choose `{}` for:\n\n",
+        "Registering is not enough: GitLab uses the model only for the features it is assigned to. On **{}**, the \
+         {}, choose `{}` for each of:\n\n",
+        models_page(c),
         if v18 {
             "**AI-native features** tab"
         } else {
@@ -240,11 +287,20 @@ pub(crate) fn verify(c: &Ctx) -> Snippet {
         if i == InstallType::Helm { " (for Helm: from inside the cluster)" } else { "" },
         c.gateway
     );
-    b += &format!(
-        "2. The model server, from the gateway host: `curl -fsS {}/models` lists `{}` (the identifier without `custom_openai/`).\n",
-        c.endpoint,
-        c.identifier.trim_start_matches("custom_openai/")
-    );
+    b += &match &c.model_check {
+        // The registered endpoint may be a name only the gateway's container network resolves.
+        Some(published) => format!(
+            "2. The model server, on the host that runs it: `curl -fsS {published}/models` lists `{}` (the identifier without \
+             `custom_openai/`). The gateway itself reaches it as `{}`.\n",
+            c.identifier.trim_start_matches("custom_openai/"),
+            c.endpoint
+        ),
+        None => format!(
+            "2. The model server, from the gateway host: `curl -fsS {}/models` lists `{}` (the identifier without `custom_openai/`).\n",
+            c.endpoint,
+            c.identifier.trim_start_matches("custom_openai/")
+        ),
+    };
     b += &format!(
         "3. GitLab's own check (username optional, default root; use a user with a Duo seat):\n\n   ```shell\n   {}\n   ```\n\n   If the task is unknown in your version, use the next step.\n",
         rake(i, "gitlab:duo:verify_self_hosted_setup[<username>]")

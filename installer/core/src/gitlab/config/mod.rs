@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::gitlab::{GitlabVersion, NEWEST_KNOWN};
 use crate::gitlab::inputs::{GitlabUrl, InputError};
 
+use check::model_endpoint_checked_local;
 pub use check::{
     agent_platform_checked, gateway_url_checked, gitlab_version_checked, model_endpoint_checked,
 };
@@ -162,6 +163,9 @@ pub struct GitlabSide {
     /// `host:50052`, the Agent Platform service (18.4+).
     pub agent_platform: Option<String>,
     pub model: ModelRegistration,
+    /// Where the model server answers on the host that runs it (its published port), for checks typed
+    /// there; None: the registered endpoint (reachable from the gateway host by that address).
+    pub model_check: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -172,6 +176,8 @@ pub enum SnippetKind {
     Shell,
     /// `KEY=value` lines as `docker run --env-file` and Compose `env_file:` read them (no quoting).
     EnvFile,
+    /// A systemd unit drop-in (INI syntax).
+    Systemd,
     Markdown,
 }
 
@@ -183,6 +189,7 @@ impl SnippetKind {
             Self::Yaml => "yaml",
             Self::Shell => "shell",
             Self::EnvFile => "dotenv",
+            Self::Systemd => "ini",
             Self::Markdown => "markdown",
         }
     }
@@ -200,12 +207,16 @@ pub struct Snippet {
 /// Everything for this version and install type, in the order an admin applies it.
 pub fn snippets(side: &GitlabSide) -> Result<Vec<Snippet>, InputError> {
     let c = Ctx::new(side)?;
-    let mut out = Vec::new();
+    // Flags first: in 18.4-18.8 the Agent Platform's Admin UI field depends on its flag, and in 17.x the
+    // self-hosted model pages on theirs.
+    let mut out: Vec<Snippet> = guide::feature_flags(&c).into_iter().collect();
     if c.ui_primary() {
         out.push(guide::admin_ui(&c));
     }
     out.push(env::install_file(&c, c.install));
-    out.extend(guide::feature_flags(&c));
+    if c.install == InstallType::Source {
+        out.push(env::systemd_dropin(&c));
+    }
     out.push(guide::model(&c));
     out.push(guide::verify(&c));
     Ok(out)
@@ -238,6 +249,7 @@ pub(crate) struct Ctx {
     pub name: String,
     pub family: String,
     pub endpoint: String,
+    pub model_check: Option<String>,
     pub identifier: String,
     pub features: Vec<String>,
 }
@@ -264,6 +276,11 @@ impl Ctx {
             name: check::name_checked(&s.model.name)?,
             family: check::family_checked(s.version, &s.model.family)?,
             endpoint: model_endpoint_checked(&s.model.endpoint)?,
+            model_check: s
+                .model_check
+                .as_deref()
+                .map(model_endpoint_checked_local)
+                .transpose()?,
             identifier: check::identifier_checked(&s.model.identifier)?,
             features: s
                 .model
@@ -287,6 +304,12 @@ impl Ctx {
     /// The Agent Platform URL, where this version has the setting (18.4+).
     pub fn agent(&self) -> Option<&str> {
         self.agent.as_deref().filter(|_| self.at_least(18, 4))
+    }
+
+    /// 18.10+: a migration copied `DUO_AGENT_PLATFORM_SERVICE_SECURE` into the database once; afterwards
+    /// self-hosted models read the Admin UI checkbox (doc/install/install_ai_gateway.md, 18.10).
+    pub fn tls_in_ui(&self) -> bool {
+        self.at_least(18, 10)
     }
 
     /// Inferred: the containers this installer creates serve neither port with TLS, so a plain-http
