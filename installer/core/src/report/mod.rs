@@ -5,6 +5,7 @@ pub mod accel;
 pub mod engine;
 pub mod gpu;
 pub mod network;
+pub mod nvidia_smi;
 pub mod platform;
 pub mod resources;
 
