@@ -2,6 +2,7 @@
 // Test-support code: a failure here is a test failure, so panicking with a message is the right behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fake_smi;
 pub mod interpose;
 pub mod standin;
 pub mod webdriver;
