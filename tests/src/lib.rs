@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod httpd;
+pub mod fake_smi;
 pub mod interpose;
 pub mod proxy;
 pub mod standin;

@@ -42,12 +42,22 @@ pub struct Args {
     /// Where model weights will live (free space is checked there).
     #[arg(long, value_name = "DIR", default_value = DEFAULT_WEIGHTS_DIR)]
     weights_dir: PathBuf,
+    /// Read the server only through its Docker engine (/info, a GPU probe container, the container list),
+    /// as for a remote engine, even when the engine is this machine.
+    #[arg(long)]
+    via_engine: bool,
+    /// An image on the server to run the GPU probe (nvidia-smi) in, tried first (repeatable; the model
+    /// server's image is a good choice).
+    #[arg(long, value_name = "IMAGE")]
+    probe_image: Vec<String>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = DetectOptions::from_env();
     opts.log_dir = args.log_dir;
     opts.weights_dir = args.weights_dir;
+    opts.via_engine |= args.via_engine;
+    opts.probe_images = args.probe_image;
     if let Some(path) = &args.gpu_profile {
         let profile = GpuProfile::load(path).context("--gpu-profile")?;
         opts = opts.with_gpu_profile(profile);
@@ -164,6 +174,11 @@ fn print_report(r: &SystemReport) {
         },
     );
 
+    println!("\n{HEADING}Where the facts come from{HEADING:#}");
+    for (part, source) in r.sources.rows() {
+        row(part, source.describe());
+    }
+
     println!("\n{HEADING}Checks{HEADING:#}");
     for f in &r.findings {
         let style = render::severity_style(f.severity);
@@ -193,11 +208,16 @@ fn print_report(r: &SystemReport) {
 }
 
 fn print_gpus(r: &SystemReport) {
-    if let GpuSource::Profile { machine, .. } = &r.gpu_source {
-        row(
+    match &r.gpu_source {
+        GpuSource::Profile { machine, .. } => row(
             "GPUs",
             format!("{DIM}(from recorded profile: {machine}){DIM:#}"),
-        );
+        ),
+        GpuSource::ProbeContainer { image } if !image.is_empty() => row(
+            "GPUs",
+            format!("{DIM}(nvidia-smi in a probe container from {image}){DIM:#}"),
+        ),
+        _ => {}
     }
     match &r.gpus.nvml {
         NvmlStatus::Unavailable(u) => row("GPUs", format!("none usable ({})", u.detail)),

@@ -187,6 +187,18 @@ fn gpus(r: &SystemReport, out: &mut Vec<Finding>) {
                     format!("NVML did not answer: {}", u.detail),
                     "the driver may be hung: check nvidia-smi and dmesg; a reboot usually clears it",
                 ),
+                NvmlFailure::NoProbeImage => (
+                    "gpu.no_probe_image",
+                    format!("the server's GPUs were not read: {}", u.detail),
+                    "pull an image on the server (the model server's, e.g. docker pull vllm/vllm-openai, or any \
+                     glibc-based image such as ubuntu:24.04), or load the image bundle, then detect again",
+                ),
+                NvmlFailure::ProbeFailed => (
+                    "gpu.probe_failed",
+                    format!("nvidia-smi in a probe container on the server failed: {}", u.detail),
+                    "on the server, docker run --rm --gpus all <image> nvidia-smi shows the driver's or the \
+                     NVIDIA container toolkit's own error; fix that first",
+                ),
                 NvmlFailure::Other => (
                     "gpu.nvml_error",
                     format!("NVML failed: {}", u.detail),

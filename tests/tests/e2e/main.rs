@@ -4,6 +4,7 @@ mod compose;
 mod data_parallel;
 mod docker_engine;
 mod fixtures_load;
+mod gpu_probe;
 mod lock;
 mod net;
 mod provision;

@@ -453,3 +453,63 @@ fn verbose_shows_info_lines_on_stderr() {
         String::from_utf8_lossy(&loud.stderr)
     );
 }
+
+/// `--via-engine` reads the server only through the engine (as for a remote one): the report names the
+/// source of every part, and nothing comes from this machine.
+#[test]
+fn via_engine_says_where_each_fact_came_from() {
+    let Some(_) = require_docker() else { return };
+    let _lock = aigw_e2e::engine_lock();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let tag = format!("cli-{}", std::process::id());
+    let csv =
+        std::fs::read_to_string(aigw_e2e::fixtures().join("gpus/nvidia-smi/h100-x1.csv")).unwrap();
+    let image = rt.block_on(aigw_e2e::fake_smi::build(&docker, &tag, &csv));
+    let json = run(
+        &["detect", "--json", "--via-engine", "--probe-image", &image],
+        &[],
+    );
+    let human = run(&["detect", "--via-engine", "--probe-image", &image], &[]);
+    rt.block_on(
+        docker.remove_image(
+            &image,
+            Some(
+                bollard::query_parameters::RemoveImageOptionsBuilder::default()
+                    .force(true)
+                    .build(),
+            ),
+            None,
+        ),
+    )
+    .unwrap();
+    assert!(
+        json.status.success(),
+        "{}",
+        String::from_utf8_lossy(&json.stderr)
+    );
+    let r: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        r["sources"]["host"]["kind"], "engine_info",
+        "{:#}",
+        r["sources"]
+    );
+    assert_eq!(r["sources"]["ports"]["kind"], "engine_containers");
+    assert_eq!(r["sources"]["memory"]["kind"], "unknown");
+    assert_eq!(r["sources"]["disks"]["kind"], "unknown");
+    assert_eq!(r["sources"]["gpus"]["image"], image.as_str());
+    assert_eq!(r["gpu_source"]["kind"], "probe_container");
+    assert_eq!(r["memory"], Value::Null);
+    // Without an NVIDIA runtime the device request fails; with one, the fake prints the H100 fixture.
+    match r["gpus"]["nvml"]["status"].as_str().unwrap() {
+        "available" => assert_eq!(r["gpus"]["devices"][0]["name"], "NVIDIA H100 80GB HBM3"),
+        _ => assert_eq!(r["gpus"]["nvml"]["kind"], "probe_failed", "{:#}", r["gpus"]),
+    }
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(text.contains("Where the facts come from"), "{text}");
+    assert!(text.contains("engine /info"), "{text}");
+    assert!(
+        text.contains(&format!("probe container nvidia-smi ({image})")),
+        "{text}"
+    );
+}

@@ -95,6 +95,10 @@ pub enum NvmlFailure {
     NoPermission,
     /// NVML took longer than the detection time-out (a hung driver).
     TimedOut,
+    /// Through a remote engine: no image on the server to run the `nvidia-smi` probe in.
+    NoProbeImage,
+    /// Through a remote engine: the probe container could not run `nvidia-smi`, or it failed.
+    ProbeFailed,
     Other,
 }
 

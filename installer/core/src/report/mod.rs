@@ -5,8 +5,11 @@ pub mod accel;
 pub mod engine;
 pub mod gpu;
 pub mod network;
+pub mod nvidia_smi;
 pub mod platform;
 pub mod resources;
+pub mod server;
+pub mod source;
 
 use serde::{Deserialize, Serialize};
 
@@ -35,6 +38,9 @@ pub struct SystemReport {
     /// derived from `network` by the caller that judges the report.
     #[serde(default)]
     pub gateway_hosts: Vec<String>,
+    /// Where each part above came from: this machine, or the server through its engine.
+    #[serde(default)]
+    pub sources: source::FactSources,
     /// The preflight verdicts, derived from everything above.
     pub findings: Vec<Finding>,
 }
@@ -44,7 +50,14 @@ pub struct SystemReport {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum GpuSource {
     Nvml,
-    Profile { machine: String, source: String },
+    Profile {
+        machine: String,
+        source: String,
+    },
+    /// `nvidia-smi` in a probe container on the engine's host, run from `image`.
+    ProbeContainer {
+        image: String,
+    },
 }
 
 impl SystemReport {

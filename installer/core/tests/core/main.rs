@@ -3,6 +3,7 @@
 mod diagnose_props;
 mod floors;
 mod gitlab_snippets;
+mod nvidia_smi_fixtures;
 mod preflight_profiles;
 mod recommend_props;
 mod recommend_snapshots;

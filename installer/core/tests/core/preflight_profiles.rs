@@ -401,3 +401,32 @@ fn cards_outside_the_catalog_are_named() {
         );
     }
 }
+
+/// Through a remote engine, a GPU probe that could not run says why and how to get it running.
+#[test]
+fn a_gpu_probe_that_could_not_run_is_a_blocker_with_its_fix() {
+    use aigw_core::report::gpu::{NvmlFailure, NvmlReading, NvmlUnavailable};
+    for (kind, code, fix_says) in [
+        (
+            NvmlFailure::NoProbeImage,
+            "gpu.no_probe_image",
+            "docker pull",
+        ),
+        (NvmlFailure::ProbeFailed, "gpu.probe_failed", "--gpus all"),
+    ] {
+        let mut r = base();
+        r.gpus = inventory(&NvmlReading::Unavailable(NvmlUnavailable {
+            kind,
+            detail: "detail from the engine".into(),
+        }));
+        let findings = assess(&r);
+        let f = find(&findings, code).unwrap_or_else(|| panic!("{code}: {findings:#?}"));
+        assert_eq!(f.severity, Severity::Blocker);
+        assert!(
+            f.message.contains("detail from the engine"),
+            "{}",
+            f.message
+        );
+        assert!(f.fix.as_deref().unwrap().contains(fix_says), "{:?}", f.fix);
+    }
+}

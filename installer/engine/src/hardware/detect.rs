@@ -12,12 +12,14 @@ use super::resources::{self, DiskPurpose};
 use super::{accel, GpuSource, SystemReport, REPORT_SCHEMA_VERSION};
 use crate::docker::engine::{self, Endpoint, EngineStatus};
 use aigw_core::preflight;
+use aigw_core::report::source::{FactSource, FactSources};
 use aigw_core::spec::{DEFAULT_LOG_DIR, DEFAULT_WEIGHTS_DIR};
+use tokio_util::sync::CancellationToken;
 
 /// Bounds for probes that can block: a hung NVIDIA driver, a slow resolver, a dead engine.
-const NVML_BUDGET: Duration = Duration::from_secs(10);
+pub(super) const NVML_BUDGET: Duration = Duration::from_secs(10);
 const DNS_BUDGET: Duration = Duration::from_millis(1500);
-const DOCKER_BUDGET: Duration = Duration::from_secs(8);
+pub(super) const DOCKER_BUDGET: Duration = Duration::from_secs(8);
 
 #[derive(Clone)]
 pub struct DetectOptions {
@@ -29,6 +31,16 @@ pub struct DetectOptions {
     pub log_dir: PathBuf,
     pub weights_dir: PathBuf,
     pub ports: Vec<(u16, PortPurpose)>,
+    /// Read the server through the engine (`/info`, a GPU probe container, the container list) instead
+    /// of this machine's probes. `from_env` sets it when the engine is not this machine; tests set it to
+    /// take that path on a local engine.
+    pub via_engine: bool,
+    /// Images to run the GPU probe in, best first (the spec's model image).
+    pub probe_images: Vec<String>,
+    /// The GPU probe's device request; off only in tests on a machine without GPUs.
+    pub probe_device_request: bool,
+    /// Stops the probe containers early (they are removed either way).
+    pub cancel: CancellationToken,
 }
 
 /// Connects to the engine `DOCKER_HOST` names (or this machine's socket). When it cannot be reached, the
@@ -59,7 +71,18 @@ impl DetectOptions {
             log_dir: PathBuf::from(DEFAULT_LOG_DIR),
             weights_dir: PathBuf::from(DEFAULT_WEIGHTS_DIR),
             ports: network::DEFAULT_PORTS.to_vec(),
+            via_engine: false,
+            probe_images: Vec::new(),
+            probe_device_request: true,
+            cancel: CancellationToken::new(),
         }
+        .engine_decides()
+    }
+
+    /// Through the engine exactly when the engine is not this machine.
+    pub fn engine_decides(mut self) -> Self {
+        self.via_engine = !self.docker_endpoint.is_local();
+        self
     }
 
     /// Replaces NVML with a recorded profile (what-if planning, tests).
@@ -73,8 +96,12 @@ impl DetectOptions {
     }
 }
 
-/// Reads everything. Never fails; bounded by the slowest probe's budget (10 s at worst, a few ms here).
+/// Reads everything. Never fails; bounded by the slowest probe's budget (10 s at worst, a few ms here;
+/// through the engine, the GPU probe's 30 s at worst).
 pub async fn detect(opts: &DetectOptions) -> SystemReport {
+    if opts.via_engine {
+        return super::via_engine::detect(opts).await;
+    }
     let nvml = {
         let probe = opts.gpu_probe.clone();
         bounded_blocking(NVML_BUDGET, move || probe.read())
@@ -178,6 +205,12 @@ pub async fn detect(opts: &DetectOptions) -> SystemReport {
         docker,
         ports,
         network,
+        sources: FactSources::this_machine(match &opts.gpu_source {
+            GpuSource::Profile { machine, .. } => FactSource::Profile {
+                machine: machine.clone(),
+            },
+            _ => FactSource::Nvml,
+        }),
         // Facts only: the caller judges them (`usecase::detect` adds the preflight findings).
         gateway_hosts: Vec::new(),
         findings: Vec::new(),
@@ -186,7 +219,7 @@ pub async fn detect(opts: &DetectOptions) -> SystemReport {
 
 /// On Linux the containers run on the engine's architecture; Docker Desktop (macOS, Windows) runs them in
 /// a VM whose emulation we cannot see, so the host decides there.
-fn platform_decision(
+pub(super) fn platform_decision(
     host: &platform::HostPlatform,
     docker: &engine::EngineReport,
 ) -> platform::PlatformDecision {
@@ -222,7 +255,7 @@ async fn resolve_fqdn_bounded(hostname: &str) -> (Option<String>, Option<String>
 
 /// Runs blocking work on the blocking pool and gives up waiting after `budget` (the thread finishes on
 /// its own; a hung driver call cannot be cancelled, only not waited for).
-async fn bounded_blocking<T: Send + 'static>(
+pub(super) async fn bounded_blocking<T: Send + 'static>(
     budget: Duration,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Option<T> {

@@ -4,9 +4,12 @@
 pub mod accel;
 mod detect;
 pub mod gpu;
+pub mod gpu_probe;
 pub mod network;
 pub mod platform;
 pub mod resources;
+pub mod server;
+mod via_engine;
 
 pub use aigw_core::report::{GpuSource, SystemReport, REPORT_SCHEMA_VERSION};
 pub use detect::{connect_docker, detect, DetectOptions};
