@@ -89,7 +89,9 @@ impl Sshd {
     fn start() -> Option<Sshd> {
         if !Path::new(SSHD).exists() {
             if std::env::var_os("CI").is_some() {
-                panic!("CI is set but {SSHD} is missing: setup-debian.sh test installs openssh-server");
+                panic!(
+                    "CI is set but {SSHD} is missing: setup-debian.sh test installs openssh-server"
+                );
             }
             eprintln!("skipping: no {SSHD} (apt-get install openssh-server)");
             return None;
@@ -142,7 +144,11 @@ impl Sshd {
             }
             std::thread::spawn(move || lines.for_each(drop));
             let sshd = Sshd { child, port, dir };
-            let key = host_pub.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let key = host_pub
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
             std::fs::write(sshd.known_hosts(), format!("[127.0.0.1]:{port} {key}\n")).unwrap();
             std::fs::write(sshd.path("empty_known_hosts"), "").unwrap();
             return Some(sshd);
@@ -180,7 +186,10 @@ impl Sshd {
         let ssh = bin.join("ssh");
         std::fs::write(
             &ssh,
-            format!("#!/bin/sh\nexec /usr/bin/ssh -F '{}' \"$@\"\n", config.display()),
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F '{}' \"$@\"\n",
+                config.display()
+            ),
         )
         .unwrap();
         use std::os::unix::fs::PermissionsExt;
@@ -230,14 +239,22 @@ fn full_cycle(home: &Path, bin: Option<&Path>, engine: &[&str], name: &str, sche
 
     let p = with(&["plan", "--spec", &spec]);
     assert_eq!(p.status.code(), Some(0), "{}", text(&p));
-    assert!(text(&p).contains(&format!("create  {name}-model")), "{}", text(&p));
+    assert!(
+        text(&p).contains(&format!("create  {name}-model")),
+        "{}",
+        text(&p)
+    );
 
     let a = with(&["apply", "--spec", &spec]);
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
     assert!(text(&a).contains("applied in"), "{}", text(&a));
 
     let again = with(&["plan", "--spec", &spec]);
-    assert!(text(&again).contains("up to date") || text(&again).contains("nothing to do"), "{}", text(&again));
+    assert!(
+        text(&again).contains("up to date") || text(&again).contains("nothing to do"),
+        "{}",
+        text(&again)
+    );
 
     let st = with(&["status", "--json"]);
     assert_eq!(st.status.code(), Some(0), "{}", text(&st));
@@ -247,7 +264,11 @@ fn full_cycle(home: &Path, bin: Option<&Path>, engine: &[&str], name: &str, sche
     assert!(list.iter().all(|c| c["state"] == "running"), "{v:#}");
 
     let logs = with(&["logs", "model", "--tail", "5"]);
-    assert!(text(&logs).contains("stand-in vLLM: loading"), "{}", text(&logs));
+    assert!(
+        text(&logs).contains("stand-in vLLM: loading"),
+        "{}",
+        text(&logs)
+    );
 
     let u = with(&["uninstall", "--json"]);
     assert_eq!(u.status.code(), Some(0), "{}", text(&u));
@@ -267,7 +288,13 @@ async fn the_full_cycle_through_ssh() {
     let bin = sshd.client("good", "user_key", &sshd.known_hosts());
     let home = tempfile::tempdir().unwrap();
     let url = sshd.url();
-    full_cycle(home.path(), Some(&bin), &["-H", &url], "aigw-ssh-e2e", "ssh");
+    full_cycle(
+        home.path(),
+        Some(&bin),
+        &["-H", &url],
+        "aigw-ssh-e2e",
+        "ssh",
+    );
 
     // The same server as a Docker context, chosen by name.
     let config = home.path().join(".docker");
@@ -302,13 +329,19 @@ fn ssh_failures_say_what_to_do() {
     assert_eq!(code, "docker.ssh_host_key", "{r:#}");
     assert!(fix.contains("ssh-keyscan"), "{fix}");
     // Batch mode: the unknown key was refused, not written to known_hosts.
-    assert_eq!(std::fs::read_to_string(sshd.path("empty_known_hosts")).unwrap(), "");
+    assert_eq!(
+        std::fs::read_to_string(sshd.path("empty_known_hosts")).unwrap(),
+        ""
+    );
 
     let wrong = sshd.client("wrong", "wrong_key", &sshd.known_hosts());
     let r = detect_json(home.path(), Some(&wrong), &["-H", &url]);
     let (code, fix) = docker_finding(&r);
     assert_eq!(code, "docker.ssh_auth", "{r:#}");
-    assert!(fix.contains("authorized_keys") && fix.contains("ssh-add"), "{fix}");
+    assert!(
+        fix.contains("authorized_keys") && fix.contains("ssh-add"),
+        "{fix}"
+    );
 
     // Nothing listens there (bound, never accepted: no other process can take it meanwhile).
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -339,7 +372,11 @@ fn a_context_that_does_not_exist_says_so() {
     assert!(fix.contains("docker context ls"), "{fix}");
     assert_eq!(r["docker"]["origin"]["from"], "context_flag");
 
-    let both = cli(home.path(), None, &["-H", "tcp://127.0.0.1:1", "--context", "x", "detect"]);
+    let both = cli(
+        home.path(),
+        None,
+        &["-H", "tcp://127.0.0.1:1", "--context", "x", "detect"],
+    );
     assert_eq!(both.status.code(), Some(2), "{}", text(&both));
 }
 
@@ -368,8 +405,10 @@ impl Pki {
     /// A leaf for 127.0.0.1: (certificate, key). `expired`: valid only in 2020.
     fn leaf(&self, client: bool, expired: bool) -> (rcgen::Certificate, rcgen::KeyPair) {
         let mut p = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        p.distinguished_name
-            .push(rcgen::DnType::CommonName, if client { "admin" } else { "engine" });
+        p.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            if client { "admin" } else { "engine" },
+        );
         p.extended_key_usages = vec![if client {
             rcgen::ExtendedKeyUsagePurpose::ClientAuth
         } else {
@@ -404,10 +443,12 @@ fn tls_proxy(pki: &Pki, expired: bool) -> u16 {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     roots.add(pki.ca.der().clone()).unwrap();
-    let verifier =
-        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .build()
-            .unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
     let (cert, key) = pki.leaf(false, expired);
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -469,7 +510,15 @@ async fn the_full_cycle_through_tls() {
         certs.join("key.pem").display().to_string(),
     );
     let engine = [
-        "-H", &host, "--tlsverify", "--tlscacert", &ca, "--tlscert", &cert, "--tlskey", &key,
+        "-H",
+        &host,
+        "--tlsverify",
+        "--tlscacert",
+        &ca,
+        "--tlscert",
+        &cert,
+        "--tlskey",
+        &key,
     ];
     full_cycle(home.path(), None, &engine, "aigw-tls-e2e", "tcp");
 }
