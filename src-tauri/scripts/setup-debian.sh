@@ -4,7 +4,8 @@
 #   app   build and run the desktop app and the CLI (WebKitGTK, GTK, a C toolchain, Rust)
 #   test  app + what the test suites use: Xvfb, the WebKit WebDriver, a running Docker engine with
 #         Debian's Compose tool, ruby (checks gitlab.rb), hyperfine (benchmarks), desktop-file-utils
-#         (the .deb check); tauri-cli itself is installed by build-deb.sh when it first needs it
+#         (the .deb check), openssh-server (the ssh:// engine tests start their own sshd); tauri-cli
+#         itself is installed by build-deb.sh when it first needs it
 set -euo pipefail
 
 profile="${1:-app}"
@@ -16,7 +17,7 @@ if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
 app_pkgs=(build-essential pkg-config file curl ca-certificates libssl-dev
   libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev fonts-dejavu-core)
 test_pkgs=(xvfb xauth webkit2gtk-driver imagemagick xdotool docker.io docker-compose ruby hyperfine jq util-linux iproute2
-  desktop-file-utils man-db)
+  desktop-file-utils man-db openssh-server)
 
 wanted=("${app_pkgs[@]}")
 if [ "$profile" = test ]; then wanted+=("${test_pkgs[@]}"); fi

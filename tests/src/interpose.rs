@@ -61,7 +61,7 @@ pub struct Interposer {
 
 /// The engine's Unix socket this machine's tests use.
 fn engine_socket() -> PathBuf {
-    match aigw_engine::docker::engine::resolve_endpoint(None, None, false) {
+    match aigw_engine::docker::engine::default_socket(None) {
         aigw_core::report::engine::Endpoint::Unix { path } => path,
         other => panic!("the interposer forwards to a Unix socket; the engine is at {other:?}"),
     }

@@ -87,11 +87,10 @@ pub async fn clean_engine() -> Option<Engine> {
     if !docker_available() {
         return None;
     }
-    let conn = aigw_engine::docker::engine::connect(
-        &aigw_engine::docker::engine::resolve_endpoint(None, None, false),
-    )
-    .await
-    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    let conn =
+        aigw_engine::docker::engine::connect(&aigw_engine::docker::engine::default_socket(None))
+            .await
+            .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
     // Built under the lock: a suite from another checkout may build the same tags from a binary that
     // differs (embedded paths), and a retag mid-scenario would make its containers look outdated.
     let lock = engine_lock();

@@ -257,6 +257,13 @@ fn print_gpus(r: &SystemReport) {
 
 fn print_docker(r: &SystemReport) {
     let at = r.docker.endpoint.display();
+    let from = r
+        .docker
+        .origin
+        .as_ref()
+        .map(|o| format!(" (from {})", o.describe()))
+        .unwrap_or_default();
+    let at = format!("{at}{from}");
     match &r.docker.status {
         EngineStatus::Reachable(f) => {
             let runtimes = if f.runtimes.is_empty() {

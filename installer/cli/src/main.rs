@@ -55,8 +55,55 @@ struct Cli {
     #[arg(short, long, global = true)]
     quiet: bool,
 
+    #[command(flatten)]
+    engine: EngineArgs,
+
     #[command(subcommand)]
     command: Command,
+}
+
+/// The engine to act on, as the docker CLI's global flags name it. Without them: DOCKER_HOST, then
+/// DOCKER_CONTEXT, then docker's current context, then this machine's socket.
+#[derive(clap::Args)]
+struct EngineArgs {
+    /// The Docker engine: unix:///var/run/docker.sock, tcp://host:2376 (TLS with --tlsverify or
+    /// DOCKER_TLS_VERIFY), ssh://user@host[:port] (your ssh config, agent and known_hosts; no password prompt).
+    #[arg(
+        short = 'H',
+        long,
+        global = true,
+        value_name = "URL",
+        conflicts_with = "context"
+    )]
+    host: Option<String>,
+    /// A Docker context by name (docker context ls), instead of --host.
+    #[arg(short = 'c', long, global = true, value_name = "NAME")]
+    context: Option<String>,
+    /// Use TLS and verify the engine's certificate (files from DOCKER_CERT_PATH, default ~/.docker).
+    #[arg(long, global = true)]
+    tlsverify: bool,
+    /// The CA that signed the engine's certificate (default ca.pem in DOCKER_CERT_PATH).
+    #[arg(long, global = true, value_name = "FILE")]
+    tlscacert: Option<std::path::PathBuf>,
+    /// This client's certificate (default cert.pem in DOCKER_CERT_PATH).
+    #[arg(long, global = true, value_name = "FILE")]
+    tlscert: Option<std::path::PathBuf>,
+    /// This client's key (default key.pem in DOCKER_CERT_PATH).
+    #[arg(long, global = true, value_name = "FILE")]
+    tlskey: Option<std::path::PathBuf>,
+}
+
+impl EngineArgs {
+    fn choice(&self) -> aigw_engine::docker::engine::EngineChoice {
+        aigw_engine::docker::engine::EngineChoice {
+            host: self.host.clone(),
+            context: self.context.clone(),
+            tls_verify: self.tlsverify,
+            tls_ca: self.tlscacert.clone(),
+            tls_cert: self.tlscert.clone(),
+            tls_key: self.tlskey.clone(),
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -140,6 +187,8 @@ fn main() -> ExitCode {
         _ => "trace",
     };
     render::set_quiet(cli.quiet);
+    // Before any use case runs: every one of them acts on this engine.
+    aigw_engine::docker::engine::choose(cli.engine.choice());
     let _log = aigw_engine::logging::init("aigw-installer", colour, level);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -405,6 +405,14 @@ fn docker(r: &SystemReport, out: &mut Vec<Finding>) {
             facts.architecture
         ),
     ));
+    if d.endpoint.is_plain_remote_tcp() {
+        out.push(warn(
+            "docker.plain_tcp",
+            format!("{at} is plain TCP to another host: anyone who reaches that port is root on the server"),
+            "use ssh://user@host, or TLS with client certificates (DOCKER_TLS_VERIFY=1, DOCKER_CERT_PATH), \
+             and firewall the port",
+        ));
+    }
     if !d.local {
         out.push(warn(
             "docker.remote_engine",
@@ -472,7 +480,8 @@ pub fn docker_unreachable(reason: Unreachable, at: &str, detail: &str) -> Findin
         Unreachable::ConnectionRefused => (
             "docker.connection_refused",
             format!("nothing accepts connections at {at}: {detail}"),
-            "check that the engine is running and listening there, or unset DOCKER_HOST to use the local socket"
+            "check the host and port, that the engine (or sshd) runs and listens there and no firewall \
+             drops it; or unset DOCKER_HOST to use the local socket"
                 .into(),
         ),
         Unreachable::NotDocker => (
@@ -496,6 +505,61 @@ pub fn docker_unreachable(reason: Unreachable, at: &str, detail: &str) -> Findin
             "docker.unsupported_endpoint",
             format!("cannot use DOCKER_HOST={at}"),
             detail.to_string(),
+        ),
+        Unreachable::ContextNotFound => (
+            "docker.context_not_found",
+            format!("no Docker context {at}: {detail}"),
+            "list the contexts with docker context ls, create one with \
+             docker context create NAME --docker host=ssh://user@host, or choose another"
+                .into(),
+        ),
+        Unreachable::SshHostKey => (
+            "docker.ssh_host_key",
+            format!("ssh does not trust the host key of {at}: {detail}"),
+            "check the server's key fingerprint, then add it once: ssh-keyscan -p PORT HOST >> ~/.ssh/known_hosts \
+             (or connect once with ssh user@host and answer yes); never turn host key checking off"
+                .into(),
+        ),
+        Unreachable::SshAuth => (
+            "docker.ssh_auth",
+            format!("the server refused this user's ssh keys at {at}: {detail}"),
+            "load your key into the agent (ssh-add ~/.ssh/id_ed25519) or name it with IdentityFile in \
+             ~/.ssh/config, and put its .pub into the server's ~/.ssh/authorized_keys (ssh-copy-id user@host); \
+             passwords cannot be typed here"
+                .into(),
+        ),
+        Unreachable::SshRemoteDocker => (
+            "docker.ssh_remote_docker",
+            format!("ssh reached {at}, but the engine there cannot be used: {detail}"),
+            "install the docker CLI on the server, start its engine, and add the ssh user to the docker \
+             group there (sudo usermod -aG docker USER)"
+                .into(),
+        ),
+        Unreachable::TlsUntrusted => (
+            "docker.tls_untrusted",
+            format!("the engine at {at} has a certificate this client does not trust: {detail}"),
+            "use the CA that signed the engine's certificate as ca.pem (DOCKER_CERT_PATH, the context's TLS \
+             material, or the CA file given)"
+                .into(),
+        ),
+        Unreachable::TlsExpired => (
+            "docker.tls_expired",
+            format!("the engine at {at} presents an expired (or not yet valid) certificate: {detail}"),
+            "renew the engine's server certificate (and check both clocks), then restart the engine".into(),
+        ),
+        Unreachable::TlsClientCert => (
+            "docker.tls_client_cert",
+            format!("the engine at {at} refused this client's certificate: {detail}"),
+            "give cert.pem and key.pem signed by the CA the engine trusts (DOCKER_CERT_PATH, the context's \
+             TLS material, or the certificate and key files)"
+                .into(),
+        ),
+        Unreachable::TlsFiles => (
+            "docker.tls_files",
+            format!("the TLS files for {at} cannot be used: {detail}"),
+            "put ca.pem, cert.pem and key.pem into DOCKER_CERT_PATH (default ~/.docker), or name them \
+             explicitly"
+                .into(),
         ),
         Unreachable::Other => (
             "docker.unreachable",

@@ -21,7 +21,7 @@ async fn probe_agrees_with_the_docker_cli() {
         return;
     }
     let cli = docker_cli_info();
-    let endpoint = engine::resolve_endpoint(None, None, false);
+    let endpoint = engine::default_socket(None);
     let report = engine::probe(endpoint, Duration::from_secs(10)).await;
     let EngineStatus::Reachable(f) = &report.status else {
         panic!("engine unreachable: {report:#?}");

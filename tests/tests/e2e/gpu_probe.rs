@@ -35,7 +35,7 @@ async fn engine() -> Option<(Docker, std::fs::File)> {
         return None;
     }
     let lock = aigw_e2e::engine_lock();
-    let Connection { docker, .. } = engine::connect(&engine::resolve_endpoint(None, None, false))
+    let Connection { docker, .. } = engine::connect(&engine::default_socket(None))
         .await
         .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
     Some((docker, lock))
@@ -310,7 +310,7 @@ async fn detect_through_the_engine_says_where_each_fact_came_from() {
     };
     let image = aigw_e2e::fake_smi::build(&docker, &tag("detect"), &fixture("mixed")).await;
     let mut opts = DetectOptions::from_env();
-    opts.docker_endpoint = engine::resolve_endpoint(None, None, false);
+    opts.docker_endpoint = engine::default_socket(None);
     opts.via_engine = true;
     opts.probe_images = vec![image.clone()];
     opts.probe_device_request = false;

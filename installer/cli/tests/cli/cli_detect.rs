@@ -262,10 +262,11 @@ fn nothing_listening_is_connection_refused() {
 }
 
 #[test]
-fn ssh_endpoints_are_explained_not_attempted() {
-    let r = json_report(&[("DOCKER_HOST", "ssh://admin@gpu01")]);
+fn a_malformed_ssh_host_is_explained_not_attempted() {
+    // ssh:// engines are used (remote_engines.rs); one that is not a URL is refused with its form.
+    let r = json_report(&[("DOCKER_HOST", "ssh://admin@gpu01:notaport")]);
     let f = finding(&r, "docker.unsupported_endpoint");
-    assert!(f["fix"].as_str().unwrap().contains("ssh -nNT -L"));
+    assert!(f["fix"].as_str().unwrap().contains("ssh://user@host"));
 }
 
 #[test]

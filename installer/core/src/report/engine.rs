@@ -12,37 +12,93 @@ pub enum Endpoint {
     },
     Tcp {
         addr: String,
+        /// Mutual TLS (DOCKER_TLS_VERIFY, a context's TLS material, or explicit files).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tls: Option<TlsFiles>,
     },
-    /// Schemes this build cannot speak (ssh://, TLS); reported rather than guessed at.
+    /// The engine of another host through the system `ssh` (`docker system dial-stdio` there).
+    Ssh {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        host: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+    },
+    /// A Docker context that does not exist or cannot be read.
+    NoContext {
+        context: String,
+        detail: String,
+    },
+    /// A DOCKER_HOST or context this build cannot use; reported rather than guessed at.
     Unsupported {
         url: String,
         reason: String,
     },
 }
 
+/// The CA that signs the engine's certificate, and this client's certificate and key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// `ca.pem`, `cert.pem` and `key.pem` in `dir`, as DOCKER_CERT_PATH and contexts lay them out.
+    pub fn in_dir(dir: &std::path::Path) -> Self {
+        Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("cert.pem"),
+            key: dir.join("key.pem"),
+        }
+    }
+}
+
 impl Endpoint {
+    /// The URL the docker CLI would show; the engine's lock is keyed on it.
     pub fn display(&self) -> String {
         match self {
             Endpoint::Unix { path } => format!("unix://{}", path.display()),
-            Endpoint::Tcp { addr } => format!("tcp://{addr}"),
+            Endpoint::Tcp { addr, .. } => format!("tcp://{addr}"),
+            Endpoint::Ssh { user, host, port } => {
+                let user = user.as_deref().map(|u| format!("{u}@")).unwrap_or_default();
+                let port = port.map(|p| format!(":{p}")).unwrap_or_default();
+                format!("ssh://{user}{host}{port}")
+            }
+            Endpoint::NoContext { context, .. } => context.clone(),
             Endpoint::Unsupported { url, .. } => url.clone(),
         }
     }
 
-    /// A Unix socket is this machine; a TCP endpoint may be another host.
+    /// Whether the engine is this machine: a Unix socket, or TCP to a loopback address. An ssh:// engine
+    /// is another host by intent (even ssh://localhost may be a forwarded port), so never local.
     pub fn is_local(&self) -> bool {
         match self {
             Endpoint::Unix { .. } => true,
-            Endpoint::Tcp { addr } => {
-                let host = addr.rsplit_once(':').map_or(addr.as_str(), |(h, _)| h);
-                matches!(
-                    host.trim_matches(['[', ']']),
-                    "localhost" | "127.0.0.1" | "::1"
-                )
+            Endpoint::Tcp { addr, .. } => is_loopback(host_of(addr)),
+            Endpoint::Ssh { .. } | Endpoint::NoContext { .. } | Endpoint::Unsupported { .. } => {
+                false
             }
-            Endpoint::Unsupported { .. } => false,
         }
     }
+
+    /// Plain TCP to another host: whoever reaches the port is root on that server.
+    pub fn is_plain_remote_tcp(&self) -> bool {
+        matches!(self, Endpoint::Tcp { addr, tls: None } if !is_loopback(host_of(addr)))
+    }
+}
+
+fn host_of(addr: &str) -> &str {
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    host.trim_matches(['[', ']'])
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Why the engine could not be used.
@@ -63,6 +119,22 @@ pub enum Unreachable {
     ApiTooOld,
     /// The endpoint scheme is not supported by this build.
     UnsupportedEndpoint,
+    /// The Docker context named by --context, DOCKER_CONTEXT or the CLI's config does not exist.
+    ContextNotFound,
+    /// ssh does not know the server's host key (not in known_hosts, or it changed).
+    SshHostKey,
+    /// ssh was refused: no key the server accepts (agent, ~/.ssh, the config's IdentityFile).
+    SshAuth,
+    /// ssh reached the server, but running `docker system dial-stdio` there failed.
+    SshRemoteDocker,
+    /// The engine's certificate is not signed by the CA this client trusts.
+    TlsUntrusted,
+    /// The engine's certificate has expired (or is not valid yet).
+    TlsExpired,
+    /// The engine asked for a client certificate this client does not have, or refused the one it has.
+    TlsClientCert,
+    /// A CA, certificate or key file named for TLS is missing or unreadable.
+    TlsFiles,
     Other,
 }
 
@@ -76,6 +148,9 @@ pub enum EngineStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineReport {
     pub endpoint: Endpoint,
+    /// Where the endpoint was chosen (--host, --context, DOCKER_HOST, DOCKER_CONTEXT, the current context).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<super::endpoint::Origin>,
     /// Whether the endpoint is this machine (hardware facts describe the engine's host only then).
     pub local: bool,
     #[serde(flatten)]

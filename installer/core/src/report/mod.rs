@@ -2,6 +2,7 @@
 //! The engine's probes fill it; the judgement on it lives in [`crate::preflight`].
 
 pub mod accel;
+pub mod endpoint;
 pub mod engine;
 pub mod gpu;
 pub mod network;

@@ -54,8 +54,9 @@ pub fn host_platform(info: &EngineInfo) -> HostPlatform {
 /// `ssh://admin@10.0.0.5:22` → `10.0.0.5`. `None` for a Unix socket.
 pub fn endpoint_host(endpoint: &Endpoint) -> Option<String> {
     let url = match endpoint {
-        Endpoint::Unix { .. } => return None,
-        Endpoint::Tcp { addr } => format!("tcp://{addr}"),
+        Endpoint::Unix { .. } | Endpoint::NoContext { .. } => return None,
+        Endpoint::Ssh { host, .. } => format!("ssh://{host}"),
+        Endpoint::Tcp { addr, .. } => format!("tcp://{addr}"),
         Endpoint::Unsupported { url, .. } => url.clone(),
     };
     let parsed = url::Url::parse(&url).ok()?;
@@ -128,10 +129,14 @@ mod tests {
 
     #[test]
     fn the_gateway_host_is_the_servers_never_the_workstations() {
-        let tcp = |a: &str| Endpoint::Tcp { addr: a.into() };
-        let ssh = Endpoint::Unsupported {
-            url: "ssh://admin@10.0.0.5:22".into(),
-            reason: String::new(),
+        let tcp = |a: &str| Endpoint::Tcp {
+            addr: a.into(),
+            tls: None,
+        };
+        let ssh = Endpoint::Ssh {
+            user: Some("admin".into()),
+            host: "10.0.0.5".into(),
+            port: Some(22),
         };
         let cases: [(Endpoint, Vec<&str>); 5] = [
             (tcp("gpu01.example.com:2376"), vec!["gpu01.example.com"]),

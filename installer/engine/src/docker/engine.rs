@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::labels;
+use super::ssh::{self, SshTarget};
+pub use aigw_core::report::endpoint::Origin;
+use aigw_core::report::endpoint::{self, Selected};
 pub use aigw_core::report::engine::*;
 
 /// The oldest engine API we support: Docker 20.10.
@@ -29,61 +32,176 @@ const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 /// Per-request time-out: a local engine answers in milliseconds, a hung one must not hang us.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Where the engine is, from `DOCKER_HOST` (as the docker CLI reads it), else the standard socket, else the
-/// rootless socket under `$XDG_RUNTIME_DIR`.
-pub fn resolve_endpoint(
-    docker_host: Option<&str>,
-    xdg_runtime_dir: Option<&str>,
-    tls_verify: bool,
-) -> Endpoint {
-    match docker_host.map(str::trim).filter(|h| !h.is_empty()) {
-        Some(h) => parse_docker_host(h, tls_verify),
-        None => {
-            let rootless = xdg_runtime_dir.map(|d| Path::new(d).join("docker.sock"));
-            match rootless {
-                Some(r) if !Path::new(DEFAULT_SOCKET).exists() && r.exists() => {
-                    Endpoint::Unix { path: r }
-                }
-                _ => Endpoint::Unix {
-                    path: PathBuf::from(DEFAULT_SOCKET),
-                },
-            }
+/// The environment the docker CLI reads, passed explicitly so tests never change the process's own.
+#[derive(Debug, Clone, Default)]
+pub struct DockerEnv {
+    pub docker_host: Option<String>,
+    pub docker_context: Option<String>,
+    pub tls_verify: bool,
+    pub cert_path: Option<PathBuf>,
+    /// DOCKER_CONFIG, else `~/.docker`: config.json and the contexts live there.
+    pub config_dir: Option<PathBuf>,
+    pub xdg_runtime_dir: Option<String>,
+}
+
+impl DockerEnv {
+    pub fn from_process() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        Self {
+            docker_host: var("DOCKER_HOST"),
+            docker_context: var("DOCKER_CONTEXT"),
+            tls_verify: var("DOCKER_TLS_VERIFY").is_some_and(|v| v != "0"),
+            cert_path: var("DOCKER_CERT_PATH").map(PathBuf::from),
+            config_dir: var("DOCKER_CONFIG")
+                .map(PathBuf::from)
+                .or_else(|| var("HOME").map(|h| Path::new(&h).join(".docker"))),
+            xdg_runtime_dir: var("XDG_RUNTIME_DIR"),
         }
     }
 }
 
-fn parse_docker_host(h: &str, tls_verify: bool) -> Endpoint {
-    let unsupported = |reason: &str| Endpoint::Unsupported {
-        url: h.to_string(),
-        reason: reason.to_string(),
+/// The engine a front end was told to use (the docker CLI's `--host`, `--context`, `--tls*`).
+pub use aigw_core::report::endpoint::EngineChoice;
+
+static CHOSEN: std::sync::OnceLock<EngineChoice> = std::sync::OnceLock::new();
+
+/// The front end's choice for this whole process (the CLI's global flags), set once before any use case
+/// runs; later calls are ignored. Without it the environment decides, as for the docker CLI.
+pub fn choose(choice: EngineChoice) {
+    let _ = CHOSEN.set(choice);
+}
+
+/// The choice [`choose`] set, or none.
+pub fn chosen() -> EngineChoice {
+    CHOSEN.get().cloned().unwrap_or_default()
+}
+
+/// Where the engine is and where that was decided, in the docker CLI's precedence: `--host` >
+/// `--context` > `DOCKER_HOST` > `DOCKER_CONTEXT` > the config's current context > this machine's socket
+/// (the rootless one under `$XDG_RUNTIME_DIR` when the standard one is absent).
+pub fn resolve(choice: &EngineChoice, env: &DockerEnv) -> (Endpoint, Origin) {
+    let config_dir = env.config_dir.clone().unwrap_or_default();
+    let current = std::fs::read_to_string(config_dir.join("config.json"))
+        .ok()
+        .and_then(|c| endpoint::current_context(&c));
+    let picked = endpoint::select(&endpoint::Choice {
+        host_flag: choice.host.as_deref(),
+        context_flag: choice.context.as_deref(),
+        docker_host: env.docker_host.as_deref(),
+        docker_context: env.docker_context.as_deref(),
+        current_context: current.as_deref(),
+    });
+    let explicit_tls = explicit_tls(choice, env, &config_dir);
+    match picked {
+        Err(why) => (
+            Endpoint::Unsupported {
+                url: format!(
+                    "{} and context {}",
+                    choice.host.as_deref().unwrap_or_default(),
+                    choice.context.as_deref().unwrap_or_default()
+                ),
+                reason: why,
+            },
+            Origin::HostFlag,
+        ),
+        Ok(Selected::Host { url, origin }) => (endpoint::parse_host(&url, explicit_tls), origin),
+        Ok(Selected::Context { name, origin }) => {
+            (context_endpoint(&config_dir, &name, explicit_tls), origin)
+        }
+        Ok(Selected::Default) => (
+            default_socket(env.xdg_runtime_dir.as_deref()),
+            Origin::Default,
+        ),
+    }
+}
+
+/// TLS files given on the command line, or DOCKER_TLS_VERIFY with DOCKER_CERT_PATH (default: the config
+/// directory), as the docker CLI takes them.
+fn explicit_tls(choice: &EngineChoice, env: &DockerEnv, config_dir: &Path) -> Option<TlsFiles> {
+    let named = choice.tls_ca.is_some() || choice.tls_cert.is_some() || choice.tls_key.is_some();
+    if !(named || choice.tls_verify || env.tls_verify) {
+        return None;
+    }
+    let base = TlsFiles::in_dir(env.cert_path.as_deref().unwrap_or(config_dir));
+    Some(TlsFiles {
+        ca: choice.tls_ca.clone().unwrap_or(base.ca),
+        cert: choice.tls_cert.clone().unwrap_or(base.cert),
+        key: choice.tls_key.clone().unwrap_or(base.key),
+    })
+}
+
+/// A context's endpoint from its `meta.json`, with its TLS material when the context has some.
+fn context_endpoint(config_dir: &Path, name: &str, explicit_tls: Option<TlsFiles>) -> Endpoint {
+    let meta = endpoint::context_meta_path(config_dir, name);
+    let text = match std::fs::read_to_string(&meta) {
+        Ok(t) => t,
+        Err(e) => {
+            let detail = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("{} does not exist", meta.display())
+            } else {
+                format!("cannot read {}: {e}", meta.display())
+            };
+            return Endpoint::NoContext {
+                context: name.to_string(),
+                detail,
+            };
+        }
     };
-    if let Some(p) = h.strip_prefix("unix://") {
-        return Endpoint::Unix {
-            path: PathBuf::from(p),
-        };
-    }
-    let rest = h
-        .strip_prefix("tcp://")
-        .or_else(|| h.strip_prefix("http://"));
-    match rest {
-        Some(_) if tls_verify => unsupported(
-            "TLS-protected engines (DOCKER_TLS_VERIFY) are not supported yet; run the installer on the \
-             Docker host itself, or forward its socket (ssh -L /tmp/docker.sock:/var/run/docker.sock host)",
-        ),
-        Some(addr) if !addr.is_empty() => Endpoint::Tcp {
-            addr: addr.trim_end_matches('/').to_string(),
+    match endpoint::parse_context_meta(&text) {
+        Err(detail) => Endpoint::NoContext {
+            context: name.to_string(),
+            detail: format!("{}: {detail}", meta.display()),
         },
-        _ if h.starts_with("ssh://") => unsupported(
-            "ssh:// endpoints are not supported; forward the socket instead: \
-             ssh -nNT -L /tmp/docker.sock:/var/run/docker.sock user@host, then DOCKER_HOST=unix:///tmp/docker.sock",
-        ),
-        _ if h.starts_with("https://") => unsupported(
-            "https:// endpoints are not supported yet; run the installer on the Docker host itself",
-        ),
-        _ => unsupported(
-            "DOCKER_HOST must look like unix:///var/run/docker.sock or tcp://host:2375",
-        ),
+        Ok(ctx) => {
+            let tls_dir = endpoint::context_tls_dir(config_dir, name);
+            let tls = explicit_tls.or_else(|| {
+                let files = TlsFiles::in_dir(&tls_dir);
+                (files.ca.exists() || files.cert.exists()).then_some(files)
+            });
+            endpoint::parse_host(&ctx.host, tls)
+        }
     }
+}
+
+/// This machine's socket: the standard one, else the rootless one under `$XDG_RUNTIME_DIR` when only it exists.
+pub fn default_socket(xdg_runtime_dir: Option<&str>) -> Endpoint {
+    let rootless = xdg_runtime_dir.map(|d| Path::new(d).join("docker.sock"));
+    match rootless {
+        Some(r) if !Path::new(DEFAULT_SOCKET).exists() && r.exists() => Endpoint::Unix { path: r },
+        _ => Endpoint::Unix {
+            path: PathBuf::from(DEFAULT_SOCKET),
+        },
+    }
+}
+
+/// The engines this machine knows: its own socket (or DOCKER_HOST) and each Docker context, by name.
+pub fn known_engines(env: &DockerEnv) -> Vec<(String, Endpoint)> {
+    let default_env = DockerEnv {
+        docker_context: None,
+        config_dir: None,
+        ..env.clone()
+    };
+    let (this, _) = resolve(&EngineChoice::default(), &default_env);
+    let mut out = vec![("default".to_string(), this)];
+    let Some(config_dir) = &env.config_dir else {
+        return out;
+    };
+    let Ok(dirs) = std::fs::read_dir(config_dir.join("contexts/meta")) else {
+        return out;
+    };
+    let mut found: Vec<(String, Endpoint)> = dirs
+        .flatten()
+        .filter_map(|d| std::fs::read_to_string(d.path().join("meta.json")).ok())
+        .filter_map(|t| endpoint::parse_context_meta(&t).ok())
+        .filter(|c| !c.name.is_empty() && c.name != "default")
+        .map(|c| {
+            let e = context_endpoint(config_dir, &c.name, None);
+            (c.name, e)
+        })
+        .collect();
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    out.extend(found);
+    out
 }
 
 /// A client that speaks an API version the engine accepts.
@@ -97,11 +215,43 @@ pub struct Connection {
 
 /// Connects and negotiates.
 pub async fn connect(endpoint: &Endpoint) -> Result<Connection, (Unreachable, String)> {
-    if let Endpoint::Unsupported { reason, .. } = endpoint {
-        return Err((Unreachable::UnsupportedEndpoint, reason.clone()));
+    match endpoint {
+        Endpoint::Unsupported { reason, .. } => {
+            return Err((Unreachable::UnsupportedEndpoint, reason.clone()))
+        }
+        Endpoint::NoContext { detail, .. } => {
+            return Err((Unreachable::ContextNotFound, detail.clone()))
+        }
+        Endpoint::Tcp {
+            tls: Some(files), ..
+        } => return connect_tls(endpoint, files).await,
+        _ => {}
     }
     precheck(endpoint)?;
-    let engine_max = ping_api_version(endpoint).await?;
+    let engine_max = match endpoint {
+        Endpoint::Ssh { user, host, port } => {
+            let t = SshTarget {
+                user: user.clone(),
+                host: host.clone(),
+                port: *port,
+            };
+            ssh::ping(&t, SSH_PING_BUDGET).await?
+        }
+        _ => ping_api_version(endpoint).await?,
+    };
+    let speak = speakable(engine_max)?;
+    Ok(Connection {
+        docker: client(endpoint, &speak)?,
+        engine_api: engine_max,
+        speak,
+    })
+}
+
+/// ssh's own connection and authentication come first; a slow server gets this long.
+const SSH_PING_BUDGET: Duration = Duration::from_secs(20);
+
+/// min(engine's newest, bollard's newest), or why the engine is too old.
+fn speakable(engine_max: ClientVersion) -> Result<ClientVersion, (Unreachable, String)> {
     if engine_max < MIN_API {
         return Err((
             Unreachable::ApiTooOld,
@@ -112,16 +262,86 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connection, (Unreachable, St
         ));
     }
     let newest = *bollard::API_DEFAULT_VERSION;
-    let speak = if engine_max < newest {
+    Ok(if engine_max < newest {
         engine_max
     } else {
         newest
-    };
-    Ok(Connection {
-        docker: client(endpoint, &speak)?,
-        engine_api: engine_max,
-        speak,
     })
+}
+
+/// tcp:// with TLS: bollard's rustls client. Our raw `/_ping` cannot speak TLS, so the engine's version
+/// comes from `/version`: asked at bollard's newest API, and asked again at the engine's maximum when the
+/// engine says that one is too new.
+async fn connect_tls(
+    endpoint: &Endpoint,
+    files: &TlsFiles,
+) -> Result<Connection, (Unreachable, String)> {
+    if !files.ca.is_file() {
+        return Err((
+            Unreachable::TlsFiles,
+            format!("the CA certificate {} does not exist", files.ca.display()),
+        ));
+    }
+    let mut speak = *bollard::API_DEFAULT_VERSION;
+    for _ in 0..2 {
+        let docker = client(endpoint, &speak)?;
+        match tokio::time::timeout(REQUEST_TIMEOUT, docker.version()).await {
+            Err(_) => {
+                return Err((
+                    Unreachable::TimedOut,
+                    format!(
+                        "no answer from {} within {REQUEST_TIMEOUT:?}",
+                        endpoint.display()
+                    ),
+                ))
+            }
+            Ok(Ok(v)) => {
+                let engine_max = v
+                    .api_version
+                    .as_deref()
+                    .and_then(parse_api_version)
+                    .unwrap_or(speak);
+                let speak = speakable(engine_max)?;
+                return Ok(Connection {
+                    docker: client(endpoint, &speak)?,
+                    engine_api: engine_max,
+                    speak,
+                });
+            }
+            Ok(Err(e)) => {
+                let (reason, detail) = classify(endpoint, &e);
+                let max = detail
+                    .split("Maximum supported API version is ")
+                    .nth(1)
+                    .and_then(|m| parse_api_version(m.split_whitespace().next().unwrap_or("")));
+                match (reason, max) {
+                    (Unreachable::ApiTooOld, Some(max)) if max < speak => speak = speakable(max)?,
+                    _ => return Err((reason, tls_detail(files, reason, detail))),
+                }
+            }
+        }
+    }
+    Err((
+        Unreachable::Other,
+        format!("{}: no API version agreed", endpoint.display()),
+    ))
+}
+
+/// A rejected handshake says little about a certificate that was never sent: name the missing files.
+fn tls_detail(files: &TlsFiles, reason: Unreachable, detail: String) -> String {
+    let missing: Vec<String> = [&files.cert, &files.key]
+        .into_iter()
+        .filter(|p| !p.is_file())
+        .map(|p| p.display().to_string())
+        .collect();
+    if reason == Unreachable::TlsClientCert && !missing.is_empty() {
+        format!(
+            "no client certificate was sent ({} missing): {detail}",
+            missing.join(", ")
+        )
+    } else {
+        detail
+    }
 }
 
 /// `GET /_ping` without a version prefix, over a raw connection: bollard only sends versioned paths.
@@ -145,8 +365,10 @@ async fn ping_api_version(endpoint: &Endpoint) -> Result<ClientVersion, (Unreach
     let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
         match endpoint {
             Endpoint::Unix { path } => exchange(tokio::net::UnixStream::connect(path).await?).await,
-            Endpoint::Tcp { addr } => exchange(tokio::net::TcpStream::connect(addr).await?).await,
-            Endpoint::Unsupported { .. } => Err(std::io::Error::other("unsupported endpoint")),
+            Endpoint::Tcp { addr, .. } => {
+                exchange(tokio::net::TcpStream::connect(addr).await?).await
+            }
+            _ => Err(std::io::Error::other("not a socket endpoint")),
         }
     })
     .await
@@ -189,7 +411,24 @@ fn client(endpoint: &Endpoint, v: &ClientVersion) -> Result<Docker, (Unreachable
     let secs = REQUEST_TIMEOUT.as_secs();
     let r = match endpoint {
         Endpoint::Unix { path } => Docker::connect_with_unix(&path.to_string_lossy(), secs, v),
-        Endpoint::Tcp { addr } => Docker::connect_with_http(&format!("http://{addr}"), secs, v),
+        Endpoint::Tcp { addr, tls: None } => {
+            Docker::connect_with_http(&format!("http://{addr}"), secs, v)
+        }
+        Endpoint::Tcp { addr, tls: Some(f) } => {
+            Docker::connect_with_ssl(&format!("https://{addr}"), &f.key, &f.cert, &f.ca, secs, v)
+        }
+        Endpoint::Ssh { user, host, port } => ssh::client(
+            &SshTarget {
+                user: user.clone(),
+                host: host.clone(),
+                port: *port,
+            },
+            secs,
+            v,
+        ),
+        Endpoint::NoContext { detail, .. } => {
+            return Err((Unreachable::ContextNotFound, detail.clone()))
+        }
         Endpoint::Unsupported { reason, .. } => {
             return Err((Unreachable::UnsupportedEndpoint, reason.clone()))
         }
@@ -230,8 +469,12 @@ pub fn parse_api_version(s: &str) -> Option<ClientVersion> {
 pub fn classify(endpoint: &Endpoint, e: &bollard::errors::Error) -> (Unreachable, String) {
     use bollard::errors::Error as E;
     let detail = error_chain(e);
+    if let Some(tls) = tls_reason(&detail) {
+        return (tls, detail);
+    }
     let reason = match e {
         E::SocketNotFoundError(_) => Unreachable::SocketMissing,
+        E::CertPathError { .. } | E::CertParseError { .. } => Unreachable::TlsFiles,
         E::RequestTimeoutError => Unreachable::TimedOut,
         E::DockerResponseServerError { message, .. }
             if message.contains("is too new. Maximum supported API version is") =>
@@ -251,6 +494,34 @@ pub fn classify(endpoint: &Endpoint, e: &bollard::errors::Error) -> (Unreachable
         }),
     };
     (reason, detail)
+}
+
+/// rustls's words for a refused handshake, whichever side refused it.
+pub fn tls_reason(detail: &str) -> Option<Unreachable> {
+    let has = |words: &[&str]| words.iter().any(|w| detail.contains(w));
+    Some(
+        if has(&["Expired", "expired", "NotValidYet", "not valid yet"]) {
+            Unreachable::TlsExpired
+        } else if has(&[
+            "UnknownIssuer",
+            "unknown issuer",
+            "BadSignature",
+            "NotValidForName",
+            "not valid for name",
+        ]) {
+            Unreachable::TlsUntrusted
+        } else if has(&[
+            "CertificateRequired",
+            "BadCertificate",
+            "UnknownCA",
+            "DecryptError",
+            "certificate required",
+        ]) {
+            Unreachable::TlsClientCert
+        } else {
+            return None;
+        },
+    )
 }
 
 /// "client error (SendRequest): invalid HTTP version parsed": the top error alone rarely says what happened.
@@ -303,6 +574,15 @@ fn io_reason(e: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
 
 /// Probes the engine: never fails, never takes longer than `budget`.
 pub async fn probe(endpoint: Endpoint, budget: Duration) -> EngineReport {
+    probe_from(endpoint, None, budget).await
+}
+
+/// [`probe`], saying where the endpoint was chosen.
+pub async fn probe_from(
+    endpoint: Endpoint,
+    origin: Option<Origin>,
+    budget: Duration,
+) -> EngineReport {
     let local = endpoint.is_local();
     let status = match tokio::time::timeout(budget, probe_inner(&endpoint)).await {
         Ok(Ok(facts)) => EngineStatus::Reachable(Box::new(facts)),
@@ -314,6 +594,7 @@ pub async fn probe(endpoint: Endpoint, budget: Duration) -> EngineReport {
     };
     EngineReport {
         endpoint,
+        origin,
         local,
         status,
     }
@@ -396,49 +677,125 @@ fn nvidia_toolkit_on_path() -> bool {
 mod tests {
     use super::*;
 
+    fn write_context(config: &Path, name: &str, host: &str) {
+        let meta = endpoint::context_meta_path(config, name);
+        std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
+        let json = serde_json::json!({"Name": name, "Metadata": {}, "Endpoints": {"docker": {"Host": host, "SkipTLSVerify": false}}});
+        std::fs::write(meta, json.to_string()).unwrap();
+    }
+
     #[test]
-    fn docker_host_forms() {
+    fn resolution_reads_contexts_as_the_docker_cli() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join(".docker");
+        write_context(&config, "gpu", "ssh://admin@gpu01:2222");
+        write_context(&config, "tls", "tcp://gpu02:2376");
+        let tls_dir = endpoint::context_tls_dir(&config, "tls");
+        std::fs::create_dir_all(&tls_dir).unwrap();
+        std::fs::write(tls_dir.join("ca.pem"), "x").unwrap();
+        std::fs::write(config.join("config.json"), r#"{"currentContext":"gpu"}"#).unwrap();
+        let env = DockerEnv {
+            config_dir: Some(config.clone()),
+            ..Default::default()
+        };
+        let none = EngineChoice::default();
+        let ssh = Endpoint::Ssh {
+            user: Some("admin".into()),
+            host: "gpu01".into(),
+            port: Some(2222),
+        };
         assert_eq!(
-            resolve_endpoint(Some("unix:///run/user/1000/docker.sock"), None, false),
-            Endpoint::Unix {
-                path: "/run/user/1000/docker.sock".into()
+            resolve(&none, &env),
+            (
+                ssh.clone(),
+                Origin::CurrentContext {
+                    context: "gpu".into()
+                }
+            )
+        );
+        let with_host = DockerEnv {
+            docker_host: Some("tcp://10.0.0.5:2375".into()),
+            ..env.clone()
+        };
+        assert_eq!(resolve(&none, &with_host).1, Origin::DockerHost);
+        let flag = EngineChoice {
+            context: Some("tls".into()),
+            ..Default::default()
+        };
+        let (e, o) = resolve(&flag, &with_host);
+        assert_eq!(
+            o,
+            Origin::ContextFlag {
+                context: "tls".into()
             }
         );
         assert_eq!(
-            resolve_endpoint(Some("tcp://10.0.0.5:2375"), None, false),
+            e,
             Endpoint::Tcp {
-                addr: "10.0.0.5:2375".into()
+                addr: "gpu02:2376".into(),
+                tls: Some(TlsFiles::in_dir(&tls_dir))
             }
         );
+        let missing = EngineChoice {
+            context: Some("nope".into()),
+            ..Default::default()
+        };
+        let (e, _) = resolve(&missing, &env);
+        assert!(
+            matches!(&e, Endpoint::NoContext { context, detail } if context == "nope" && detail.contains("does not exist")),
+            "{e:?}"
+        );
+        let both = EngineChoice {
+            host: Some("tcp://a:1".into()),
+            context: Some("gpu".into()),
+            ..Default::default()
+        };
         assert!(matches!(
-            resolve_endpoint(Some("ssh://admin@gpu01"), None, false),
+            resolve(&both, &env).0,
             Endpoint::Unsupported { .. }
         ));
-        assert!(matches!(
-            resolve_endpoint(Some("tcp://10.0.0.5:2376"), None, true),
-            Endpoint::Unsupported { .. }
-        ));
-        assert!(matches!(
-            resolve_endpoint(Some("bogus"), None, false),
-            Endpoint::Unsupported { .. }
-        ));
+        let tls_env = DockerEnv {
+            tls_verify: true,
+            cert_path: Some("/certs".into()),
+            ..Default::default()
+        };
+        let host = EngineChoice {
+            host: Some("tcp://gpu03".into()),
+            tls_key: Some("/k/key.pem".into()),
+            ..Default::default()
+        };
         assert_eq!(
-            resolve_endpoint(Some("  "), None, false).display(),
-            resolve_endpoint(None, None, false).display()
+            resolve(&host, &tls_env).0,
+            Endpoint::Tcp {
+                addr: "gpu03:2376".into(),
+                tls: Some(TlsFiles {
+                    ca: "/certs/ca.pem".into(),
+                    cert: "/certs/cert.pem".into(),
+                    key: "/k/key.pem".into()
+                })
+            }
+        );
+        let names: Vec<String> = known_engines(&env).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["default", "gpu", "tls"]);
+        assert_eq!(
+            resolve(&none, &DockerEnv::default()),
+            (default_socket(None), Origin::Default)
         );
     }
 
     #[test]
-    fn locality() {
-        assert!(Endpoint::Unix { path: "/x".into() }.is_local());
-        assert!(Endpoint::Tcp {
-            addr: "127.0.0.1:2375".into()
+    fn tls_failures_read_as_reasons() {
+        let cases = [
+            ("error trying to connect: invalid peer certificate: UnknownIssuer", Some(Unreachable::TlsUntrusted)),
+            ("invalid peer certificate: certificate expired: verification time 1, but certificate is not valid after 0", Some(Unreachable::TlsExpired)),
+            ("invalid peer certificate: Expired", Some(Unreachable::TlsExpired)),
+            ("received fatal alert: CertificateRequired", Some(Unreachable::TlsClientCert)),
+            ("received fatal alert: UnknownCA", Some(Unreachable::TlsClientCert)),
+            ("connection refused", None),
+        ];
+        for (detail, want) in cases {
+            assert_eq!(tls_reason(detail), want, "{detail}");
         }
-        .is_local());
-        assert!(!Endpoint::Tcp {
-            addr: "gpu01:2375".into()
-        }
-        .is_local());
     }
 
     #[test]

@@ -11,3 +11,4 @@ pub mod images;
 pub mod labels;
 pub mod manage;
 pub mod owner;
+pub mod ssh;

@@ -26,6 +26,8 @@ pub struct DetectOptions {
     pub gpu_probe: Arc<dyn GpuProbe>,
     pub gpu_source: GpuSource,
     pub docker_endpoint: Endpoint,
+    /// Where the endpoint was chosen (`None`: set by the caller directly).
+    pub docker_origin: Option<engine::Origin>,
     /// `/sys` on a real host.
     pub sysfs_root: PathBuf,
     pub log_dir: PathBuf,
@@ -43,10 +45,18 @@ pub struct DetectOptions {
     pub cancel: CancellationToken,
 }
 
-/// Connects to the engine `DOCKER_HOST` names (or this machine's socket). When it cannot be reached, the
-/// system check's finding for it: what is wrong and how to fix it.
+/// Connects to the engine the front end chose ([`engine::choose`]), else the one the environment names
+/// as the docker CLI reads it (DOCKER_HOST, DOCKER_CONTEXT, the current context), else this machine's
+/// socket. When it cannot be reached, the system check's finding for it: what is wrong and how to fix it.
 pub async fn connect_docker() -> Result<(engine::Connection, Endpoint), preflight::Finding> {
-    let endpoint = DetectOptions::from_env().docker_endpoint;
+    connect_docker_to(&engine::chosen()).await
+}
+
+/// [`connect_docker`] for an explicit choice (the wizard testing an engine the admin picked).
+pub async fn connect_docker_to(
+    choice: &engine::EngineChoice,
+) -> Result<(engine::Connection, Endpoint), preflight::Finding> {
+    let (endpoint, _) = engine::resolve(choice, &engine::DockerEnv::from_process());
     match engine::connect(&endpoint).await {
         Ok(c) => Ok((c, endpoint)),
         Err((reason, detail)) => Err(preflight::docker_unreachable(
@@ -58,15 +68,19 @@ pub async fn connect_docker() -> Result<(engine::Connection, Endpoint), prefligh
 }
 
 impl DetectOptions {
-    /// The live system: NVML, `DOCKER_HOST` (or the standard socket), default paths and ports.
+    /// The live system: NVML, the chosen engine ([`connect_docker`]), default paths and ports.
     pub fn from_env() -> Self {
-        let docker_host = std::env::var("DOCKER_HOST").ok();
-        let xdg = std::env::var("XDG_RUNTIME_DIR").ok();
-        let tls = std::env::var("DOCKER_TLS_VERIFY").is_ok_and(|v| !v.is_empty() && v != "0");
+        Self::for_engine(&engine::chosen())
+    }
+
+    /// The live system with the engine `choice` names (or the environment's when it names none).
+    pub fn for_engine(choice: &engine::EngineChoice) -> Self {
+        let (endpoint, origin) = engine::resolve(choice, &engine::DockerEnv::from_process());
         Self {
             gpu_probe: Arc::new(gpu::NvmlLibrary),
             gpu_source: GpuSource::Nvml,
-            docker_endpoint: engine::resolve_endpoint(docker_host.as_deref(), xdg.as_deref(), tls),
+            docker_endpoint: endpoint,
+            docker_origin: Some(origin),
             sysfs_root: PathBuf::from("/sys"),
             log_dir: PathBuf::from(DEFAULT_LOG_DIR),
             weights_dir: PathBuf::from(DEFAULT_WEIGHTS_DIR),
@@ -139,7 +153,11 @@ pub async fn detect(opts: &DetectOptions) -> SystemReport {
             (memory, disks, drm, ports)
         })
     };
-    let docker = engine::probe(opts.docker_endpoint.clone(), DOCKER_BUDGET);
+    let docker = engine::probe_from(
+        opts.docker_endpoint.clone(),
+        opts.docker_origin.clone(),
+        DOCKER_BUDGET,
+    );
 
     let (nvml, host, names, local, docker) = tokio::join!(nvml, host, names, local, docker);
     let nvml = nvml.unwrap_or_else(|| {

@@ -12,4 +12,4 @@ pub mod server;
 mod via_engine;
 
 pub use aigw_core::report::{GpuSource, SystemReport, REPORT_SCHEMA_VERSION};
-pub use detect::{connect_docker, detect, DetectOptions};
+pub use detect::{connect_docker, connect_docker_to, detect, DetectOptions};

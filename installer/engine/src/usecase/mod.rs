@@ -3,6 +3,7 @@
 //! long. The CLI and the wizard parse, render and ask; everything they do to the machine goes through here.
 
 mod diagnose;
+mod engines;
 mod export;
 mod images;
 mod manage;
@@ -14,6 +15,7 @@ pub use crate::docker::manage::{ContainerStatus, Removed};
 pub use diagnose::{
     default_diagnostics_path, diagnose, log_folder, DiagnoseOptions, Diagnosed, LOG_LINES,
 };
+pub use engines::{engines, remember_engine, remembered_engine, resolve, test_engine, KnownEngine};
 pub use export::{export, Exported};
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
@@ -27,7 +29,7 @@ use aigw_core::problem::Explain;
 use aigw_core::report::engine::Endpoint;
 use std::path::PathBuf;
 
-use crate::docker::engine::Connection;
+use crate::docker::engine::{Connection, EngineChoice};
 use crate::hardware::{DetectOptions, SystemReport};
 
 pub use crate::docker::events::Sink;
@@ -44,12 +46,26 @@ pub struct Session {
 }
 
 impl Session {
-    /// The engine `DOCKER_HOST` names (or this machine's), or the system check's finding (message and fix).
+    /// The engine the front end chose ([`crate::docker::engine::choose`]), else the environment's as the
+    /// docker CLI reads it (DOCKER_HOST, DOCKER_CONTEXT, the current context), else this machine's; or the
+    /// system check's finding (message and fix).
     pub async fn connect() -> Result<Self, Error> {
+        Self::connect_with(&crate::docker::engine::chosen()).await
+    }
+
+    /// The engine `choice` names (empty: as [`Session::connect`]).
+    pub async fn connect_with(choice: &EngineChoice) -> Result<Self, Error> {
         let data_dir = data_dir()?;
-        let (conn, endpoint) = crate::hardware::connect_docker()
+        let (conn, endpoint) = crate::hardware::connect_docker_to(choice)
             .await
             .map_err(Error::Unreachable)?;
+        if endpoint.is_plain_remote_tcp() {
+            tracing::warn!(
+                engine = %endpoint.display(),
+                "plain TCP to another host: anyone who reaches that port is root on the server; \
+                 prefer ssh:// or TLS with client certificates"
+            );
+        }
         Ok(Self {
             conn,
             endpoint,
@@ -58,7 +74,8 @@ impl Session {
         })
     }
 
-    /// Host ports can be checked and services probed from here only when the engine is this machine.
+    /// Host ports can be checked, files made and services probed from here only when the engine is this
+    /// machine: a Unix socket or loopback TCP. ssh:// and other hosts' TCP are remote.
     pub fn is_local(&self) -> bool {
         self.endpoint.is_local()
     }

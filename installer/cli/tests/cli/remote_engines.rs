@@ -1,0 +1,573 @@
+//! Remote engines for real: an OpenSSH server started here on 127.0.0.1 (its own host key, a user key,
+//! authorized_keys, known_hosts and an ssh config; root's own ~/.ssh is never read or touched), and a
+//! TLS-terminating proxy with client-certificate verification in front of the engine's socket
+//! (certificates made here). The CLI's full cycle runs through each, and every bad case must name its
+//! cause and fix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_e2e::free_port;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+
+const BIN: &str = env!("CARGO_BIN_EXE_aigw-installer");
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// The CLI with a home of its own: no docker config, data directory or ssh agent from the machine.
+fn cli(home: &Path, path_prefix: Option<&Path>, args: &[&str]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("AIGW_STABLE_FOR", "1")
+        .env_remove("DOCKER_HOST")
+        .env_remove("DOCKER_CONTEXT")
+        .env_remove("DOCKER_CONFIG")
+        .env_remove("DOCKER_TLS_VERIFY")
+        .env_remove("DOCKER_CERT_PATH")
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("HF_TOKEN");
+    if let Some(bin) = path_prefix {
+        let path = std::env::var("PATH").unwrap_or_default();
+        c.env("PATH", format!("{}:{path}", bin.display()));
+    }
+    c.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn detect_json(home: &Path, path_prefix: Option<&Path>, engine: &[&str]) -> serde_json::Value {
+    let mut args = engine.to_vec();
+    args.extend(["detect", "--json"]);
+    let o = cli(home, path_prefix, &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&o)))
+}
+
+/// The docker finding of a report: (code, fix).
+fn docker_finding(report: &serde_json::Value) -> (String, String) {
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"].as_str().unwrap().starts_with("docker."))
+        .unwrap_or_else(|| panic!("no docker finding: {report:#}"));
+    (
+        f["code"].as_str().unwrap().to_string(),
+        f["fix"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn keygen(path: &Path) -> String {
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "aigw-test", "-f"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::read_to_string(path.with_extension("pub")).unwrap()
+}
+
+/// sshd on 127.0.0.1, and what a client needs: a user key it accepts, a key it does not, known_hosts,
+/// an ssh config naming them, and a directory with an `ssh` that reads that config (ssh takes its
+/// config from the passwd home, not $HOME, so `-F` it is).
+struct Sshd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Sshd {
+    /// `None` outside CI when Debian's openssh-server is not installed.
+    fn start() -> Option<Sshd> {
+        if !Path::new(SSHD).exists() {
+            if std::env::var_os("CI").is_some() {
+                panic!(
+                    "CI is set but {SSHD} is missing: setup-debian.sh test installs openssh-server"
+                );
+            }
+            eprintln!("skipping: no {SSHD} (apt-get install openssh-server)");
+            return None;
+        }
+        // sshd refuses to start without its privilege separation directory.
+        std::fs::create_dir_all("/run/sshd").ok();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let host_pub = keygen(&d.join("host_key"));
+        let user_pub = keygen(&d.join("user_key"));
+        keygen(&d.join("wrong_key"));
+        std::fs::write(d.join("authorized_keys"), user_pub).unwrap();
+        // A port another process takes between the probe and sshd's bind is retried with another.
+        for _ in 0..5 {
+            let port = free_port();
+            std::fs::write(
+                d.join("sshd_config"),
+                format!(
+                    "Port {port}\nListenAddress 127.0.0.1\nHostKey {hk}\nAuthorizedKeysFile {ak}\n\
+                     PidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+                     KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n\
+                     PermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+                    hk = d.join("host_key").display(),
+                    ak = d.join("authorized_keys").display(),
+                ),
+            )
+            .unwrap();
+            let mut child = Command::new(SSHD)
+                .args(["-D", "-e", "-f"])
+                .arg(d.join("sshd_config"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            // Ready when it says it listens (its declared state); its log is drained afterwards.
+            let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+            let mut listening = false;
+            for line in lines.by_ref() {
+                let line = line.unwrap_or_default();
+                if line.contains("Server listening on 127.0.0.1") {
+                    listening = true;
+                    break;
+                }
+            }
+            if !listening {
+                let _ = child.kill();
+                let _ = child.wait();
+                continue;
+            }
+            std::thread::spawn(move || lines.for_each(drop));
+            let sshd = Sshd { child, port, dir };
+            let key = host_pub
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            std::fs::write(sshd.known_hosts(), format!("[127.0.0.1]:{port} {key}\n")).unwrap();
+            std::fs::write(sshd.path("empty_known_hosts"), "").unwrap();
+            return Some(sshd);
+        }
+        panic!("sshd did not start on any of five ports");
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.path("known_hosts")
+    }
+
+    fn url(&self) -> String {
+        format!("ssh://root@127.0.0.1:{}", self.port)
+    }
+
+    /// A directory whose `ssh` runs the system ssh with a config naming `key` and `known_hosts`.
+    fn client(&self, name: &str, key: &str, known_hosts: &Path) -> PathBuf {
+        let bin = self.path(name);
+        std::fs::create_dir_all(&bin).unwrap();
+        let config = bin.join("ssh_config");
+        std::fs::write(
+            &config,
+            format!(
+                "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
+                 GlobalKnownHostsFile /dev/null\n  IdentityAgent none\n",
+                self.path(key).display(),
+                known_hosts.display()
+            ),
+        )
+        .unwrap();
+        let ssh = bin.join("ssh");
+        std::fs::write(
+            &ssh,
+            format!(
+                "#!/bin/sh\nexec /usr/bin/ssh -F '{}' \"$@\"\n",
+                config.display()
+            ),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ssh, std::fs::Permissions::from_mode(0o755)).unwrap();
+        bin
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The stand-in spec under `dir`, its log directory made beforehand (apply makes it only for a local
+/// engine; here the "server" is this machine).
+fn write_spec(dir: &Path, name: &str) -> String {
+    let mut s = aigw_e2e::standin_spec(dir, name);
+    s.gitlab.url = "https://gitlab.example.com".into();
+    s.gateway.tag = Some("standin".into());
+    s.gateway.container = format!("{name}-gw");
+    s.gateway.port = free_port();
+    s.model.container = format!("{name}-model");
+    s.model.served_model_name = "mistral-7b".into();
+    s.model.port = free_port();
+    std::fs::create_dir_all(&s.log_dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&s.log_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, s.to_toml()).unwrap();
+    path.display().to_string()
+}
+
+/// detect → plan → apply → status → logs → uninstall through `engine` (the global flags).
+fn full_cycle(home: &Path, bin: Option<&Path>, engine: &[&str], name: &str, scheme: &str) {
+    let with = |args: &[&str]| {
+        let mut all = engine.to_vec();
+        all.extend(args);
+        cli(home, bin, &all)
+    };
+    let report = detect_json(home, bin, engine);
+    assert_eq!(report["docker"]["status"], "reachable", "{report:#}");
+    assert_eq!(report["docker"]["endpoint"]["scheme"], scheme);
+    assert_eq!(report["docker"]["local"], scheme != "ssh");
+    let spec = write_spec(home, name);
+
+    let p = with(&["plan", "--spec", &spec]);
+    assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+    assert!(
+        text(&p).contains(&format!("create  {name}-model")),
+        "{}",
+        text(&p)
+    );
+
+    let a = with(&["apply", "--spec", &spec]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    assert!(text(&a).contains("applied in"), "{}", text(&a));
+
+    let again = with(&["plan", "--spec", &spec]);
+    assert!(
+        text(&again).contains("up to date") || text(&again).contains("nothing to do"),
+        "{}",
+        text(&again)
+    );
+
+    let st = with(&["status", "--json"]);
+    assert_eq!(st.status.code(), Some(0), "{}", text(&st));
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let list = v.as_array().unwrap();
+    assert_eq!(list.len(), 2, "{v:#}");
+    assert!(list.iter().all(|c| c["state"] == "running"), "{v:#}");
+
+    let logs = with(&["logs", "model", "--tail", "5"]);
+    assert!(
+        text(&logs).contains("stand-in vLLM: loading"),
+        "{}",
+        text(&logs)
+    );
+
+    let u = with(&["uninstall", "--json"]);
+    assert_eq!(u.status.code(), Some(0), "{}", text(&u));
+    let st = with(&["status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap_or_default();
+    assert!(v.as_array().is_none_or(|l| l.is_empty()), "{v:#}");
+}
+
+#[tokio::test]
+async fn the_full_cycle_through_ssh() {
+    let Some(_engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    let bin = sshd.client("good", "user_key", &sshd.known_hosts());
+    let home = tempfile::tempdir().unwrap();
+    let url = sshd.url();
+    full_cycle(
+        home.path(),
+        Some(&bin),
+        &["-H", &url],
+        "aigw-ssh-e2e",
+        "ssh",
+    );
+
+    // The same server as a Docker context, chosen by name.
+    let config = home.path().join(".docker");
+    let meta = aigw_core::report::endpoint::context_meta_path(&config, "gpu-test");
+    std::fs::create_dir_all(meta.parent().unwrap()).unwrap();
+    let json = serde_json::json!({"Name": "gpu-test", "Metadata": {}, "Endpoints": {"docker": {"Host": url, "SkipTLSVerify": false}}});
+    std::fs::write(&meta, json.to_string()).unwrap();
+    let r = detect_json(home.path(), Some(&bin), &["--context", "gpu-test"]);
+    assert_eq!(r["docker"]["status"], "reachable", "{r:#}");
+    assert_eq!(r["docker"]["origin"]["from"], "context_flag");
+    assert_eq!(r["docker"]["origin"]["context"], "gpu-test");
+    let codes: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"docker.remote_engine"), "{codes:?}");
+}
+
+#[test]
+fn ssh_failures_say_what_to_do() {
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let url = sshd.url();
+
+    let unknown = sshd.client("unknown", "user_key", &sshd.path("empty_known_hosts"));
+    let r = detect_json(home.path(), Some(&unknown), &["-H", &url]);
+    let (code, fix) = docker_finding(&r);
+    assert_eq!(code, "docker.ssh_host_key", "{r:#}");
+    assert!(fix.contains("ssh-keyscan"), "{fix}");
+    // Batch mode: the unknown key was refused, not written to known_hosts.
+    assert_eq!(
+        std::fs::read_to_string(sshd.path("empty_known_hosts")).unwrap(),
+        ""
+    );
+
+    let wrong = sshd.client("wrong", "wrong_key", &sshd.known_hosts());
+    let r = detect_json(home.path(), Some(&wrong), &["-H", &url]);
+    let (code, fix) = docker_finding(&r);
+    assert_eq!(code, "docker.ssh_auth", "{r:#}");
+    assert!(
+        fix.contains("authorized_keys") && fix.contains("ssh-add"),
+        "{fix}"
+    );
+
+    // Nothing listens there (bound, never accepted: no other process can take it meanwhile).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let good = sshd.client("good", "user_key", &sshd.known_hosts());
+    let r = detect_json(
+        home.path(),
+        Some(&good),
+        &["-H", &format!("ssh://root@127.0.0.1:{port}")],
+    );
+    let (code, fix) = docker_finding(&r);
+    assert_eq!(code, "docker.connection_refused", "{r:#}");
+    assert!(fix.contains("check the host and port"), "{fix}");
+
+    // A use case that needs the engine prints the same cause and fix, and fails.
+    let o = cli(home.path(), Some(&wrong), &["-H", &url, "status"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(text(&o).contains("authorized_keys"), "{}", text(&o));
+}
+
+#[test]
+fn a_context_that_does_not_exist_says_so() {
+    let home = tempfile::tempdir().unwrap();
+    let r = detect_json(home.path(), None, &["--context", "no-such-context"]);
+    let (code, fix) = docker_finding(&r);
+    assert_eq!(code, "docker.context_not_found", "{r:#}");
+    assert!(fix.contains("docker context ls"), "{fix}");
+    assert_eq!(r["docker"]["origin"]["from"], "context_flag");
+
+    let both = cli(
+        home.path(),
+        None,
+        &["-H", "tcp://127.0.0.1:1", "--context", "x", "detect"],
+    );
+    assert_eq!(both.status.code(), Some(2), "{}", text(&both));
+}
+
+// ---- TLS ----
+
+struct Pki {
+    ca_pem: String,
+    ca_der: tokio_rustls::rustls::pki_types::CertificateDer<'static>,
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.distinguished_name
+            .push(rcgen::DnType::CommonName, format!("{name} test CA"));
+        p.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let ca = p.self_signed(&ca_key).unwrap();
+        Pki {
+            ca_pem: ca.pem(),
+            ca_der: ca.der().clone(),
+            issuer: rcgen::Issuer::new(p, ca_key),
+        }
+    }
+
+    /// A leaf for 127.0.0.1: (certificate, key). `expired`: valid only in 2020.
+    fn leaf(&self, client: bool, expired: bool) -> (rcgen::Certificate, rcgen::KeyPair) {
+        let mut p = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+        p.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            if client { "admin" } else { "engine" },
+        );
+        p.extended_key_usages = vec![if client {
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        if expired {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2020, 12, 31);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &self.issuer).unwrap();
+        (cert, key)
+    }
+
+    /// ca.pem, cert.pem and key.pem in `dir`, as DOCKER_CERT_PATH holds them.
+    fn client_dir(&self, dir: &Path) {
+        std::fs::create_dir_all(dir).unwrap();
+        let (cert, key) = self.leaf(true, false);
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem).unwrap();
+        std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    }
+}
+
+/// A TLS-terminating proxy on 127.0.0.1 that demands a client certificate signed by `pki`'s CA and
+/// forwards each connection to the engine's socket. Runs on its own thread and runtime until the test
+/// process ends.
+fn tls_proxy(pki: &Pki, expired: bool) -> u16 {
+    use tokio_rustls::rustls;
+    // ring, as the client uses (no aws-lc in this workspace).
+    #[allow(deprecated)]
+    let provider = aigw_engine::net::ring_provider();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(pki.ca_der.clone()).unwrap();
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    let (cert, key) = pki.leaf(false, expired);
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let socket = aigw_engine::docker::engine::default_socket(None);
+                    let aigw_core::report::engine::Endpoint::Unix { path } = socket else {
+                        return;
+                    };
+                    if let Ok(mut engine) = tokio::net::UnixStream::connect(path).await {
+                        let _ = tokio::io::copy_bidirectional(&mut tls, &mut engine).await;
+                    }
+                });
+            }
+        });
+    });
+    port
+}
+
+#[tokio::test]
+async fn the_full_cycle_through_tls() {
+    let Some(_engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let pki = Pki::new("good");
+    let port = tls_proxy(&pki, false);
+    let home = tempfile::tempdir().unwrap();
+    let certs = home.path().join("certs");
+    pki.client_dir(&certs);
+    let host = format!("tcp://127.0.0.1:{port}");
+    let (ca, cert, key) = (
+        certs.join("ca.pem").display().to_string(),
+        certs.join("cert.pem").display().to_string(),
+        certs.join("key.pem").display().to_string(),
+    );
+    let engine = [
+        "-H",
+        &host,
+        "--tlsverify",
+        "--tlscacert",
+        &ca,
+        "--tlscert",
+        &cert,
+        "--tlskey",
+        &key,
+    ];
+    full_cycle(home.path(), None, &engine, "aigw-tls-e2e", "tcp");
+}
+
+#[test]
+fn tls_failures_say_what_to_do() {
+    let good = Pki::new("good");
+    let port = tls_proxy(&good, false);
+    let expired_port = tls_proxy(&good, true);
+    let home = tempfile::tempdir().unwrap();
+    let trusted = home.path().join("trusted");
+    good.client_dir(&trusted);
+    let untrusted = home.path().join("untrusted");
+    Pki::new("other").client_dir(&untrusted);
+    let no_client_cert = home.path().join("nocert");
+    std::fs::create_dir_all(&no_client_cert).unwrap();
+    std::fs::copy(trusted.join("ca.pem"), no_client_cert.join("ca.pem")).unwrap();
+
+    let case = |port: u16, dir: &Path| {
+        let host = format!("tcp://127.0.0.1:{port}");
+        let certs = dir.display().to_string();
+        let o = Command::new(BIN)
+            .args(["-H", &host, "--tlsverify", "detect", "--json"])
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("DOCKER_CERT_PATH", &certs)
+            .env_remove("DOCKER_HOST")
+            .env_remove("DOCKER_CONTEXT")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        docker_finding(&r)
+    };
+    let (code, fix) = case(port, &untrusted);
+    assert_eq!(code, "docker.tls_untrusted", "{fix}");
+    assert!(fix.contains("CA that signed"), "{fix}");
+    let (code, fix) = case(expired_port, &trusted);
+    assert_eq!(code, "docker.tls_expired", "{fix}");
+    assert!(fix.contains("renew"), "{fix}");
+    let (code, fix) = case(port, &no_client_cert);
+    assert_eq!(code, "docker.tls_client_cert", "{fix}");
+    assert!(fix.contains("cert.pem and key.pem"), "{fix}");
+    // The good client material through the same proxy is not refused (the engine may be absent here).
+    let (code, _) = case(port, &trusted);
+    assert!(!code.starts_with("docker.tls"), "{code}");
+}
