@@ -13,3 +13,4 @@ pub mod logging;
 pub mod secrets;
 pub mod spec_file;
 pub mod usecase;
+pub mod weights;
