@@ -9,6 +9,7 @@ use aigw_core::spec::Weights;
 use aigw_core::weights::human_bytes;
 use aigw_engine::usecase;
 use aigw_engine::weights::FileState;
+use anstream::{eprintln, println};
 
 use crate::provision::{load, SpecArg};
 use crate::render::{json_result, set_json, severity_style};
