@@ -5,5 +5,6 @@ mod data_parallel;
 mod docker_engine;
 mod fixtures_load;
 mod lock;
+mod offline_weights;
 mod provision;
 mod stability;
