@@ -1,5 +1,6 @@
 //! `weights status | verify | export | import` on temporary caches: the offline kit end to end through
 //! the binary (no engine, no network).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
