@@ -84,6 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     FileState::Partial(n) => format!("{bad}partial{bad:#} {}", human_bytes(n)),
                     FileState::WrongSize(n) => format!("{bad}wrong size{bad:#} {}", human_bytes(n)),
                     FileState::Missing => format!("{bad}missing{bad:#}"),
+                    FileState::Unlinked => format!("{bad}not linked{bad:#}"),
                 };
                 println!("  {:<40} {:>10}  {state}", f.name, human_bytes(f.size));
             }
