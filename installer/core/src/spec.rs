@@ -122,9 +122,16 @@ pub struct ModelServerSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Weights {
-    /// Downloaded by vLLM into `cache_dir` (mounted as the Hugging Face cache).
+    /// Fetched by the installer into `cache_dir` (the Hugging Face cache layout, mounted as `HF_HOME`);
+    /// the model server then runs offline on that snapshot.
     HuggingFace {
         repo: String,
+        /// The commit to serve: `main` (or a tag) until a fetch resolves it, then the pinned 40-digit sha.
+        #[serde(default = "default_hf_revision")]
+        revision: String,
+        /// A mirror of the Hub (as `HF_ENDPOINT`); the public Hub when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
         #[serde(default = "default_hf_cache")]
         cache_dir: PathBuf,
         /// A file holding the token (mode 0600); else `HF_TOKEN` from the environment, if set.
@@ -197,6 +204,13 @@ pub(crate) fn default_model_bind() -> String {
 pub(crate) fn default_model_timeout() -> u64 {
     1800
 }
+/// The revision a spec names until a fetch pins the commit.
+pub const DEFAULT_HF_REVISION: &str = "main";
+
+pub(crate) fn default_hf_revision() -> String {
+    DEFAULT_HF_REVISION.into()
+}
+
 pub(crate) fn default_hf_cache() -> PathBuf {
     PathBuf::from(DEFAULT_WEIGHTS_DIR).join("hf-cache")
 }
@@ -536,13 +550,37 @@ impl DeploymentSpec {
                     ));
                 }
             }
-            Weights::HuggingFace { repo, .. } => {
+            Weights::HuggingFace {
+                repo,
+                revision,
+                endpoint,
+                ..
+            } => {
                 if repo.split('/').count() != 2 || repo.contains(char::is_whitespace) {
                     return Err(invalid(
                         "model.weights.repo",
                         format!("\"{repo}\" is not a Hugging Face repo id"),
                         "write it as owner/name, e.g. mistralai/Mistral-Small-3.2-24B-Instruct-2506",
                     ));
+                }
+                // The revision becomes a path under the cache's refs/ and a vLLM argument.
+                if !crate::weights::layout::is_revision(revision) {
+                    return Err(invalid(
+                        "model.weights.revision",
+                        format!(
+                            "\"{revision}\" is not a revision (a branch, a tag or a commit sha)"
+                        ),
+                        "use main, or the 40-digit commit the weights were fetched at",
+                    ));
+                }
+                if let Some(e) = endpoint {
+                    if crate::weights::hub::Endpoint::parse(e).is_err() {
+                        return Err(invalid(
+                            "model.weights.endpoint",
+                            format!("\"{e}\" is not an http(s) URL"),
+                            "https://huggingface.co, or the mirror's URL as HF_ENDPOINT names it",
+                        ));
+                    }
                 }
             }
         }
@@ -661,6 +699,58 @@ mod tests {
         // Round trip through TOML.
         let again = DeploymentSpec::from_toml(&s.to_toml(), "again").unwrap();
         assert_eq!(again, s);
+    }
+
+    #[test]
+    fn a_spec_without_a_revision_loads_as_main_and_a_pinned_one_round_trips() {
+        let s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        let Weights::HuggingFace {
+            revision, endpoint, ..
+        } = &s.model.weights
+        else {
+            panic!("hugging_face weights")
+        };
+        assert_eq!((revision.as_str(), endpoint), ("main", &None));
+        let sha = "0d4b76e1efeb5eb6f6b5e757c79870472e04bd3a";
+        let pinned = EXAMPLE.replace(
+            "source = \"hugging_face\"",
+            &format!("source = \"hugging_face\"\nrevision = \"{sha}\"\nendpoint = \"https://hf-mirror.example.com\""),
+        );
+        let s = DeploymentSpec::from_toml(&pinned, "pinned").unwrap();
+        assert!(s.to_toml().contains(sha));
+        assert_eq!(DeploymentSpec::from_toml(&s.to_toml(), "again").unwrap(), s);
+    }
+
+    #[test]
+    fn a_revision_or_endpoint_that_could_escape_is_refused() {
+        for (rev, endpoint) in [
+            ("../main", None),
+            ("--enforce-eager", None),
+            ("main", Some("ftp://mirror")),
+        ] {
+            let e = with(|s| {
+                if let Weights::HuggingFace {
+                    revision,
+                    endpoint: ep,
+                    ..
+                } = &mut s.model.weights
+                {
+                    *revision = rev.into();
+                    *ep = endpoint.map(String::from);
+                }
+            })
+            .unwrap_err();
+            let want = if endpoint.is_some() {
+                "model.weights.endpoint"
+            } else {
+                "model.weights.revision"
+            };
+            assert_eq!(
+                crate::problem::Explain::field(&e).as_deref(),
+                Some(want),
+                "{rev}"
+            );
+        }
     }
 
     fn with(edit: impl FnOnce(&mut DeploymentSpec)) -> Result<(), SpecError> {

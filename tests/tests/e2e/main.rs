@@ -7,5 +7,6 @@ mod fixtures_load;
 mod gpu_probe;
 mod lock;
 mod net;
+mod offline_weights;
 mod provision;
 mod stability;
