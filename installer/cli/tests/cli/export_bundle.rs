@@ -28,6 +28,8 @@ fn spec(version: &str) -> DeploymentSpec {
     if s.gitlab_version().unwrap() < aigw_core::catalog::GitlabVersion::new(18, 3) {
         s.model.weights = aigw_core::spec::Weights::HuggingFace {
             repo: "mistralai/Codestral-22B-v0.1".into(),
+            revision: "main".into(),
+            endpoint: None,
             cache_dir: "/srv/gitlab-agw-models/hf-cache".into(),
             token_file: None,
         };

@@ -139,6 +139,8 @@ mod tests {
         let mut s = spec("18.5");
         s.model.weights = Weights::HuggingFace {
             repo: "mistralai/Mistral-7B-Instruct-v0.3".into(),
+            revision: "main".into(),
+            endpoint: None,
             cache_dir: "/srv/cache".into(),
             token_file: None,
         };
