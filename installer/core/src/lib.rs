@@ -17,3 +17,4 @@ pub mod report;
 pub mod secret;
 pub mod sizing;
 pub mod spec;
+pub mod weights;
