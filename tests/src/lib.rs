@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod httpd;
+pub mod hub;
 pub mod interpose;
 pub mod proxy;
 pub mod standin;
