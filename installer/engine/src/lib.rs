@@ -14,3 +14,4 @@ pub mod net;
 pub mod secrets;
 pub mod spec_file;
 pub mod usecase;
+pub mod weights;
