@@ -21,7 +21,7 @@ pub fn fixtures() -> PathBuf {
 /// and weights under `dir` (the weights directory is created; the log directory is left to the caller).
 pub fn standin_spec(dir: &std::path::Path, name: &str) -> aigw_core::spec::DeploymentSpec {
     let weights = dir.join("weights");
-    std::fs::create_dir_all(&weights).unwrap();
+    standin_checkpoint(&weights);
     let mut s = aigw_core::spec::DeploymentSpec::from_toml(
         include_str!("../fixtures/specs/standin.toml"),
         "fixtures/specs/standin.toml",
@@ -33,6 +33,64 @@ pub fn standin_spec(dir: &std::path::Path, name: &str) -> aigw_core::spec::Deplo
     s.log_dir = dir.join("logs");
     s.model.weights = aigw_core::spec::Weights::Local { path: weights };
     s
+}
+
+/// A placeholder checkpoint in `dir` (created) that passes the local-folder check in either format
+/// (config.json and params.json, a sharded-style and a consolidated safetensors file): the stand-in
+/// loads nothing, but review and install refuse a folder without a checkpoint.
+pub fn standin_checkpoint(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, body) in [
+        (
+            "config.json",
+            "{\"architectures\":[\"MistralForCausalLM\"]}",
+        ),
+        ("params.json", "{\"dim\":4096}"),
+        ("model.safetensors", "stand-in"),
+        ("consolidated.safetensors", "stand-in"),
+    ] {
+        std::fs::write(dir.join(name), body).unwrap();
+    }
+}
+
+/// The commit of the stand-in snapshot [`standin_hf_cache`] lays out.
+pub const STANDIN_COMMIT: &str = "5ca1ab1e00000000000000000000000000c0ffee";
+
+/// Lays out a placeholder snapshot of `repo` in the Hugging Face cache `cache_dir` (revision `main` →
+/// [`STANDIN_COMMIT`]) through the product's own import, as `weights import` does: what the model
+/// container, run with `HF_HUB_OFFLINE=1`, resolves. Returns the snapshot directory.
+pub fn standin_hf_cache(cache_dir: &std::path::Path, repo: &str) -> PathBuf {
+    use aigw_core::weights::manifest::{Manifest, ManifestFile, EXPORT_MANIFEST, MANIFEST_VERSION};
+    let kit = cache_dir.with_extension("kit");
+    standin_checkpoint(&kit);
+    let mut files = Vec::new();
+    for name in [
+        "config.json",
+        "params.json",
+        "model.safetensors",
+        "consolidated.safetensors",
+    ] {
+        let (size, sha256) = aigw_engine::weights::verify_file(&kit.join(name)).unwrap();
+        files.push(ManifestFile {
+            name: name.into(),
+            size,
+            etag: sha256.clone(),
+            sha256,
+        });
+    }
+    let m = Manifest {
+        version: MANIFEST_VERSION,
+        repo: repo.into(),
+        revision: "main".into(),
+        commit: STANDIN_COMMIT.into(),
+        endpoint: None,
+        files,
+        verified_at: None,
+    };
+    std::fs::write(kit.join(EXPORT_MANIFEST), m.to_json()).unwrap();
+    aigw_engine::weights::import_folder(&kit, cache_dir, 0)
+        .unwrap()
+        .snapshot
 }
 
 /// A TCP port free on 127.0.0.1 right now (the OS picks it), for a service or a driver under test.

@@ -36,7 +36,18 @@ fn main() {
     }
     match args.get(1).map(String::as_str) {
         Some("model") => match ModelArgs::parse(&args[2..]) {
-            Ok(m) => serve(Role::Model(m)),
+            Ok(mut m) => {
+                if std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| v == "1") && !m.model.starts_with('/') {
+                    match resolve_offline(&m.model, &m.revision) {
+                        Ok(snapshot) => m.dir = snapshot,
+                        Err(missing) => {
+                            eprintln!("OSError: We couldn't connect to the Hub (HF_HUB_OFFLINE=1) and couldn't find {} at revision {} in the cached files: {missing}", m.model, m.revision);
+                            std::process::exit(1);
+                        }
+                    }
+                }
+                serve(Role::Model(m))
+            }
             Err(e) => {
                 eprintln!("usage: vllm serve [options]\nvllm: error: {e}");
                 std::process::exit(2);
@@ -88,15 +99,47 @@ struct ModelArgs {
     port: u16,
     served: String,
     model: String,
+    /// `--revision` (vLLM's default: main).
+    revision: String,
+    /// Where the knob files are read: `--model` itself, or the snapshot an offline repo id resolved to.
+    dir: String,
     tp: u32,
     dp: u32,
     max_model_len: u32,
+}
+
+/// A repo id in the hub cache exactly as huggingface_hub resolves it offline: `$HF_HUB_CACHE` (else
+/// `$HF_HOME/hub`, else `/root/.cache/huggingface/hub`) / `models--org--name`; a revision that is a commit
+/// names the snapshot, another one is read from `refs/<revision>`; the snapshot must hold `config.json` or
+/// `params.json` as a file (symlinks followed). Returns the snapshot directory, or what is missing.
+fn resolve_offline(model: &str, revision: &str) -> Result<String, String> {
+    let hub = std::env::var("HF_HUB_CACHE").unwrap_or_else(|_| {
+        format!("{}/hub", std::env::var("HF_HOME").unwrap_or_else(|_| "/root/.cache/huggingface".into()))
+    });
+    let repo = format!("{hub}/models--{}", model.replace('/', "--"));
+    let is_commit = revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit());
+    let commit = if is_commit {
+        revision.to_string()
+    } else {
+        let refs = format!("{repo}/refs/{revision}");
+        std::fs::read_to_string(&refs).map_err(|_| format!("{refs} is missing"))?
+    };
+    let snapshot = format!("{repo}/snapshots/{commit}");
+    if !std::path::Path::new(&snapshot).is_dir() {
+        return Err(format!("{snapshot} is missing"));
+    }
+    let has = |f: &str| std::fs::metadata(format!("{snapshot}/{f}")).is_ok_and(|m| m.is_file());
+    if !has("config.json") && !has("params.json") {
+        return Err(format!("{snapshot}/config.json is missing (or a broken link)"));
+    }
+    Ok(snapshot)
 }
 
 /// The vLLM options the installer emits (the recommender's arguments and the spec's own), with whether
 /// each takes a value. vLLM's parser refuses anything else, and so does this one.
 const KNOWN: &[(&str, bool)] = &[
     ("--model", true),
+    ("--revision", true),
     ("--served-model-name", true),
     ("--port", true),
     ("--host", true),
@@ -118,7 +161,7 @@ const KNOWN: &[(&str, bool)] = &[
 
 impl ModelArgs {
     fn parse(args: &[String]) -> Result<Self, String> {
-        let mut m = ModelArgs { port: 8000, served: String::new(), model: "model".into(), tp: 1, dp: 1, max_model_len: 0 };
+        let mut m = ModelArgs { port: 8000, served: String::new(), model: "model".into(), revision: "main".into(), dir: String::new(), tp: 1, dp: 1, max_model_len: 0 };
         let mut it = args.iter();
         let positive = |k: &str, v: &str| -> Result<u32, String> {
             match v.parse::<u32>() {
@@ -143,6 +186,7 @@ impl ModelArgs {
                 "--port" => m.port = v.parse().map_err(|_| format!("argument --port: invalid int value: '{v}'"))?,
                 "--served-model-name" => m.served = v,
                 "--model" => m.model = v,
+                "--revision" => m.revision = v,
                 "--tensor-parallel-size" => m.tp = positive(&key, &v)?,
                 "--data-parallel-size" => m.dp = positive(&key, &v)?,
                 "--max-model-len" => m.max_model_len = positive(&key, &v)?,
@@ -156,6 +200,7 @@ impl ModelArgs {
         if m.served.is_empty() {
             m.served = m.model.clone();
         }
+        m.dir = m.model.clone();
         Ok(m)
     }
 }
@@ -190,7 +235,7 @@ fn serve(role: Role) {
     let ready = Arc::new(AtomicBool::new(false));
     let never = std::env::var("STANDIN_NEVER_HEALTHY").is_ok_and(|v| v == "1");
     let delay_file = match &role {
-        Role::Model(m) => std::fs::read_to_string(format!("{}/STANDIN_START_DELAY_MS", m.model))
+        Role::Model(m) => std::fs::read_to_string(format!("{}/STANDIN_START_DELAY_MS", m.dir))
             .ok()
             .and_then(|v| v.trim().parse().ok()),
         Role::Gateway => None,
@@ -213,10 +258,10 @@ fn serve(role: Role) {
     match &role {
         Role::Model(m) => {
             println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served);
-            if let Ok(say) = std::fs::read_to_string(format!("{}/STANDIN_SAY", m.model)) {
+            if let Ok(say) = std::fs::read_to_string(format!("{}/STANDIN_SAY", m.dir)) {
                 println!("{}", say.trim_end());
             }
-            if let Ok(refusal) = std::fs::read_to_string(format!("{}/STANDIN_EXIT_AT_START", m.model)) {
+            if let Ok(refusal) = std::fs::read_to_string(format!("{}/STANDIN_EXIT_AT_START", m.dir)) {
                 let (code, message) = refusal.split_once('\n').unwrap_or((refusal.as_str(), ""));
                 for i in 1..=5 {
                     println!("INFO stand-in vLLM: checking arguments ({i}/5)");
@@ -287,7 +332,7 @@ fn handle(mut s: TcpStream, role: &Role, ready: bool) {
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
     if let Role::Model(m) = role {
         if method == "POST" && path.ends_with("completions") {
-            let hold = std::fs::read_to_string(format!("{}/STANDIN_COMPLETION_DELAY_MS", m.model))
+            let hold = std::fs::read_to_string(format!("{}/STANDIN_COMPLETION_DELAY_MS", m.dir))
                 .ok()
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0);

@@ -11,6 +11,7 @@ mod provision;
 mod recommend;
 mod render;
 mod snippets;
+mod weights;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -77,6 +78,8 @@ enum Command {
     Upgrade(provision::UpgradeArgs),
     /// Offline images: save the spec's images to a bundle, or load one (air-gapped sites).
     Images(provision::ImagesArgs),
+    /// Model weights in the Hugging Face cache, offline: status, verify, export and import (the offline kit).
+    Weights(weights::Args),
     /// Print one generated part: compose, or a GitLab-side setting for your version and install type.
     Snippets(snippets::Args),
     /// Write everything another admin needs (compose, env, GitLab settings, Kubernetes, README) into a zip.
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => runtime.block_on(provision::apply(args)),
         Command::Upgrade(args) => runtime.block_on(provision::upgrade(args)),
         Command::Images(args) => runtime.block_on(provision::images(args)),
+        Command::Weights(args) => runtime.block_on(weights::run(args)),
         Command::Snippets(args) => runtime.block_on(snippets::run(args)),
         Command::Export(args) => runtime.block_on(snippets::export(args)),
         Command::Status(args) => runtime.block_on(manage::status(args)),

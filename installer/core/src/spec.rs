@@ -109,9 +109,16 @@ pub struct ModelServerSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "source", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Weights {
-    /// Downloaded by vLLM into `cache_dir` (mounted as the Hugging Face cache).
+    /// Fetched by the installer into `cache_dir` (the Hugging Face cache layout, mounted as `HF_HOME`);
+    /// the model server then runs offline on that snapshot.
     HuggingFace {
         repo: String,
+        /// The commit to serve: `main` (or a tag) until a fetch resolves it, then the pinned 40-digit sha.
+        #[serde(default = "default_hf_revision")]
+        revision: String,
+        /// A mirror of the Hub (as `HF_ENDPOINT`); the public Hub when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        endpoint: Option<String>,
         #[serde(default = "default_hf_cache")]
         cache_dir: PathBuf,
         /// A file holding the token (mode 0600); else `HF_TOKEN` from the environment, if set.
@@ -181,6 +188,13 @@ pub(crate) fn default_model_bind() -> String {
 pub(crate) fn default_model_timeout() -> u64 {
     1800
 }
+/// The revision a spec names until a fetch pins the commit.
+pub const DEFAULT_HF_REVISION: &str = "main";
+
+pub(crate) fn default_hf_revision() -> String {
+    DEFAULT_HF_REVISION.into()
+}
+
 pub(crate) fn default_hf_cache() -> PathBuf {
     PathBuf::from(DEFAULT_WEIGHTS_DIR).join("hf-cache")
 }
@@ -498,13 +512,37 @@ impl DeploymentSpec {
                     ));
                 }
             }
-            Weights::HuggingFace { repo, .. } => {
+            Weights::HuggingFace {
+                repo,
+                revision,
+                endpoint,
+                ..
+            } => {
                 if repo.split('/').count() != 2 || repo.contains(char::is_whitespace) {
                     return Err(invalid(
                         "model.weights.repo",
                         format!("\"{repo}\" is not a Hugging Face repo id"),
                         "write it as owner/name, e.g. mistralai/Mistral-Small-3.2-24B-Instruct-2506",
                     ));
+                }
+                // The revision becomes a path under the cache's refs/ and a vLLM argument.
+                if !crate::weights::layout::is_revision(revision) {
+                    return Err(invalid(
+                        "model.weights.revision",
+                        format!(
+                            "\"{revision}\" is not a revision (a branch, a tag or a commit sha)"
+                        ),
+                        "use main, or the 40-digit commit the weights were fetched at",
+                    ));
+                }
+                if let Some(e) = endpoint {
+                    if crate::weights::hub::Endpoint::parse(e).is_err() {
+                        return Err(invalid(
+                            "model.weights.endpoint",
+                            format!("\"{e}\" is not an http(s) URL"),
+                            "https://huggingface.co, or the mirror's URL as HF_ENDPOINT names it",
+                        ));
+                    }
                 }
             }
         }

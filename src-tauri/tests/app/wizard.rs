@@ -446,7 +446,7 @@ async fn install_connect_export_and_manage_on_the_real_engine() {
         tmp.path().join("weights"),
         tmp.path().join("logs"),
     );
-    std::fs::create_dir_all(&weights).unwrap();
+    aigw_e2e::standin_checkpoint(&weights);
     // The stand-in model server reads this from its model folder: slow enough to press Cancel.
     let delay = weights.join("STANDIN_START_DELAY_MS");
     std::fs::write(&delay, "120000").unwrap();
@@ -745,7 +745,7 @@ async fn a_failure_offers_diagnostics_and_the_log_folder() {
         tmp.path().join("logs"),
         tmp.path().join("bin"),
     );
-    std::fs::create_dir_all(&weights).unwrap();
+    aigw_e2e::standin_checkpoint(&weights);
     std::fs::create_dir_all(&bin).unwrap();
     // The model server refuses to start, as vLLM does with a bad argument: the install fails at once.
     std::fs::write(

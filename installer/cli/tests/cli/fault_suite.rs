@@ -184,9 +184,16 @@ fn write_spec(
     s.model.served_model_name = "mistral-7b".into();
     s.model.port = f.model_port;
     s.model.health_timeout_s = 60;
-    // A gated model: the token file is mounted (and must survive every fault).
+    // A gated model: the token file is mounted (and must survive every fault). The server runs offline
+    // on the snapshot in the cache.
+    aigw_e2e::standin_hf_cache(
+        &f.dir.path().join("hf-cache"),
+        "mistralai/Mistral-7B-Instruct-v0.3",
+    );
     s.model.weights = Weights::HuggingFace {
         repo: "mistralai/Mistral-7B-Instruct-v0.3".into(),
+        revision: "main".into(),
+        endpoint: None,
         cache_dir: f.dir.path().join("hf-cache"),
         token_file: Some(f.token.clone()),
     };

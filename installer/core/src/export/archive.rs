@@ -281,6 +281,21 @@ fn readme(
              and the environment `HF_TOKEN_PATH=/run/secrets/hf_token`."
         ),
     };
+    let secrets = match &spec.model.weights {
+        Weights::HuggingFace {
+            repo,
+            revision,
+            cache_dir,
+            ..
+        } => format!(
+            "The model server runs offline (`HF_HUB_OFFLINE=1`) on the snapshot of `{repo}` at `{revision}` in \
+             the Hugging Face cache `{}`: put it there before starting it — `aigw-installer weights import` of \
+             a kit made with `weights export`, or `HF_HOME={} huggingface-cli download {repo} --revision {revision}`.\n\n{secrets}",
+            cache_dir.display(),
+            cache_dir.display()
+        ),
+        Weights::Local { .. } => secrets,
+    };
     let model_image = format!("{}:{}", spec.model.image, spec.model.tag);
     let gw_image = format!(
         "{}:{}",

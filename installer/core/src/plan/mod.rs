@@ -178,10 +178,18 @@ pub fn desired(spec: &DeploymentSpec, hf_token_file: Option<&str>) -> Result<Des
     let m = &spec.model;
     let mut binds = Vec::new();
     let mut env = m.env.clone();
+    let mut revision_arg = None;
     let model_ref = match &m.weights {
         Weights::HuggingFace {
-            repo, cache_dir, ..
+            repo,
+            revision,
+            cache_dir,
+            ..
         } => {
+            // The installer fetched and verified the snapshot before this container starts: the server
+            // reads it offline, so its health time-out covers loading only.
+            env.insert("HF_HUB_OFFLINE".into(), "1".into());
+            revision_arg = Some(revision.clone());
             binds.push(Bind {
                 host: cache_dir.display().to_string(),
                 container: HF_CACHE_MOUNT.into(),
@@ -216,6 +224,9 @@ pub fn desired(spec: &DeploymentSpec, hf_token_file: Option<&str>) -> Result<Des
         "--port".into(),
         m.port.to_string(),
     ];
+    if let Some(rev) = revision_arg {
+        cmd.extend(["--revision".to_string(), rev]);
+    }
     cmd.extend(m.args.iter().cloned());
     let model = DesiredContainer {
         component: Component::Model,

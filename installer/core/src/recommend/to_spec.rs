@@ -40,6 +40,8 @@ pub fn from_deployment(d: &Deployment, a: &Answers) -> Result<DeploymentSpec, Sp
         (Some(path), _) => Weights::Local { path: path.clone() },
         (None, Some(repo)) => Weights::HuggingFace {
             repo: repo.clone(),
+            revision: crate::spec::DEFAULT_HF_REVISION.into(),
+            endpoint: None,
             cache_dir: default_hf_cache(),
             token_file: a.hf_token_file.clone(),
         },

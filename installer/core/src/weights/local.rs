@@ -199,7 +199,8 @@ mod tests {
 
     #[test]
     fn what_is_missing_is_named() {
-        let cases: Vec<(Vec<LocalFile>, Option<&str>, WeightsFormat, Vec<&str>)> = vec![
+        type Case<'a> = (Vec<LocalFile>, Option<&'a str>, WeightsFormat, Vec<&'a str>);
+        let cases: Vec<Case<'_>> = vec![
             (
                 hf_folder()
                     .into_iter()

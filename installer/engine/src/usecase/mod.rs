@@ -8,6 +8,7 @@ mod images;
 mod manage;
 mod provision;
 mod specs;
+mod weights;
 
 pub use crate::docker::deploy::DEFAULT_STABLE_FOR_S;
 pub use crate::docker::manage::{ContainerStatus, Removed};
@@ -19,6 +20,9 @@ pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
 pub use provision::{check_bundle, install, review, upgrade, InstallOptions, Installed, Reviewed};
 pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
+pub use weights::{
+    check_weights, weights_export, weights_format, weights_import, weights_status, weights_verify,
+};
 
 use aigw_core::preflight::Finding;
 use aigw_core::problem::Explain;
@@ -115,6 +119,10 @@ pub enum Error {
     Export(#[from] aigw_core::export::archive::ExportError),
     #[error(transparent)]
     Lock(#[from] crate::lock::LockError),
+    #[error(transparent)]
+    Weights(#[from] crate::weights::WeightsError),
+    #[error("the spec's weights are a local folder, not a Hugging Face snapshot")]
+    LocalWeights,
     #[error("the Docker engine cannot be reached: {}", .0.message)]
     Unreachable(Finding),
     #[error("this user has no data directory")]
@@ -150,6 +158,8 @@ impl Explain for Error {
             Self::Deploy(e) => e.code(),
             Self::Export(e) => e.code(),
             Self::Lock(e) => e.code(),
+            Self::Weights(e) => e.code(),
+            Self::LocalWeights => "invalid_input",
             Self::Unreachable(_) => "docker_unreachable",
             Self::NoDataDir => "no_data_dir",
             Self::NotInstalled => "not_installed",
@@ -165,6 +175,10 @@ impl Explain for Error {
             Self::Deploy(e) => return e.fix(),
             Self::Export(e) => return e.fix(),
             Self::Lock(e) => return e.fix(),
+            Self::Weights(e) => return e.fix(),
+            Self::LocalWeights => {
+                "the weights commands act on source = \"hugging_face\"; a local folder is checked by review".into()
+            }
             Self::Unreachable(f) => return f.fix.clone(),
             Self::NoDataDir => "set HOME (or XDG_DATA_HOME) and start again".into(),
             Self::NotInstalled => "install first (review, then install)".into(),
@@ -187,6 +201,7 @@ impl Explain for Error {
             Self::Deploy(e) => e.field(),
             Self::Export(e) => e.field(),
             Self::Lock(e) => e.field(),
+            Self::Weights(e) => e.field(),
             Self::NotABundle { .. } => Some("image_bundle".into()),
             Self::NoNewTag => Some("upgrade.gateway_tag".into()),
             _ => None,

@@ -22,6 +22,7 @@ pub struct Reviewed {
 /// the gateway's configuration (so an unchanged install plans "keep"); missing ones are only generated
 /// by install.
 pub async fn review(target: Option<&Session>, s: &DeploymentSpec) -> Result<Reviewed, Error> {
+    super::check_weights(s)?;
     let desired = aigw_core::plan::desired(s, None)?;
     let plan = match target {
         Some(t) => {
@@ -104,6 +105,7 @@ pub async fn install(
     if let Some(bundle) = o.image_bundle {
         check_bundle(bundle)?;
     }
+    super::check_weights(s)?;
     t.locked("apply", async {
         let (token_file, mut opts) = prepare(t, s, o.hf_token, cancel.clone())?;
         opts.rollback_on_failure = o.rollback_on_failure;

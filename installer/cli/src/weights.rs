@@ -1,0 +1,167 @@
+//! `aigw-installer weights status | verify | export | import`: the spec's Hugging Face snapshot in the
+//! cache, without the network (the offline kit's weights half).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aigw_core::preflight::Severity;
+use aigw_core::spec::Weights;
+use aigw_core::weights::human_bytes;
+use aigw_engine::usecase;
+use aigw_engine::weights::FileState;
+
+use crate::provision::{load, SpecArg};
+use crate::render::{json_result, set_json, severity_style};
+
+#[derive(clap::Subcommand)]
+pub enum WeightsCommand {
+    /// What the cache holds of the spec's snapshot: each file present, partial or missing (sizes only).
+    Status {
+        #[command(flatten)]
+        spec: SpecArg,
+    },
+    /// Hash every file of the snapshot against its manifest (SHA-256); a corrupt file is named and
+    /// removed so the next fetch gets it again. Exit 1 when any file is corrupt or missing.
+    Verify {
+        #[command(flatten)]
+        spec: SpecArg,
+    },
+    /// Copy the snapshot's files and manifest into a folder, each file checked as it is copied, to carry
+    /// to an air-gapped site.
+    Export {
+        #[command(flatten)]
+        spec: SpecArg,
+        /// The folder to write (created; refused if it already holds an export).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Import an exported folder into the Hugging Face cache: every file verified against the manifest
+    /// before anything is linked; a tampered kit is refused.
+    Import {
+        /// The exported folder.
+        from: PathBuf,
+        /// The cache to import into [default: the spec's model.weights.cache_dir].
+        #[arg(long, value_name = "DIR")]
+        cache_dir: Option<PathBuf>,
+        #[command(flatten)]
+        spec: SpecArg,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: WeightsCommand,
+    /// One JSON `result` (or `error`) object on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    set_json(args.json);
+    let ok = severity_style(Severity::Ok);
+    let bad = severity_style(Severity::Blocker);
+    match args.command {
+        WeightsCommand::Status { spec } => {
+            let st = usecase::weights_status(&load(&spec)?)?;
+            if args.json {
+                json_result(serde_json::to_value(&st)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} at {} ({}): {} of {} in {}",
+                st.repo,
+                st.revision,
+                st.commit,
+                human_bytes(st.present),
+                human_bytes(st.total),
+                st.dir
+            );
+            for f in &st.files {
+                let state = match f.state {
+                    FileState::Present => format!("{ok}present{ok:#}"),
+                    FileState::Partial(n) => format!("{bad}partial{bad:#} {}", human_bytes(n)),
+                    FileState::WrongSize(n) => format!("{bad}wrong size{bad:#} {}", human_bytes(n)),
+                    FileState::Missing => format!("{bad}missing{bad:#}"),
+                };
+                println!("  {:<40} {:>10}  {state}", f.name, human_bytes(f.size));
+            }
+            Ok(if st.complete() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        WeightsCommand::Verify { spec } => {
+            let v = usecase::weights_verify(&load(&spec)?)?;
+            if args.json {
+                json_result(serde_json::to_value(&v)?);
+            } else if v.is_ok() {
+                println!(
+                    "{ok}verified{ok:#} {} file(s), {}, of {} at {}",
+                    v.files,
+                    human_bytes(v.bytes),
+                    v.repo,
+                    v.commit
+                );
+            } else {
+                for name in &v.corrupt {
+                    println!("{bad}corrupt{bad:#} {name} (removed)");
+                }
+                for name in &v.missing {
+                    println!("{bad}missing{bad:#} {name}");
+                }
+                eprintln!("  fix: fetch the weights again, or import the offline kit again");
+            }
+            Ok(if v.is_ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        WeightsCommand::Export { spec, out } => {
+            let e = usecase::weights_export(&load(&spec)?, &out)?;
+            if args.json {
+                json_result(serde_json::to_value(&e)?);
+            } else {
+                println!(
+                    "{ok}exported{ok:#} {} file(s), {}, of {} at {} to {}",
+                    e.files,
+                    human_bytes(e.bytes),
+                    e.repo,
+                    e.commit,
+                    e.dir.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        WeightsCommand::Import {
+            from,
+            cache_dir,
+            spec,
+        } => {
+            let cache_dir = match cache_dir {
+                Some(d) => d,
+                None => match load(&spec)?.model.weights {
+                    Weights::HuggingFace { cache_dir, .. } => cache_dir,
+                    Weights::Local { .. } => return Err(usecase::Error::LocalWeights.into()),
+                },
+            };
+            let i = usecase::weights_import(&from, &cache_dir)?;
+            if args.json {
+                json_result(serde_json::to_value(&i)?);
+            } else {
+                println!(
+                    "{ok}imported{ok:#} {} file(s), {}, of {} at {} ({}) into {}",
+                    i.files,
+                    human_bytes(i.bytes),
+                    i.repo,
+                    i.revision,
+                    i.commit,
+                    i.snapshot.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

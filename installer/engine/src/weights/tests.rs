@@ -1,0 +1,289 @@
+//! The cache, verify, status and the offline kit on temporary directories.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use aigw_core::catalog::WeightsFormat;
+use aigw_core::weights::layout::RepoCache;
+use aigw_core::weights::manifest::{Manifest, ManifestFile, EXPORT_MANIFEST, MANIFEST_VERSION};
+
+use super::*;
+
+const REPO: &str = "mistralai/Mistral-7B-Instruct-v0.3";
+const COMMIT: &str = "0d4b76e1efeb5eb6f6b5e757c79870472e04bd3a";
+
+/// A fake checkpoint: (name, content). Nested names exercise the deeper links.
+fn files() -> Vec<(&'static str, Vec<u8>)> {
+    vec![
+        (
+            "config.json",
+            br#"{"architectures":["MistralForCausalLM"]}"#.to_vec(),
+        ),
+        (
+            "model.safetensors",
+            (0..300_000u32).map(|i| (i % 251) as u8).collect(),
+        ),
+        ("original/params.json", br#"{"dim":4096}"#.to_vec()),
+    ]
+}
+
+/// An export folder as `weights export` writes it: the files and the manifest.
+fn kit(dir: &Path) -> Manifest {
+    let mut entries = Vec::new();
+    for (name, body) in files() {
+        let p = dir.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, &body).unwrap();
+        let (size, sha256) = verify_file(&p).unwrap();
+        entries.push(ManifestFile {
+            name: name.into(),
+            size,
+            etag: sha256.clone(),
+            sha256,
+        });
+    }
+    let m = Manifest {
+        version: MANIFEST_VERSION,
+        repo: REPO.into(),
+        revision: "main".into(),
+        commit: COMMIT.into(),
+        endpoint: None,
+        files: entries,
+        verified_at: None,
+    };
+    std::fs::write(dir.join(EXPORT_MANIFEST), m.to_json()).unwrap();
+    m
+}
+
+/// huggingface_hub's offline resolution (`try_to_load_from_cache`): refs/<rev> read whole → snapshot
+/// dir → the file, links followed. What the vLLM stand-in does too.
+fn resolve_like_hf(cache_dir: &Path, repo: &str, revision: &str, file: &str) -> Option<Vec<u8>> {
+    let root = cache_dir
+        .join("hub")
+        .join(format!("models--{}", repo.replace('/', "--")));
+    let commit = std::fs::read_to_string(root.join("refs").join(revision)).ok()?;
+    let path = root.join("snapshots").join(commit).join(file);
+    std::fs::metadata(&path)
+        .ok()?
+        .is_file()
+        .then(|| std::fs::read(path).unwrap())
+}
+
+#[test]
+fn sha256_streams_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = tmp.path().join("abc");
+    std::fs::write(&p, "abc").unwrap();
+    assert_eq!(
+        verify_file(&p).unwrap(),
+        (
+            3,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad".to_string()
+        )
+    );
+    let big = tmp.path().join("big");
+    std::fs::write(&big, vec![0u8; 3 << 20]).unwrap();
+    assert_eq!(verify_file(&big).unwrap().0, 3 << 20);
+}
+
+#[test]
+fn an_imported_snapshot_resolves_as_huggingface_hub_would() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, cache) = (tmp.path().join("kit"), tmp.path().join("hf"));
+    kit(&from);
+    let imported = import_folder(&from, &cache, 1_796_000_000).unwrap();
+    assert_eq!(imported.commit, COMMIT);
+    for (name, body) in files() {
+        assert_eq!(
+            resolve_like_hf(&cache, REPO, "main", name).as_deref(),
+            Some(&body[..]),
+            "{name}"
+        );
+    }
+    // The links are relative, so the cache resolves wherever it is mounted.
+    let rc = RepoCache::new(&cache, REPO).unwrap();
+    let link =
+        std::fs::read_link(rc.snapshot_file(COMMIT, "original/params.json").unwrap()).unwrap();
+    assert!(link.starts_with("../../../blobs"), "{}", link.display());
+    assert_eq!(
+        std::fs::read_to_string(rc.ref_file("main").unwrap()).unwrap(),
+        COMMIT
+    );
+    let moved = tmp.path().join("moved");
+    std::fs::rename(&cache, &moved).unwrap();
+    assert!(resolve_like_hf(&moved, REPO, "main", "config.json").is_some());
+}
+
+#[test]
+fn verify_names_and_removes_a_blob_with_one_flipped_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, cache) = (tmp.path().join("kit"), tmp.path().join("hf"));
+    let m = kit(&from);
+    import_folder(&from, &cache, 1).unwrap();
+    let ok = verify(&cache, &m, 2).unwrap();
+    assert!(ok.is_ok(), "{ok:?}");
+    assert_eq!(
+        find_manifest(&cache, REPO, "main").unwrap().verified_at,
+        Some(2)
+    );
+
+    let weights = m
+        .files
+        .iter()
+        .find(|f| f.name == "model.safetensors")
+        .unwrap();
+    let blob = RepoCache::new(&cache, REPO)
+        .unwrap()
+        .blob(&weights.etag)
+        .unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[123_456] ^= 0x01;
+    std::fs::write(&blob, bytes).unwrap();
+
+    let bad = verify(&cache, &m, 3).unwrap();
+    assert_eq!(bad.corrupt, ["model.safetensors"]);
+    assert!(bad.missing.is_empty());
+    assert!(!blob.exists(), "a corrupt blob is discarded");
+    assert_eq!(
+        find_manifest(&cache, REPO, "main").unwrap().verified_at,
+        Some(2)
+    );
+    let again = verify(&cache, &m, 4).unwrap();
+    assert_eq!(again.missing, ["model.safetensors"]);
+}
+
+#[test]
+fn import_refuses_a_tampered_file_and_links_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, cache) = (tmp.path().join("kit"), tmp.path().join("hf"));
+    kit(&from);
+    let mut body = std::fs::read(from.join("model.safetensors")).unwrap();
+    body[0] ^= 0x80;
+    std::fs::write(from.join("model.safetensors"), body).unwrap();
+
+    let e = import_folder(&from, &cache, 1).unwrap_err();
+    let WeightsError::Tampered { corrupt } = &e else {
+        panic!("{e}")
+    };
+    assert_eq!(corrupt, &["model.safetensors"]);
+    assert_eq!(aigw_core::problem::Explain::code(&e), "weights_corrupt");
+    let rc = RepoCache::new(&cache, REPO).unwrap();
+    assert!(!rc.snapshot_dir(COMMIT).unwrap().exists());
+    assert!(!rc.ref_file("main").unwrap().exists());
+    assert!(matches!(
+        find_manifest(&cache, REPO, "main"),
+        Err(WeightsError::NotInCache { .. })
+    ));
+    let leftovers: Vec<_> = std::fs::read_dir(rc.blobs_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".incomplete"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A missing file is named before anything is copied.
+    std::fs::remove_file(from.join("config.json")).unwrap();
+    let e = import_folder(&from, &cache, 1).unwrap_err();
+    assert!(e.to_string().contains("config.json"), "{e}");
+}
+
+#[test]
+fn export_then_import_round_trips_and_status_reports_each_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (from, cache, out, site) = (
+        tmp.path().join("kit"),
+        tmp.path().join("hf"),
+        tmp.path().join("out"),
+        tmp.path().join("site"),
+    );
+    let m = kit(&from);
+    import_folder(&from, &cache, 1).unwrap();
+    let exported = export_folder(&cache, REPO, "main", &out).unwrap();
+    assert_eq!((exported.files, exported.bytes), (3, m.total()));
+    assert_eq!(
+        std::fs::read(out.join("original/params.json")).unwrap(),
+        br#"{"dim":4096}"#
+    );
+    import_folder(&out, &site, 5).unwrap();
+    let st = status(&site, REPO, COMMIT).unwrap();
+    assert!(st.complete(), "{st:?}");
+    assert_eq!(
+        (st.present, st.total, st.verified_at),
+        (m.total(), m.total(), Some(5))
+    );
+
+    // A blob cut short and another half downloaded.
+    let rc = RepoCache::new(&site, REPO).unwrap();
+    let weights = m
+        .files
+        .iter()
+        .find(|f| f.name == "model.safetensors")
+        .unwrap();
+    let blob = rc.blob(&weights.etag).unwrap();
+    std::fs::rename(&blob, rc.incomplete(&weights.etag).unwrap()).unwrap();
+    let config = m.files.iter().find(|f| f.name == "config.json").unwrap();
+    std::fs::write(rc.blob(&config.etag).unwrap(), "{}").unwrap();
+    let st = status(&site, REPO, "main").unwrap();
+    let state = |n: &str| st.files.iter().find(|f| f.name == n).unwrap().state;
+    assert_eq!(state("model.safetensors"), FileState::Partial(weights.size));
+    assert_eq!(state("config.json"), FileState::WrongSize(2));
+    assert_eq!(state("original/params.json"), FileState::Present);
+    assert!(!st.complete());
+
+    // An export of a cache that no longer matches its manifest is refused.
+    std::fs::rename(rc.incomplete(&weights.etag).unwrap(), &blob).unwrap();
+    let e = export_folder(&site, REPO, "main", &tmp.path().join("out2")).unwrap_err();
+    assert!(
+        matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["config.json"]),
+        "{e}"
+    );
+}
+
+#[test]
+fn link_snapshot_replaces_a_stale_link_and_writes_the_ref_without_a_newline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rc = RepoCache::new(tmp.path(), REPO).unwrap();
+    let (a, b) = ("a".repeat(64), "b".repeat(40));
+    link_snapshot(&rc, "main", COMMIT, &[("config.json", &a)]).unwrap();
+    link_snapshot(&rc, "main", COMMIT, &[("config.json", &b)]).unwrap();
+    let link = std::fs::read_link(rc.snapshot_file(COMMIT, "config.json").unwrap()).unwrap();
+    assert_eq!(link, Path::new("../../blobs").join(&b));
+    assert_eq!(
+        std::fs::read(rc.ref_file("main").unwrap()).unwrap(),
+        COMMIT.as_bytes()
+    );
+    // A commit as the revision writes no ref (huggingface_hub does the same).
+    link_snapshot(&rc, COMMIT, COMMIT, &[]).unwrap();
+    assert!(!rc.ref_file(COMMIT).unwrap().exists());
+}
+
+#[test]
+fn a_local_folder_is_read_into_the_judgement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("config.json"), "{}").unwrap();
+    std::fs::write(
+        dir.join("model-00001-of-00002.safetensors"),
+        vec![0u8; 1000],
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("model.safetensors.index.json"),
+        r#"{"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#,
+    )
+    .unwrap();
+    let e = check_local(dir, WeightsFormat::Hf, None).unwrap_err();
+    assert!(
+        e.to_string().contains("model-00002-of-00002.safetensors"),
+        "{e}"
+    );
+    std::fs::write(
+        dir.join("model-00002-of-00002.safetensors"),
+        vec![0u8; 1000],
+    )
+    .unwrap();
+    let ok = check_local(dir, WeightsFormat::Hf, Some(2000)).unwrap();
+    assert_eq!((ok.weight_files, ok.weight_bytes), (2, 2000));
+    assert!(check_local(dir, WeightsFormat::Hf, Some(20_000)).is_err());
+    assert!(free_bytes(&dir.join("not/yet")).unwrap() > 0);
+}
