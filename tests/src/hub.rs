@@ -27,11 +27,22 @@ pub struct HubFile {
     pub content: Bytes,
     /// Stored in LFS: listed with its SHA-256 and served from the CDN after a 302.
     pub lfs: bool,
+    sha256: String,
 }
 
 impl HubFile {
+    pub fn new(name: &str, content: Bytes, lfs: bool) -> Self {
+        let sha256 = hex(&Sha256::digest(&content));
+        Self {
+            name: name.into(),
+            content,
+            lfs,
+            sha256,
+        }
+    }
+    /// Computed once: the stand-in looks files up by it on every request.
     pub fn sha256(&self) -> String {
-        hex(&Sha256::digest(&self.content))
+        self.sha256.clone()
     }
     /// A stand-in git blob id: 40 hex digits derived from the content (the real one is SHA-1 over a git
     /// header; only its shape matters to a client).
@@ -50,7 +61,7 @@ impl HubFile {
 
 /// Deterministic, incompressible bytes (xorshift), so a test's repository is the same on every run.
 pub fn pseudo_random(len: usize, seed: u64) -> Bytes {
-    let mut x = seed | 1;
+    let mut x = seed.wrapping_mul(2).wrapping_add(1);
     let mut v = Vec::with_capacity(len + 8);
     while v.len() < len {
         x ^= x << 13;
@@ -84,30 +95,23 @@ impl HubRepo {
             small("generation_config.json", br#"{"bos_token_id":1}"#),
             small("tokenizer_config.json", br#"{"model_max_length":32768}"#),
             small("README.md", b"# stand-in model\n"),
-            HubFile {
-                name: "tokenizer.json".into(),
-                content: pseudo_random(3000, 7),
-                lfs: true,
-            },
+            HubFile::new("tokenizer.json", pseudo_random(3000, 7), true),
         ];
         let mut map = serde_json::Map::new();
         for i in 1..=shards {
             let name = format!("model-{i:05}-of-{shards:05}.safetensors");
             map.insert("w".repeat(i), serde_json::Value::String(name.clone()));
-            files.push(HubFile {
-                name,
-                content: pseudo_random(shard_size, 1000 + i as u64),
-                lfs: true,
-            });
+            let content = pseudo_random(shard_size, 1000 + i as u64);
+            files.push(HubFile::new(&name, content, true));
         }
         let index = serde_json::json!({"metadata": {}, "weight_map": map}).to_string();
         files.push(small("model.safetensors.index.json", index.as_bytes()));
         // A file vLLM does not read: the fetch must leave it.
-        files.push(HubFile {
-            name: "original/consolidated.00.pth".into(),
-            content: pseudo_random(4096, 99),
-            lfs: true,
-        });
+        files.push(HubFile::new(
+            "original/consolidated.00.pth",
+            pseudo_random(4096, 99),
+            true,
+        ));
         Self {
             id: id.into(),
             commit: hex(&Sha256::digest(id.as_bytes()))[..40].to_string(),
@@ -150,11 +154,7 @@ impl HubRepo {
 }
 
 fn small(name: &str, content: &[u8]) -> HubFile {
-    HubFile {
-        name: name.into(),
-        content: Bytes::copy_from_slice(content),
-        lfs: false,
-    }
+    HubFile::new(name, Bytes::copy_from_slice(content), false)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -374,7 +374,7 @@ async fn cdn_answer(s: &State, req: Request<Incoming>) -> Response<Body> {
         .repos
         .iter()
         .flat_map(|r| r.files.iter())
-        .find(|f| f.lfs && f.sha256() == sha)
+        .find(|f| f.lfs && f.sha256 == sha)
         .cloned();
     match file {
         Some(f) => with_header(content(s, "cdn", &req, &f), "etag", &format!("\"{sha}\"")),
@@ -445,7 +445,7 @@ fn content(
     }
 }
 
-/// 64 KiB frames, paced to `rate`; after `cut` bytes an error ends the connection.
+/// 64 KiB frames, paced to `rate`; after `cut` bytes the body ends short and the connection closes.
 fn stream(data: Bytes, rate: Option<u64>, cut: Option<u64>, sent: Arc<AtomicU64>) -> Body {
     const FRAME: usize = 64 << 10;
     let frames = futures_util::stream::unfold(0usize, move |at| {
@@ -455,8 +455,8 @@ fn stream(data: Bytes, rate: Option<u64>, cut: Option<u64>, sent: Arc<AtomicU64>
                 return None;
             }
             if cut.is_some_and(|c| at as u64 >= c) {
-                let e = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut");
-                return Some((Err(e), usize::MAX));
+                // Short of its Content-Length: the server closes the connection after what was sent.
+                return None;
             }
             let mut n = FRAME.min(data.len() - at);
             if let Some(c) = cut {

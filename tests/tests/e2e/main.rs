@@ -8,3 +8,4 @@ mod lock;
 mod net;
 mod provision;
 mod stability;
+mod weights_fetch;

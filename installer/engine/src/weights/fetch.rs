@@ -317,8 +317,9 @@ pub async fn fetch(
         cancel,
         sink,
     };
-    let result = stream::iter(distinct.iter())
-        .map(|f| ctx.one(f))
+    let ctx = &ctx;
+    let result = stream::iter(distinct)
+        .map(|f| async move { ctx.one(&f).await })
         .buffer_unordered(req.connections)
         .try_collect::<Vec<(String, String)>>()
         .await;
