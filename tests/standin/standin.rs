@@ -258,6 +258,9 @@ fn serve(role: Role) {
     match &role {
         Role::Model(m) => {
             println!("INFO stand-in vLLM: loading {} as {} on port {port}", m.model, m.served);
+            if m.dir != m.model {
+                println!("INFO stand-in vLLM: offline, {} at {} is the snapshot {}", m.model, m.revision, m.dir);
+            }
             if let Ok(say) = std::fs::read_to_string(format!("{}/STANDIN_SAY", m.dir)) {
                 println!("{}", say.trim_end());
             }

@@ -9,6 +9,7 @@ use aigw_core::spec::Weights;
 use aigw_core::weights::human_bytes;
 use aigw_engine::usecase;
 use aigw_engine::weights::FileState;
+use anstream::{eprintln, println};
 
 use crate::provision::{load, SpecArg};
 use crate::render::{json_result, set_json, severity_style};
@@ -83,6 +84,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     FileState::Partial(n) => format!("{bad}partial{bad:#} {}", human_bytes(n)),
                     FileState::WrongSize(n) => format!("{bad}wrong size{bad:#} {}", human_bytes(n)),
                     FileState::Missing => format!("{bad}missing{bad:#}"),
+                    FileState::Unlinked => format!("{bad}not linked{bad:#}"),
                 };
                 println!("  {:<40} {:>10}  {state}", f.name, human_bytes(f.size));
             }

@@ -662,6 +662,58 @@ mod tests {
         assert_eq!(again, s);
     }
 
+    #[test]
+    fn a_spec_without_a_revision_loads_as_main_and_a_pinned_one_round_trips() {
+        let s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
+        let Weights::HuggingFace {
+            revision, endpoint, ..
+        } = &s.model.weights
+        else {
+            panic!("hugging_face weights")
+        };
+        assert_eq!((revision.as_str(), endpoint), ("main", &None));
+        let sha = "0d4b76e1efeb5eb6f6b5e757c79870472e04bd3a";
+        let pinned = EXAMPLE.replace(
+            "source = \"hugging_face\"",
+            &format!("source = \"hugging_face\"\nrevision = \"{sha}\"\nendpoint = \"https://hf-mirror.example.com\""),
+        );
+        let s = DeploymentSpec::from_toml(&pinned, "pinned").unwrap();
+        assert!(s.to_toml().contains(sha));
+        assert_eq!(DeploymentSpec::from_toml(&s.to_toml(), "again").unwrap(), s);
+    }
+
+    #[test]
+    fn a_revision_or_endpoint_that_could_escape_is_refused() {
+        for (rev, endpoint) in [
+            ("../main", None),
+            ("--enforce-eager", None),
+            ("main", Some("ftp://mirror")),
+        ] {
+            let e = with(|s| {
+                if let Weights::HuggingFace {
+                    revision,
+                    endpoint: ep,
+                    ..
+                } = &mut s.model.weights
+                {
+                    *revision = rev.into();
+                    *ep = endpoint.map(String::from);
+                }
+            })
+            .unwrap_err();
+            let want = if endpoint.is_some() {
+                "model.weights.endpoint"
+            } else {
+                "model.weights.revision"
+            };
+            assert_eq!(
+                crate::problem::Explain::field(&e).as_deref(),
+                Some(want),
+                "{rev}"
+            );
+        }
+    }
+
     fn with(edit: impl FnOnce(&mut DeploymentSpec)) -> Result<(), SpecError> {
         let mut s = DeploymentSpec::from_toml(EXAMPLE, "example").unwrap();
         edit(&mut s);

@@ -6,6 +6,7 @@ mod docker_engine;
 mod fixtures_load;
 mod lock;
 mod net;
+mod offline_weights;
 mod provision;
 mod stability;
 mod weights_fetch;

@@ -7,3 +7,4 @@ mod diagnose_cli;
 mod export_bundle;
 mod fault_suite;
 mod recommend_cli;
+mod weights_cli;

@@ -85,3 +85,48 @@ pub fn check_weights(s: &DeploymentSpec) -> Result<Option<PathBuf>, Error> {
         Weights::HuggingFace { .. } => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use aigw_core::problem::Explain;
+
+    fn spec_with_local(path: &Path, args: &[&str]) -> DeploymentSpec {
+        let mut s = DeploymentSpec::from_toml(
+            include_str!("../../../../tests/fixtures/specs/hf-mistral-small.toml"),
+            "hf-mistral-small.toml",
+        )
+        .unwrap();
+        s.model.weights = Weights::Local {
+            path: path.to_path_buf(),
+        };
+        s.model.args = args.iter().map(|a| a.to_string()).collect();
+        s
+    }
+
+    #[tokio::test]
+    async fn review_refuses_a_local_folder_without_a_checkpoint_naming_what_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("params.json"), "{}").unwrap();
+        let s = spec_with_local(tmp.path(), &["--load-format", "mistral"]);
+        let e = super::super::review(None, &s).await.err().unwrap();
+        assert_eq!(e.code(), "weights_incomplete");
+        assert_eq!(e.field().as_deref(), Some("model.weights.path"));
+        assert!(e.to_string().contains("consolidated*.safetensors"), "{e}");
+
+        std::fs::write(tmp.path().join("consolidated.safetensors"), "x").unwrap();
+        assert!(super::super::review(None, &s).await.is_ok());
+        // The same folder read as a sharded checkpoint lacks config and weights of that format.
+        let hf = spec_with_local(tmp.path(), &[]);
+        assert_eq!(weights_format(&hf), WeightsFormat::Hf);
+        let e = check_weights(&hf).unwrap_err();
+        assert!(e.to_string().contains("*.safetensors weights"), "{e}");
+    }
+
+    #[test]
+    fn the_weights_commands_refuse_a_local_spec() {
+        let s = spec_with_local(Path::new("/srv/m"), &[]);
+        assert!(matches!(weights_status(&s), Err(Error::LocalWeights)));
+    }
+}

@@ -229,9 +229,25 @@ fn export_then_import_round_trips_and_status_reports_each_file() {
     assert_eq!(state("config.json"), FileState::WrongSize(2));
     assert_eq!(state("original/params.json"), FileState::Present);
     assert!(!st.complete());
+    std::fs::remove_file(rc.snapshot_file(COMMIT, "original/params.json").unwrap()).unwrap();
+    let st = status(&site, REPO, "main").unwrap();
+    let state = |n: &str| st.files.iter().find(|f| f.name == n).unwrap().state;
+    assert_eq!(state("original/params.json"), FileState::Unlinked);
 
     // An export of a cache that no longer matches its manifest is refused.
     std::fs::rename(rc.incomplete(&weights.etag).unwrap(), &blob).unwrap();
+    let params = m
+        .files
+        .iter()
+        .find(|f| f.name == "original/params.json")
+        .unwrap();
+    link_snapshot(
+        &rc,
+        "main",
+        COMMIT,
+        &[("original/params.json", &params.etag)],
+    )
+    .unwrap();
     let e = export_folder(&site, REPO, "main", &tmp.path().join("out2")).unwrap_err();
     assert!(
         matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["config.json"]),

@@ -97,6 +97,8 @@ pub enum FileState {
     Partial(u64),
     /// A blob of another size: it will not verify.
     WrongSize(u64),
+    /// The blob is there but the snapshot has no link to it (an interrupted link or import).
+    Unlinked,
     Missing,
 }
 
@@ -152,8 +154,9 @@ pub fn status(cache_dir: &Path, repo: &str, revision: &str) -> Result<WeightsSta
     for f in &m.files {
         let linked = std::fs::metadata(cache.snapshot_file(&m.commit, &f.name)?);
         let state = match std::fs::metadata(cache.blob(&f.etag)?) {
-            Ok(meta) if meta.len() == f.size && linked.is_ok() => FileState::Present,
-            Ok(meta) => FileState::WrongSize(meta.len()),
+            Ok(meta) if meta.len() != f.size => FileState::WrongSize(meta.len()),
+            Ok(_) if linked.is_ok() => FileState::Present,
+            Ok(_) => FileState::Unlinked,
             Err(_) => match std::fs::metadata(cache.incomplete(&f.etag)?) {
                 Ok(meta) => FileState::Partial(meta.len()),
                 Err(_) => FileState::Missing,

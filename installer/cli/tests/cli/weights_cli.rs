@@ -1,0 +1,193 @@
+//! `weights status | verify | export | import` on temporary caches: the offline kit end to end through
+//! the binary (no engine, no network).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_aigw-installer");
+const REPO: &str = "mistralai/Mistral-7B-Instruct-v0.3";
+
+/// A spec whose Hugging Face cache is `cache`.
+fn spec(dir: &Path, cache: &Path) -> PathBuf {
+    let path = dir.join(format!(
+        "spec-{}.toml",
+        cache.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(
+        &path,
+        format!(
+            "[gitlab]\nurl = \"https://gitlab.example.com\"\nversion = \"18.2.1\"\n\n\
+             [gateway]\nhost = \"aigw.example.com\"\n\n\
+             [model]\nserved_model_name = \"mistral-7b\"\n\n\
+             [model.weights]\nsource = \"hugging_face\"\nrepo = \"{REPO}\"\ncache_dir = \"{}\"\n",
+            cache.display()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("--color=never")
+        .args(args)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("HOME", dir)
+        .env_remove("AIGW_SPEC")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn result(o: &Output) -> serde_json::Value {
+    let line = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let v: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {}", text(o)));
+    v
+}
+
+#[test]
+fn the_offline_kit_exports_imports_and_verifies_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (connected, site, kit) = (dir.join("connected"), dir.join("site"), dir.join("kit"));
+    aigw_e2e::standin_hf_cache(&connected, REPO);
+    let (s1, s2) = (spec(dir, &connected), spec(dir, &site));
+    let (s1, s2) = (s1.to_str().unwrap(), s2.to_str().unwrap());
+
+    let o = run(dir, &["weights", "verify", "--spec", s1]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("verified 4 file(s)"), "{}", text(&o));
+
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "export",
+            "--spec",
+            s1,
+            "--out",
+            kit.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(result(&o)["result"]["files"], 4);
+    assert!(kit.join("aigw-weights-manifest.json").is_file());
+    // A second export into the same folder is refused rather than mixed.
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "export",
+            "--spec",
+            s1,
+            "--out",
+            kit.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("already exists"),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(dir, &["weights", "status", "--spec", s2]);
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("no verified weights"), "{}", text(&o));
+
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "import",
+            kit.to_str().unwrap(),
+            "--spec",
+            s2,
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(result(&o)["result"]["commit"], aigw_e2e::STANDIN_COMMIT);
+
+    let o = run(dir, &["weights", "status", "--spec", s2, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let st = result(&o)["result"].clone();
+    assert_eq!(st["files"].as_array().unwrap().len(), 4);
+    assert!(
+        st["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["state"] == "present"),
+        "{st}"
+    );
+}
+
+#[test]
+fn a_tampered_kit_is_refused_and_a_corrupt_cache_fails_verify() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (connected, site, kit) = (dir.join("connected"), dir.join("site"), dir.join("kit"));
+    let snapshot = aigw_e2e::standin_hf_cache(&connected, REPO);
+    let (s1, s2) = (spec(dir, &connected), spec(dir, &site));
+    let (s1, s2) = (s1.to_str().unwrap(), s2.to_str().unwrap());
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "export",
+            "--spec",
+            s1,
+            "--out",
+            kit.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    std::fs::write(kit.join("model.safetensors"), "stand-im").unwrap();
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "import",
+            kit.to_str().unwrap(),
+            "--spec",
+            s2,
+            "--json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let line = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        line.contains("weights_corrupt") && line.contains("model.safetensors"),
+        "{line}"
+    );
+    assert!(!site
+        .join("hub")
+        .join("models--mistralai--Mistral-7B-Instruct-v0.3")
+        .join("snapshots")
+        .exists());
+
+    // One flipped byte in the connected cache: verify names the file, removes it, exits 1.
+    let blob = std::fs::canonicalize(snapshot.join("config.json")).unwrap();
+    let mut body = std::fs::read(&blob).unwrap();
+    body[0] ^= 0x20;
+    std::fs::write(&blob, body).unwrap();
+    let o = run(dir, &["weights", "verify", "--spec", s1]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("corrupt config.json"), "{}", text(&o));
+    assert!(!blob.exists());
+}
