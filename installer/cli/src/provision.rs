@@ -277,7 +277,7 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A token that Ctrl-C trips: the engine then rolls back what this run changed.
-fn cancel_on_ctrl_c() -> CancellationToken {
+pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {
@@ -289,7 +289,7 @@ fn cancel_on_ctrl_c() -> CancellationToken {
     cancel
 }
 
-fn renderer() -> (
+pub(crate) fn renderer() -> (
     tokio::sync::mpsc::UnboundedSender<aigw_engine::docker::events::Event>,
     tokio::task::JoinHandle<()>,
 ) {

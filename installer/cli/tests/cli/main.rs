@@ -8,3 +8,4 @@ mod export_bundle;
 mod fault_suite;
 mod recommend_cli;
 mod weights_cli;
+mod weights_fetch_cli;
