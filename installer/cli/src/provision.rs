@@ -344,6 +344,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         rollback_on_failure: args.rollback_on_failure,
         smoke_test: !args.no_smoke_test,
         stable_for: args.stable.duration(),
+        fetch: Some(crate::weights_fetch::request_from_env()),
         ..Default::default()
     };
     let (tx, render) = renderer();

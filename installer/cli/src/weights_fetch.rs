@@ -32,21 +32,28 @@ pub struct FetchArgs {
     dry_run: bool,
 }
 
-/// Token and endpoint from the environment, read here once: the engine reads none.
-fn request(a: &FetchArgs) -> FetchRequest {
-    let mut http = HttpOptions::from_env();
-    if a.ca_file.is_some() {
-        http.ca_file = a.ca_file.clone();
-    }
+/// Proxies, the CA file (`AIGW_CA_FILE`), parallelism (`AIGW_WEIGHTS_CONNECTIONS`), token and endpoint
+/// from the environment, read here once: the engine reads none. What `apply` fetches with.
+pub fn request_from_env() -> FetchRequest {
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     FetchRequest {
-        http,
-        connections: a.connections,
-        chunk: a.range_bytes,
+        http: HttpOptions::from_env(),
+        connections: env("AIGW_WEIGHTS_CONNECTIONS").and_then(|n| n.parse().ok()),
+        chunk: None,
         env_token: env("HF_TOKEN").map(Secret::new),
         env_endpoint: env("HF_ENDPOINT"),
         data_dir: usecase::data_dir().ok(),
     }
+}
+
+fn request(a: &FetchArgs) -> FetchRequest {
+    let mut r = request_from_env();
+    if a.ca_file.is_some() {
+        r.http.ca_file = a.ca_file.clone();
+    }
+    r.connections = a.connections.or(r.connections);
+    r.chunk = a.range_bytes;
+    r
 }
 
 pub async fn run(a: FetchArgs, json: bool) -> anyhow::Result<ExitCode> {
