@@ -1,10 +1,11 @@
-//! Model weights on disk (issue 12): [`fetch`] brings them over the network; the rest is the hub cache's
-//! snapshot links and refs, the verified manifest, streaming SHA-256, `verify` and `status` of a snapshot, free space, the local-folder check,
+//! Model weights on disk (issue 12), no network: the hub cache's snapshot links and refs, the verified
+//! manifest, streaming SHA-256, `verify` and `status` of a snapshot, free space, the local-folder check,
 //! and the offline kit (`export` to a folder, `import` from one, verified before anything is linked).
 //! The decisions are the core's (`aigw_core::weights`).
 
 mod cache;
 mod error;
+/// The network side: the Hub to the cache.
 pub mod fetch;
 mod kit;
 mod local;
