@@ -219,7 +219,10 @@ async fn resolve(
     let manifest = read_manifest(&opts.cache_dir, &opts.repo, &info.sha)?;
     let mut present = BTreeMap::new();
     for f in &selection.files {
-        present.insert(f.etag.clone(), on_disk(&cache, f, manifest.as_ref())?);
+        present.insert(
+            f.etag.clone(),
+            on_disk(&cache, f, manifest.as_ref(), req.chunk)?,
+        );
     }
     let present: BTreeMap<String, Present> = present
         .into_iter()
@@ -257,6 +260,7 @@ fn on_disk(
     cache: &RepoCache,
     f: &FileToFetch,
     manifest: Option<&Manifest>,
+    chunk: u64,
 ) -> Result<Option<Present>, WeightsError> {
     let blob = cache.blob(&f.etag)?;
     if let Ok(m) = std::fs::metadata(&blob) {
@@ -267,7 +271,7 @@ fn on_disk(
     }
     let inc = cache.incomplete(&f.etag)?;
     let text = std::fs::read_to_string(blob::record_path(&inc)).ok();
-    let p = aigw_core::weights::ranges::Progress::resume(text.as_deref(), f.size, DEFAULT_CHUNK);
+    let p = aigw_core::weights::ranges::Progress::resume(text.as_deref(), f.size, chunk);
     Ok((p.have() > 0).then_some(Present::Partial(p.have())))
 }
 

@@ -26,6 +26,7 @@ pub(super) struct Live {
 
 struct Disk {
     file: std::fs::File,
+    path: PathBuf,
     record: PathBuf,
     progress: Mutex<(Progress, u64)>,
     every: u64,
@@ -99,6 +100,7 @@ pub(super) async fn fetch_to(
     let todo = progress.remaining();
     let disk = Disk {
         file,
+        path: incomplete.to_path_buf(),
         record,
         every: checkpoint(req.chunk, req.connections),
         progress: Mutex::new((progress, 0)),
@@ -207,7 +209,7 @@ async fn transfer(
         bytes.truncate((r.end - *at) as usize);
         disk.file
             .write_all_at(&bytes, *at)
-            .map_err(WeightsError::io(&disk.record))?;
+            .map_err(WeightsError::io(&disk.path))?;
         let n = bytes.len() as u64;
         *at += n;
         live.have.fetch_add(n, Ordering::Relaxed);
