@@ -1,5 +1,6 @@
 // Long operations (install, upgrade) as the page shows them: the channel plumbing, the engine's event
 // stream (docker::events::Event) as phases with ticks, a bar per image layer or transfer with bytes, the
+// weights phase (a total bar with rate and time left, one bar per file under way), the
 // health wait and the loading server's log tail, Cancel, and a failure with its detail.
 import { $, el, invoke, Channel, errorText } from "./lib.js";
 import { diagnosticsActions } from "./diagnostics.js";
@@ -79,6 +80,29 @@ export function progressView(root) {
           const b = bar(`transfer ${ev.what}`, ev.what);
           if (ev.total) { b.p.max = ev.total; b.p.value = ev.current; } else b.p.removeAttribute("value");
           b.text.textContent = `${ev.what}: ${bytes(ev.current)}${ev.total ? ` of ${bytes(ev.total)}` : ""}`;
+          break;
+        }
+        case "weights": {
+          const b = bar("weights", "Model weights");
+          b.p.max = Math.max(ev.total, 1);
+          b.p.value = ev.current;
+          const rate = ev.bytes_per_sec ? `, ${bytes(ev.bytes_per_sec)}/s` : "";
+          const eta = ev.eta_s != null && ev.current < ev.total ? `, ${Math.floor(ev.eta_s / 60)} min ${ev.eta_s % 60} s left` : "";
+          b.text.textContent = `Model weights: ${bytes(ev.current)} of ${bytes(ev.total)}${rate}${eta}`;
+          b.row.dataset.weights = ev.current >= ev.total ? "done" : "fetching";
+          break;
+        }
+        case "weights_file": {
+          const key = `weights ${ev.file}`;
+          if (ev.state === "done") {
+            bars.get(key)?.row.remove();
+            bars.delete(key);
+            break;
+          }
+          const b = bar(key, ev.file);
+          b.p.max = Math.max(ev.total, 1);
+          b.p.value = ev.current;
+          b.text.textContent = `${ev.file}: ${bytes(ev.current)} of ${bytes(ev.total)}${ev.state === "verifying" ? " (verifying)" : ""}`;
           break;
         }
         case "health":

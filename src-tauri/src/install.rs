@@ -142,6 +142,7 @@ async fn install_then_save(
     let opts = InstallOptions {
         hf_token: token,
         image_bundle: bundle.as_deref(),
+        fetch: Some(fetch_request()),
         ..Default::default()
     };
     let (sink, forwarder) = forward(on_event);
@@ -212,4 +213,15 @@ impl Jobs {
 #[tauri::command]
 pub fn cancel(jobs: State<'_, Jobs>) -> bool {
     jobs.cancel_running()
+}
+
+/// The weights phase's network options, read from the app's environment once (proxies, a CA file,
+/// `HF_ENDPOINT`); the token is the form's.
+fn fetch_request() -> aigw_engine::usecase::FetchRequest {
+    let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
+    aigw_engine::usecase::FetchRequest {
+        http: aigw_engine::net::HttpOptions::from_env(),
+        env_endpoint: env("HF_ENDPOINT"),
+        ..Default::default()
+    }
 }

@@ -4,6 +4,7 @@
 
 pub mod httpd;
 pub mod fake_smi;
+pub mod hub;
 pub mod interpose;
 pub mod proxy;
 pub mod standin;

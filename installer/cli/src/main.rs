@@ -12,6 +12,7 @@ mod recommend;
 mod render;
 mod snippets;
 mod weights;
+mod weights_fetch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -125,7 +126,7 @@ enum Command {
     Upgrade(provision::UpgradeArgs),
     /// Offline images: save the spec's images to a bundle, or load one (air-gapped sites).
     Images(provision::ImagesArgs),
-    /// Model weights in the Hugging Face cache, offline: status, verify, export and import (the offline kit).
+    /// Model weights in the Hugging Face cache: fetch, and offline status, verify, export and import (the offline kit).
     Weights(weights::Args),
     /// Print one generated part: compose, or a GitLab-side setting for your version and install type.
     Snippets(snippets::Args),

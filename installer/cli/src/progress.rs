@@ -1,7 +1,7 @@
 //! Renders the engine's event stream: a bar per image layer (bytes), ticks for phases, a spinner for
 //! health waits, and the loading server's log lines.
 
-use aigw_engine::docker::events::{Event, PhaseState};
+use aigw_engine::docker::events::{Event, PhaseState, WeightsFileState};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -13,6 +13,9 @@ pub struct Renderer {
     multi: MultiProgress,
     layers: HashMap<String, ProgressBar>,
     transfers: HashMap<String, ProgressBar>,
+    /// The weights phase: the total, then one bar per file under way.
+    weights: Option<ProgressBar>,
+    weight_files: HashMap<String, ProgressBar>,
     waiting: Option<ProgressBar>,
 }
 
@@ -26,6 +29,8 @@ impl Renderer {
             multi,
             layers: HashMap::new(),
             transfers: HashMap::new(),
+            weights: None,
+            weight_files: HashMap::new(),
             waiting: None,
         }
     }
@@ -133,6 +138,46 @@ impl Renderer {
                 let st = severity_style(Severity::Warning);
                 self.line(format!("{st}warning:{st:#} {message}"));
             }
+            Event::Weights {
+                current,
+                total,
+                bytes_per_sec,
+                eta_s,
+            } => {
+                let bar = self.weights.get_or_insert_with(|| {
+                    let b = self.multi.insert(0, ProgressBar::new(total));
+                    b.set_style(style("  weights {bar:30} {bytes}/{total_bytes} {msg}"));
+                    b
+                });
+                bar.set_length(total);
+                bar.set_position(current);
+                let eta = eta_s.map_or(String::new(), |s| {
+                    format!(", {}:{:02} left", s / 60, s % 60)
+                });
+                bar.set_message(format!("{}/s{eta}", indicatif::HumanBytes(bytes_per_sec)));
+            }
+            Event::WeightsFile {
+                file,
+                current,
+                total,
+                state,
+            } => {
+                if state == WeightsFileState::Done {
+                    if let Some(b) = self.weight_files.remove(&file) {
+                        b.finish_and_clear();
+                    }
+                    return;
+                }
+                let bar = self.weight_files.entry(file.clone()).or_insert_with(|| {
+                    let b = self.multi.add(ProgressBar::new(total));
+                    b.set_style(style(
+                        "    {msg} {bar:24} {bytes}/{total_bytes} ({bytes_per_sec})",
+                    ));
+                    b.set_message(file);
+                    b
+                });
+                bar.set_position(current);
+            }
         }
     }
 
@@ -140,8 +185,18 @@ impl Renderer {
         if let Some(w) = self.waiting.take() {
             w.finish_and_clear();
         }
-        for b in self.layers.values().chain(self.transfers.values()) {
+        for b in self
+            .layers
+            .values()
+            .chain(self.transfers.values())
+            .chain(self.weight_files.values())
+            .chain(self.weights.iter())
+        {
             b.finish_and_clear();
         }
     }
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }

@@ -284,7 +284,7 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A token that Ctrl-C trips: the engine then rolls back what this run changed.
-fn cancel_on_ctrl_c() -> CancellationToken {
+pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     tokio::spawn(async move {
@@ -296,7 +296,7 @@ fn cancel_on_ctrl_c() -> CancellationToken {
     cancel
 }
 
-fn renderer() -> (
+pub(crate) fn renderer() -> (
     tokio::sync::mpsc::UnboundedSender<aigw_engine::docker::events::Event>,
     tokio::task::JoinHandle<()>,
 ) {
@@ -351,6 +351,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
         rollback_on_failure: args.rollback_on_failure,
         smoke_test: !args.no_smoke_test,
         stable_for: args.stable.duration(),
+        fetch: Some(crate::weights_fetch::request_from_env()),
         ..Default::default()
     };
     let (tx, render) = renderer();

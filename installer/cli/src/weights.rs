@@ -16,6 +16,9 @@ use crate::render::{json_result, set_json, severity_style};
 
 #[derive(clap::Subcommand)]
 pub enum WeightsCommand {
+    /// Fetch the spec's snapshot from the Hub (or HF_ENDPOINT's mirror) into its cache directory:
+    /// several files and byte ranges at once, each file SHA-256 verified, resumed after an interruption.
+    Fetch(crate::weights_fetch::FetchArgs),
     /// What the cache holds of the spec's snapshot: each file present, partial or missing (sizes only).
     Status {
         #[command(flatten)]
@@ -63,6 +66,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let ok = severity_style(Severity::Ok);
     let bad = severity_style(Severity::Blocker);
     match args.command {
+        WeightsCommand::Fetch(a) => crate::weights_fetch::run(a, args.json).await,
         WeightsCommand::Status { spec } => {
             let st = usecase::weights_status(&load(&spec)?)?;
             if args.json {

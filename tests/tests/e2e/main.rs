@@ -10,3 +10,4 @@ mod net;
 mod offline_weights;
 mod provision;
 mod stability;
+mod weights_fetch;

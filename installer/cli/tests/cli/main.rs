@@ -9,3 +9,4 @@ mod fault_suite;
 mod recommend_cli;
 mod remote_engines;
 mod weights_cli;
+mod weights_fetch_cli;

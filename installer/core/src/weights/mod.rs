@@ -1,12 +1,14 @@
 //! Model weights as data (issue 12): the Hub's answer ([`hub`]), the files vLLM needs from it
 //! ([`select`]), where they go in the Hugging Face cache ([`layout`]), the verified record kept beside it
 //! ([`manifest`]), the space they need ([`space`]) and the judgement of an admin's local folder
-//! ([`local`]). The engine reads and writes; the fetcher (network) builds on these types.
+//! ([`local`]), and a blob as byte ranges with its resume record ([`ranges`]). The engine reads and
+//! writes; the fetcher (network) builds on these types.
 
 pub mod hub;
 pub mod layout;
 pub mod local;
 pub mod manifest;
+pub mod ranges;
 pub mod select;
 pub mod space;
 

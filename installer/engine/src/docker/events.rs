@@ -41,6 +41,29 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// One weights file: bytes on disk of its size, and what is happening to it.
+    WeightsFile {
+        file: String,
+        current: u64,
+        total: u64,
+        state: WeightsFileState,
+    },
+    /// The weights phase in total: bytes on disk of all files, the recent rate and the time left at it.
+    Weights {
+        current: u64,
+        total: u64,
+        bytes_per_sec: u64,
+        eta_s: Option<u64>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsFileState {
+    Fetching,
+    Verifying,
+    /// Verified and in the cache (fetched now, or found verified).
+    Done,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 mod diagnose;
 mod engines;
 mod export;
+mod fetch;
 mod images;
 mod manage;
 mod provision;
@@ -18,6 +19,7 @@ pub use diagnose::{
 };
 pub use engines::{engines, remember_engine, remembered_engine, resolve, test_engine, KnownEngine};
 pub use export::{export, Exported};
+pub use fetch::{fetch_options, weights_fetch, weights_plan, FetchRequest};
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
 pub use provision::{
@@ -140,6 +142,8 @@ pub enum Error {
     Lock(#[from] crate::lock::LockError),
     #[error(transparent)]
     Weights(#[from] crate::weights::WeightsError),
+    #[error(transparent)]
+    Fetch(#[from] crate::weights::fetch::FetchError),
     #[error("the spec's weights are a local folder, not a Hugging Face snapshot")]
     LocalWeights,
     #[error("the Docker engine cannot be reached: {}", .0.message)]
@@ -178,6 +182,7 @@ impl Explain for Error {
             Self::Export(e) => e.code(),
             Self::Lock(e) => e.code(),
             Self::Weights(e) => e.code(),
+            Self::Fetch(e) => e.code(),
             Self::LocalWeights => "invalid_input",
             Self::Unreachable(_) => "docker_unreachable",
             Self::NoDataDir => "no_data_dir",
@@ -195,6 +200,7 @@ impl Explain for Error {
             Self::Export(e) => return e.fix(),
             Self::Lock(e) => return e.fix(),
             Self::Weights(e) => return e.fix(),
+            Self::Fetch(e) => return e.fix(),
             Self::LocalWeights => {
                 "the weights commands act on source = \"hugging_face\"; a local folder is checked by review".into()
             }
@@ -221,6 +227,7 @@ impl Explain for Error {
             Self::Export(e) => e.field(),
             Self::Lock(e) => e.field(),
             Self::Weights(e) => e.field(),
+            Self::Fetch(e) => e.field(),
             Self::NotABundle { .. } => Some("image_bundle".into()),
             Self::NoNewTag => Some("upgrade.gateway_tag".into()),
             _ => None,

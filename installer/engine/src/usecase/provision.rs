@@ -2,6 +2,7 @@
 //! create, wait healthy, smoke test; on failure or cancel, everything this run changed is put back).
 
 use aigw_core::plan::{Desired, Plan};
+use aigw_core::secret::Secret;
 use aigw_core::spec::{DeploymentSpec, Weights};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -58,6 +59,9 @@ pub struct InstallOptions<'a> {
     pub smoke_test: bool,
     /// The stability window after each server's first healthy answer (zero: none).
     pub stable_for: Duration,
+    /// Fetch Hugging Face weights first (the `weights` phase, before any container is created), with
+    /// the front end's network options; `None` leaves the cache as it is.
+    pub fetch: Option<super::FetchRequest>,
 }
 
 impl Default for InstallOptions<'_> {
@@ -68,6 +72,7 @@ impl Default for InstallOptions<'_> {
             rollback_on_failure: true,
             smoke_test: true,
             stable_for: Duration::from_secs(deploy::DEFAULT_STABLE_FOR_S),
+            fetch: None,
         }
     }
 }
@@ -124,6 +129,18 @@ pub async fn install(
         opts.rollback_on_failure = o.rollback_on_failure;
         opts.smoke_test = o.smoke_test;
         opts.stable_for = o.stable_for;
+        if let (Some(req), Weights::HuggingFace { .. }) = (&o.fetch, &s.model.weights) {
+            // Under the lock, before any container: the model server then starts offline on the snapshot.
+            let req = super::FetchRequest {
+                env_token: req
+                    .env_token
+                    .clone()
+                    .or_else(|| o.hf_token.map(Secret::new)),
+                data_dir: Some(t.data_dir.clone()),
+                ..req.clone()
+            };
+            super::weights_fetch(s, &req, sink, &cancel).await?;
+        }
         if let Some(bundle) = o.image_bundle {
             images::load(&t.conn.docker, bundle, sink, &cancel).await?;
         }

@@ -5,6 +5,8 @@
 
 mod cache;
 mod error;
+/// The network side: the Hub to the cache.
+pub mod fetch;
 mod kit;
 mod local;
 mod verify;
