@@ -4,3 +4,4 @@
 pub mod config;
 pub mod images;
 pub mod inputs;
+pub mod live;
