@@ -151,11 +151,13 @@ pub async fn check_from_here(base: &url::Url, opts: &HttpOptions) -> Result<Chec
             steps.push(step(Step::Keys, judge_keys(status, &body)));
         }
     }
-    Ok(Check {
+    let check = Check {
         url: base.to_string(),
         from: "this machine".into(),
         steps,
-    })
+    };
+    tracing::info!(?check, "GitLab checked");
+    Ok(check)
 }
 
 fn code(kind: FailureKind) -> String {
@@ -247,6 +249,7 @@ pub async fn detect_version(
     opts: &HttpOptions,
 ) -> Result<VersionAnswer, LiveError> {
     let http = client(opts)?;
+    tracing::info!(url = %base, token_given = token.is_some(), "asking GitLab for its version");
     let mut req = http.get(join(base, "api/v4/version"));
     if let Some(t) = token {
         req = req.header("PRIVATE-TOKEN", t.expose());
@@ -258,7 +261,7 @@ pub async fn detect_version(
         Ok::<_, reqwest::Error>((status, r.bytes().await?))
     })
     .await;
-    Ok(match answer {
+    let answer = match answer {
         Ok(Ok((status, body))) => judge_version(base.as_str(), status, &body, token.is_some()),
         Ok(Err(e)) => {
             let f = classify(&e);
@@ -271,7 +274,9 @@ pub async fn detect_version(
             reason: format!("no answer within {} s", STEP_TIMEOUT.as_secs()),
             fix: format!("check that {host} answers from this machine"),
         },
-    })
+    };
+    tracing::info!(?answer, "GitLab's version");
+    Ok(answer)
 }
 
 /// Whether `registry/name:tag` exists: `HEAD /v2/<name>/manifests/<tag>`, with the registry's anonymous

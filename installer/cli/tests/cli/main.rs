@@ -6,4 +6,5 @@ mod cli_stability;
 mod diagnose_cli;
 mod export_bundle;
 mod fault_suite;
+mod gitlab_live;
 mod recommend_cli;
