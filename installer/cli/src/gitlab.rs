@@ -38,6 +38,13 @@ pub struct CheckGitlabArgs {
     /// A PEM file of CA certificates to trust besides the system's (GitLab's site CA) [env: AIGW_CA_FILE]
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
+    /// Also from the gateway's network: a short-lived container of --image on this Docker network (created
+    /// if absent and removed after), always removed.
+    #[arg(long, value_name = "NAME", requires = "image")]
+    network: Option<String>,
+    /// The gateway image to run that check with (it must be on the engine already).
+    #[arg(long, value_name = "IMAGE", requires = "network")]
+    image: Option<String>,
     /// The result as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -99,12 +106,35 @@ pub async fn check(cmd: CheckCommand) -> anyhow::Result<ExitCode> {
 
 async fn check_gitlab(args: CheckGitlabArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
-    let check = usecase::check_gitlab(&args.url, &http(args.ca_file)).await?;
-    let ok = check.passed();
+    let check = usecase::check_gitlab(&args.url, &http(args.ca_file.clone())).await?;
+    let from_network = match (&args.network, &args.image) {
+        (Some(network), Some(image)) => {
+            let session = usecase::Session::connect().await?;
+            Some(
+                usecase::check_gitlab_from_network(
+                    &session,
+                    &args.url,
+                    network,
+                    image,
+                    args.ca_file.as_deref(),
+                )
+                .await?,
+            )
+        }
+        _ => None,
+    };
+    let ok = check.passed() && from_network.as_ref().is_none_or(Check::passed);
     if args.json {
-        crate::render::json_result(serde_json::to_value(&check)?);
+        let mut v = serde_json::to_value(&check)?;
+        if let Some(n) = &from_network {
+            v["gateway_network"] = serde_json::to_value(n)?;
+        }
+        crate::render::json_result(v);
     } else {
         print_check(&check);
+        if let Some(n) = &from_network {
+            print_check(n);
+        }
     }
     Ok(exit(ok))
 }

@@ -450,3 +450,102 @@ async fn the_gateway_health_is_asked_at_the_address_gitlab_uses() {
     let steps = aigw_engine::usecase::gateway_health("127.0.0.1", port).await;
     assert!(steps[1].outcome.is_finding(), "{steps:?}");
 }
+
+/// The default bridge's gateway address: the host as a container sees it (the engine may name only the
+/// subnet, whose first address is the gateway's).
+async fn bridge_gateway(docker: &bollard::Docker) -> String {
+    let n = docker.inspect_network("bridge", None).await.unwrap();
+    let config = n.ipam.and_then(|i| i.config).unwrap().remove(0);
+    config.gateway.unwrap_or_else(|| {
+        let net: std::net::Ipv4Addr = config
+            .subnet
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_removed() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Server::start_on(
+        "0.0.0.0",
+        handler(|req| async move {
+            match req.uri().path() {
+                "/oauth/discovery/keys" => respond(200, r#"{"keys":[{"kid":"k1"}]}"#),
+                _ => respond(404, ""),
+            }
+        }),
+        None,
+    )
+    .await;
+    let host = bridge_gateway(docker).await;
+    let url = format!("http://{host}:{}", keys.addr.port());
+    let network = format!("aigw-gitlab-probe-test-{}", aigw_e2e::free_port());
+    let image = format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE);
+
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--url",
+            &url,
+            "--network",
+            &network,
+            "--image",
+            &image,
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    let from = &r["gateway_network"];
+    assert!(from["from"].as_str().unwrap().contains(&network), "{r}");
+    assert_eq!(step(from, "keys")["result"], "pass", "{r}");
+    // Requests from here and from the container both reached the stand-in.
+    assert!(
+        keys.seen()
+            .iter()
+            .filter(|s| s.path == "/oauth/discovery/keys")
+            .count()
+            >= 2,
+        "{:?}",
+        keys.seen()
+    );
+    // The network it created and the probe are gone.
+    assert!(docker.inspect_network(&network, None).await.is_err());
+    let left = aigw_engine::docker::labels::labelled(docker, aigw_core::plan::labels::APP)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // No such image on the engine: said, and nothing run.
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--url",
+            &url,
+            "--network",
+            &network,
+            "--image",
+            "aigw-test/not-here:absent",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("not on the engine"), "{}", text(&o));
+}

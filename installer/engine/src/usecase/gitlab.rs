@@ -41,3 +41,21 @@ pub async fn gateway_tag_exists(
 pub async fn gateway_health(host: &str, port: u16) -> Vec<StepResult> {
     gitlab_live::gateway_health(host, port).await
 }
+
+/// "Test GitLab" from the gateway's network: a short-lived container of `image` on `network` (created if
+/// absent, removed after if so), the probe always removed.
+pub async fn check_gitlab_from_network(
+    session: &super::Session,
+    url: &str,
+    network: &str,
+    image: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Check, LiveError> {
+    let base = gitlab_live::parse_url(url)?;
+    let at = crate::docker::gitlab_probe::FromNetwork {
+        network,
+        image,
+        ca_file,
+    };
+    Ok(crate::docker::gitlab_probe::check_from_network(&session.conn.docker, &base, &at).await)
+}

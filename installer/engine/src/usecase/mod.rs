@@ -16,7 +16,9 @@ pub use diagnose::{
     default_diagnostics_path, diagnose, log_folder, DiagnoseOptions, Diagnosed, LOG_LINES,
 };
 pub use export::{export, Exported};
-pub use gitlab::{check_gitlab, gateway_health, gateway_tag_exists, gitlab_version};
+pub use gitlab::{
+    check_gitlab, check_gitlab_from_network, gateway_health, gateway_tag_exists, gitlab_version,
+};
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
 pub use provision::{check_bundle, install, review, upgrade, InstallOptions, Installed, Reviewed};
