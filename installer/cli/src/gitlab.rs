@@ -149,7 +149,12 @@ fn exit(ok: bool) -> ExitCode {
 
 fn print_check(check: &Check) {
     println!("{} from {}", check.url, check.from);
-    for s in &check.steps {
+    print_steps(&check.steps);
+}
+
+/// One line a step (two with a finding's fix).
+pub fn print_steps(steps: &[aigw_core::gitlab::live::StepResult]) {
+    for s in steps {
         let name = serde_json::to_value(s.step)
             .ok()
             .and_then(|v| v.as_str().map(str::to_uppercase))

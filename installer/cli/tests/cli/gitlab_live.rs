@@ -549,3 +549,52 @@ async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_r
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     assert!(text(&o).contains("not on the engine"), "{}", text(&o));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
+    if !aigw_e2e::docker_available() {
+        return;
+    }
+    let conn = aigw_engine::docker::engine::connect(
+        &aigw_engine::docker::engine::resolve_endpoint(None, None, false),
+    )
+    .await
+    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    let dir = tempfile::tempdir().unwrap();
+    // A gateway stand-in on every interface; the spec names it by an address of this machine's bridge.
+    let gw = Server::start_on(
+        "0.0.0.0",
+        handler(|req| async move {
+            match req.uri().path() {
+                "/monitoring/healthz" => respond(200, "{}"),
+                _ => respond(404, ""),
+            }
+        }),
+        None,
+    )
+    .await;
+    let host = bridge_gateway(&conn.docker).await;
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        include_str!("../../../../tests/fixtures/specs/standin.toml").replace(
+            "host = \"aigw.example.com\"",
+            &format!("host = \"{host}\"\nport = {}", gw.addr.port()),
+        ),
+    )
+    .unwrap();
+    let o = cli(
+        dir.path(),
+        &["status", "--spec", spec.to_str().unwrap(), "--json"],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = &v["gateway_health"];
+    assert_eq!(h[0]["step"], "dns", "{v}");
+    assert_eq!(h[0]["result"], "pass", "{v}");
+    assert_eq!(h[1]["step"], "health", "{v}");
+    assert_eq!(h[1]["result"], "pass", "{v}");
+    assert!(gw.seen().iter().any(|s| s.path == "/monitoring/healthz"));
+}
