@@ -5,6 +5,7 @@ import { state, showStep, onShow } from "./nav.js";
 import { startInstall } from "./install.js";
 import { refreshInstalled } from "./manage.js";
 import "./connect.js";
+import "./gitlab.js";
 import "./options.js";
 import "./zoom.js";
 

@@ -10,6 +10,7 @@ mod commands;
 mod connect;
 mod diagnostics;
 mod error;
+mod gitlab;
 mod install;
 mod manage;
 mod options;
@@ -41,6 +42,8 @@ fn main() {
             connect::export_zip,
             diagnostics::save_diagnostics,
             diagnostics::open_log_folder,
+            gitlab::check_gitlab,
+            gitlab::gitlab_version,
             manage::status,
             manage::logs,
             manage::uninstall,

@@ -59,7 +59,16 @@ pub struct Server {
 impl Server {
     /// Starts on 127.0.0.1 (port chosen by the OS), TLS when `tls` is given.
     pub async fn start(handler: Handler, tls: Option<Arc<rustls::ServerConfig>>) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::start_on("127.0.0.1", handler, tls).await
+    }
+
+    /// Starts on `ip` (`0.0.0.0` for a container to reach it through a Docker bridge's gateway address).
+    pub async fn start_on(
+        ip: &str,
+        handler: Handler,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Server {
+        let listener = TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let base = match tls {
             Some(_) => format!("https://localhost:{}", addr.port()),

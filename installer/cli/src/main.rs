@@ -3,6 +3,7 @@
 
 mod detect;
 mod diagnose;
+mod gitlab;
 mod manage;
 mod models;
 mod problem;
@@ -138,6 +139,12 @@ enum Command {
     Logs(manage::LogsArgs),
     /// Remove what the installer created (containers and network, found by label).
     Uninstall(manage::UninstallArgs),
+    /// Live checks before installing: GitLab from here (`check gitlab`), the gateway image tag (`check tag`).
+    #[command(subcommand)]
+    Check(gitlab::CheckCommand),
+    /// Ask GitLab itself: its version (`gitlab version`).
+    #[command(subcommand)]
+    Gitlab(gitlab::GitlabCommand),
     /// Write a diagnostics zip for a support request: reports, status, plan, logs, secrets redacted.
     Diagnose(diagnose::Args),
     /// Print the shell completion script (bash, zsh, fish, elvish, powershell); the packages install them.
@@ -221,6 +228,8 @@ fn main() -> ExitCode {
         Command::Logs(args) => runtime.block_on(manage::logs(args)),
         Command::Uninstall(args) => runtime.block_on(manage::uninstall(args)),
         Command::Diagnose(args) => runtime.block_on(diagnose::run(args)),
+        Command::Check(cmd) => runtime.block_on(gitlab::check(cmd)),
+        Command::Gitlab(cmd) => runtime.block_on(gitlab::gitlab(cmd)),
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     };
     match result {

@@ -14,9 +14,13 @@ use crate::render::{BOLD, DIM};
 
 #[derive(clap::Args)]
 pub struct StatusArgs {
-    /// Print the status as JSON.
+    /// Print the status as JSON (with --spec: an object of `containers` and `gateway_health`).
     #[arg(long)]
     json: bool,
+    /// Also ask the gateway's health at the address GitLab uses (this spec's gateway host and port,
+    /// resolved as GitLab would); a name leading to another machine is a finding.
+    #[arg(long = "spec", value_name = "FILE")]
+    spec: Option<std::path::PathBuf>,
 }
 
 pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
@@ -26,8 +30,23 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let locked = usecase::lock_holder(&target)
         .await?
         .map(|h| format!("in progress: {h}; changing commands wait until it ends"));
+    let health = match &args.spec {
+        Some(path) => {
+            let s = usecase::load_spec(path)?;
+            Some(usecase::gateway_health(&s.gateway.host, s.gateway.port).await)
+        }
+        None => None,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        match &health {
+            Some(h) => println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "containers": list, "gateway_health": h })
+                )?
+            ),
+            None => println!("{}", serde_json::to_string_pretty(&list)?),
+        }
         if let Some(l) = locked {
             anstream::eprintln!("{l}");
         }
@@ -58,6 +77,10 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             },
             c.restart_policy.unwrap_or_default()
         );
+    }
+    if let Some(steps) = &health {
+        println!("{BOLD}the gateway at GitLab's address{BOLD:#}");
+        crate::gitlab::print_steps(steps);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -7,6 +7,7 @@
 pub mod docker;
 pub mod export_zip;
 pub mod fsutil;
+pub mod gitlab_live;
 pub mod hardware;
 pub mod lock;
 pub mod logging;

@@ -2,6 +2,7 @@
 //! the page's module graph.
 
 mod appearance;
+mod gitlab_live;
 mod single_instance;
 mod ui_modules;
 mod wizard;

@@ -6,6 +6,7 @@ mod cli_stability;
 mod diagnose_cli;
 mod export_bundle;
 mod fault_suite;
+mod gitlab_live;
 mod recommend_cli;
 mod remote_engines;
 mod weights_cli;

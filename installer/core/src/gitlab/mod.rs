@@ -5,3 +5,4 @@ pub mod config;
 pub mod images;
 pub mod inputs;
 pub mod support;
+pub mod live;

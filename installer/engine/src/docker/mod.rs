@@ -6,6 +6,7 @@ pub mod container_engine;
 pub mod deploy;
 pub mod engine;
 pub mod events;
+pub mod gitlab_probe;
 pub mod http;
 pub mod images;
 pub mod labels;

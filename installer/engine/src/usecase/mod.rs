@@ -6,6 +6,7 @@ mod diagnose;
 mod engines;
 mod export;
 mod fetch;
+mod gitlab;
 mod images;
 mod manage;
 mod provision;
@@ -20,6 +21,9 @@ pub use diagnose::{
 pub use engines::{engines, remember_engine, remembered_engine, resolve, test_engine, KnownEngine};
 pub use export::{export, Exported};
 pub use fetch::{fetch_options, weights_fetch, weights_plan, FetchRequest};
+pub use gitlab::{
+    check_gitlab, check_gitlab_from_network, gateway_health, gateway_tag_exists, gitlab_version,
+};
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};
 pub use provision::{

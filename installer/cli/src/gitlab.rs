@@ -1,0 +1,225 @@
+//! `check gitlab`, `check tag` and `gitlab version`: the live checks of the GitLab side (issue 13).
+
+use anstream::println;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use aigw_core::gitlab::live::{Check, Outcome, TagAnswer, VersionAnswer};
+use aigw_core::secret::Secret;
+use aigw_engine::net::HttpOptions;
+use aigw_engine::usecase;
+
+/// Findings make the exit status 3, as `detect --strict` does for a blocker.
+const EXIT_FINDING: u8 = crate::EXIT_BLOCKED;
+
+#[derive(clap::Subcommand)]
+pub enum CheckCommand {
+    /// Test GitLab before installing: DNS, TCP, TLS and /oauth/discovery/keys (what the gateway fetches).
+    Gitlab(CheckGitlabArgs),
+    /// Whether the gateway image tag exists in its registry (anonymous token flow).
+    Tag(CheckTagArgs),
+}
+
+#[derive(clap::Subcommand)]
+pub enum GitlabCommand {
+    /// GitLab's version from /api/v4/version (with a read_api token; without one GitLab answers 401).
+    Version(VersionArgs),
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "Proxies: HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and NO_PROXY are honoured. Exit status 3 when a step \
+    has a finding (each with its fix)."
+)]
+pub struct CheckGitlabArgs {
+    /// GitLab's URL, as the gateway will use it (AIGW_GITLAB_URL).
+    #[arg(long = "gitlab-url", alias = "url", value_name = "URL")]
+    url: String,
+    /// A PEM file of CA certificates to trust besides the system's (GitLab's site CA) [env: AIGW_CA_FILE]
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// Also from the gateway's network: a short-lived container of --image on this Docker network (created
+    /// if absent and removed after), always removed.
+    #[arg(long, value_name = "NAME", requires = "image")]
+    network: Option<String>,
+    /// The gateway image to run that check with (it must be on the engine already).
+    #[arg(long, value_name = "IMAGE", requires = "network")]
+    image: Option<String>,
+    /// The result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CheckTagArgs {
+    /// The gateway image tag, e.g. self-hosted-v18.4.1-ee.
+    #[arg(long, value_name = "TAG")]
+    tag: String,
+    /// The registry's base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://registry.gitlab.com"
+    )]
+    registry: String,
+    /// A PEM file of CA certificates to trust besides the system's [env: AIGW_CA_FILE]
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// The result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+#[command(
+    after_help = "The token is sent once, in the PRIVATE-TOKEN header, and is never stored, printed or logged."
+)]
+pub struct VersionArgs {
+    /// GitLab's URL.
+    #[arg(long = "gitlab-url", alias = "url", value_name = "URL")]
+    url: String,
+    /// A file holding a personal access token with the read_api scope [else: $GITLAB_TOKEN]
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// A PEM file of CA certificates to trust besides the system's [env: AIGW_CA_FILE]
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<PathBuf>,
+    /// The result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn http(ca_file: Option<PathBuf>) -> HttpOptions {
+    let mut o = HttpOptions::from_env();
+    if ca_file.is_some() {
+        o.ca_file = ca_file;
+    }
+    o
+}
+
+pub async fn check(cmd: CheckCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        CheckCommand::Gitlab(a) => check_gitlab(a).await,
+        CheckCommand::Tag(a) => check_tag(a).await,
+    }
+}
+
+async fn check_gitlab(args: CheckGitlabArgs) -> anyhow::Result<ExitCode> {
+    crate::render::set_json(args.json);
+    let check = usecase::check_gitlab(&args.url, &http(args.ca_file.clone())).await?;
+    let from_network = match (&args.network, &args.image) {
+        (Some(network), Some(image)) => {
+            let session = usecase::Session::connect().await?;
+            Some(
+                usecase::check_gitlab_from_network(
+                    &session,
+                    &args.url,
+                    network,
+                    image,
+                    args.ca_file.as_deref(),
+                )
+                .await?,
+            )
+        }
+        _ => None,
+    };
+    let ok = check.passed() && from_network.as_ref().is_none_or(Check::passed);
+    if args.json {
+        let mut v = serde_json::to_value(&check)?;
+        if let Some(n) = &from_network {
+            v["gateway_network"] = serde_json::to_value(n)?;
+        }
+        crate::render::json_result(v);
+    } else {
+        print_check(&check);
+        if let Some(n) = &from_network {
+            print_check(n);
+        }
+    }
+    Ok(exit(ok))
+}
+
+fn exit(ok: bool) -> ExitCode {
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_FINDING)
+    }
+}
+
+fn print_check(check: &Check) {
+    println!("{} from {}", check.url, check.from);
+    print_steps(&check.steps);
+}
+
+/// One line a step (two with a finding's fix).
+pub fn print_steps(steps: &[aigw_core::gitlab::live::StepResult]) {
+    for s in steps {
+        let name = serde_json::to_value(s.step)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_uppercase))
+            .unwrap_or_default();
+        match &s.outcome {
+            Outcome::Pass { detail } => println!("  ok      {name:<5} {detail}"),
+            Outcome::NotRun { reason } => println!("  not run {name:<5} {reason}"),
+            Outcome::Finding { code, message, fix } => {
+                println!("  FINDING {name:<5} {message} [{code}]");
+                println!("          fix: {fix}");
+            }
+        }
+    }
+}
+
+async fn check_tag(args: CheckTagArgs) -> anyhow::Result<ExitCode> {
+    crate::render::set_json(args.json);
+    let answer =
+        usecase::gateway_tag_exists(&args.tag, Some(&args.registry), &http(args.ca_file)).await?;
+    let ok = matches!(answer, TagAnswer::Exists { .. });
+    if args.json {
+        crate::render::json_result(serde_json::to_value(&answer)?);
+    } else {
+        match &answer {
+            TagAnswer::Exists { image, source } => println!("{image} exists ({source})"),
+            TagAnswer::Missing { image, source, fix } => {
+                println!("{image} does not exist ({source})\n  fix: {fix}")
+            }
+            TagAnswer::CouldNotCheck { image, reason } => {
+                println!("could not check {image}: {reason}")
+            }
+        }
+    }
+    Ok(exit(ok))
+}
+
+pub async fn gitlab(cmd: GitlabCommand) -> anyhow::Result<ExitCode> {
+    let GitlabCommand::Version(args) = cmd;
+    crate::render::set_json(args.json);
+    let token = match &args.token_file {
+        Some(f) => Some(Secret::new(
+            std::fs::read_to_string(f)
+                .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", f.display()))?
+                .trim(),
+        )),
+        None => std::env::var("GITLAB_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty())
+            .map(|t| Secret::new(t.trim())),
+    };
+    let answer = usecase::gitlab_version(&args.url, token.as_ref(), &http(args.ca_file)).await?;
+    drop(token);
+    let ok = matches!(answer, VersionAnswer::Found { .. });
+    if args.json {
+        crate::render::json_result(serde_json::to_value(&answer)?);
+    } else {
+        match &answer {
+            VersionAnswer::Found { version, revision } => match revision {
+                Some(r) => println!("GitLab {version} (revision {r})"),
+                None => println!("GitLab {version}"),
+            },
+            VersionAnswer::Unknown { reason, fix } => {
+                println!("GitLab's version is not known: {reason}\n  fix: {fix}")
+            }
+        }
+    }
+    Ok(exit(ok))
+}

@@ -1,0 +1,600 @@
+//! The live checks of the GitLab side as an admin runs them (issue 13), against a GitLab stand-in and a
+//! registry stand-in of the tests' own on 127.0.0.1 (`aigw_e2e::httpd`, plain and TLS with a test CA) and
+//! a forward proxy wanting credentials. The CLI runs as a child process with its own environment.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_e2e::httpd::{handler, respond, Server};
+use aigw_e2e::proxy::Proxy;
+use aigw_e2e::tls::TestCa;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_aigw-installer");
+/// The token GitLab's stand-in accepts; it must appear in no output or log.
+const TOKEN: &str = "glpat-PLANTEDtoken0123456789";
+
+/// GitLab's stand-in: `/api/v4/version` (200 with the token, 401 otherwise) and `/oauth/discovery/keys`.
+async fn gitlab(ca: Option<&TestCa>) -> Server {
+    let tls = ca.map(|ca| ca.server_config(&ca.server(&["localhost"])));
+    Server::start(
+        handler(|req| async move {
+            let token = req
+                .headers()
+                .get("private-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match req.uri().path() {
+                "/api/v4/version" if token.as_deref() == Some(TOKEN) => respond(
+                    200,
+                    r#"{"version":"18.4.1-ee","revision":"a1b2c3d","kas":{"enabled":true}}"#,
+                ),
+                "/api/v4/version" => respond(401, r#"{"message":"401 Unauthorized"}"#),
+                "/oauth/discovery/keys" => respond(
+                    200,
+                    r#"{"keys":[{"kty":"RSA","kid":"k1","e":"AQAB","n":"xyz","use":"sig","alg":"RS256"}]}"#,
+                ),
+                _ => respond(404, "not found"),
+            }
+        }),
+        tls,
+    )
+    .await
+}
+
+/// The CLI with `args`, a fresh data directory, no proxy or CA from the test's own environment, plus `env`.
+/// Run off the runtime's threads so the servers keep answering.
+async fn cli(data: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).env("XDG_DATA_HOME", data).env("NO_COLOR", "1");
+    for v in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+        "AIGW_CA_FILE",
+        "GITLAB_TOKEN",
+        "RUST_LOG",
+    ] {
+        c.env_remove(v);
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The `result` object of a `--json` run.
+fn result(o: &Output) -> serde_json::Value {
+    let out = String::from_utf8_lossy(&o.stdout);
+    let line = out.lines().last().unwrap_or_else(|| panic!("{}", text(o)));
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["result"].clone()
+}
+
+/// The step's JSON object of a check's result.
+fn step<'a>(r: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    r["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no {name} step in {r}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_gitlab_ca_is_a_finding_with_the_gateway_mount_then_passes_when_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("aigw gitlab test CA");
+    let server = gitlab(Some(&ca)).await;
+
+    let o = cli(
+        dir.path(),
+        &["check", "gitlab", "--gitlab-url", &server.base, "--json"],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r = result(&o);
+    let tls = step(&r, "tls");
+    assert_eq!(tls["result"], "finding", "{r}");
+    assert_eq!(tls["code"], "gitlab_tls_untrusted", "{r}");
+    let fix = tls["fix"].as_str().unwrap();
+    for want in [
+        "SSL_CERT_FILE=/etc/ssl/certs/aigw-gitlab-ca-bundle.pem",
+        "REQUESTS_CA_BUNDLE=",
+        ":ro",
+        "--ca-file",
+    ] {
+        assert!(fix.contains(want), "{want} missing from {fix}");
+    }
+    assert_eq!(step(&r, "keys")["result"], "not_run", "{r}");
+
+    let ca_file = ca.write_cert(dir.path(), "ca");
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--gitlab-url",
+            &server.base,
+            "--ca-file",
+            ca_file.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    for s in ["dns", "tcp", "tls", "keys"] {
+        assert_eq!(step(&r, s)["result"], "pass", "{s}: {r}");
+    }
+    assert!(
+        server
+            .seen()
+            .iter()
+            .any(|s| s.path == "/oauth/discovery/keys"),
+        "the keys were not fetched"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_that_does_not_resolve_and_a_wrong_port_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("gitlab-{}.invalid", aigw_e2e::free_port());
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--url",
+            &format!("https://{name}"),
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(step(&r, "dns")["code"], "gitlab_dns", "{r}");
+    assert!(step(&r, "dns")["fix"].as_str().unwrap().contains(&name));
+    assert_eq!(step(&r, "keys")["result"], "not_run", "{r}");
+
+    let port = aigw_e2e::free_port();
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--url",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("FINDING TCP") && out.contains("check the port"),
+        "{out}"
+    );
+    assert!(out.contains("ok      DNS"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_behind_a_proxy_is_reached_with_its_credentials_which_never_show() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("aigw gitlab test CA");
+    let ca_file = ca.write_cert(dir.path(), "ca");
+    let server = gitlab(Some(&ca)).await;
+    let proxy = Proxy::start(Some("alice:s3cretPLANTED")).await;
+    let args = [
+        "check",
+        "gitlab",
+        "--url",
+        &server.base,
+        "--ca-file",
+        ca_file.to_str().unwrap(),
+    ];
+
+    // Without the proxy's credentials: a finding about the proxy, and nothing reached GitLab.
+    let o = cli(dir.path(), &args, &[("HTTPS_PROXY", &proxy.url)]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("[gitlab_proxy]"), "{}", text(&o));
+    assert!(text(&o).contains("HTTPS_PROXY"), "{}", text(&o));
+
+    let with = proxy.url.replace("http://", "http://alice:s3cretPLANTED@");
+    let o = cli(dir.path(), &args, &[("HTTPS_PROXY", &with)]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("through the proxy"), "{out}");
+    assert!(
+        !out.contains("s3cretPLANTED"),
+        "proxy credentials shown: {out}"
+    );
+    assert!(
+        proxy
+            .targets()
+            .contains(&format!("localhost:{}", server.addr.port())),
+        "{:?}",
+        proxy.targets()
+    );
+    assert!(server
+        .seen()
+        .iter()
+        .any(|s| s.path == "/oauth/discovery/keys"));
+}
+
+/// Every file under `dir`, as text (the CLI's log directory).
+fn all_files(dir: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                text.push_str(&all_files(&p));
+            } else {
+                text.push_str(&String::from_utf8_lossy(
+                    &std::fs::read(&p).unwrap_or_default(),
+                ));
+            }
+        }
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_version_comes_from_gitlab_with_a_token_that_appears_nowhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = gitlab(None).await;
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+
+    let o = cli(
+        dir.path(),
+        &[
+            "-vvv",
+            "gitlab",
+            "version",
+            "--gitlab-url",
+            &server.base,
+            "--token-file",
+            token_file.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("GitLab 18.4.1-ee (revision a1b2c3d)"),
+        "{}",
+        text(&o)
+    );
+
+    // A bad token from the environment: GitLab's refusal, and where the admin finds the version instead.
+    let bad = "glpat-PLANTEDbad";
+    let o = cli(
+        dir.path(),
+        &["-vvv", "gitlab", "version", "--url", &server.base, "--json"],
+        &[("GITLAB_TOKEN", bad)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(r["result"], "unknown", "{r}");
+    assert!(
+        r["reason"].as_str().unwrap().contains("refused the token"),
+        "{r}"
+    );
+    assert!(r["fix"].as_str().unwrap().contains("/help"), "{r}");
+
+    // No token: GitLab's 401, and the Help page or a read_api token named.
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains(&format!("{}/help", server.base)) && out.contains("read_api"),
+        "{out}"
+    );
+
+    let seen = server.seen();
+    assert_eq!(seen.len(), 3, "one request per run: {seen:?}");
+    let logs = all_files(&dir.path().join("aigw-installer"));
+    assert!(
+        !logs.is_empty(),
+        "the CLI wrote no log under the data directory"
+    );
+    for secret in [TOKEN, bad, "PLANTED"] {
+        assert!(!text(&o).contains(secret));
+        assert!(!logs.contains(secret), "{secret} in the log directory");
+    }
+}
+
+/// A registry stand-in: manifests need a Bearer token from its token route, as registry.gitlab.com does.
+async fn registry() -> Server {
+    let base = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let b2 = base.clone();
+    let server = Server::start(
+        handler(move |req| {
+            let base = b2.get().cloned().unwrap_or_default();
+            async move {
+                let auth = req
+                    .headers()
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let path = req.uri().path().to_string();
+                if path == "/jwt/auth" {
+                    let q = req.uri().query().unwrap_or_default();
+                    return if q.contains("service=container_registry") && q.contains("scope=") {
+                        respond(200, r#"{"token":"registry-token-1"}"#)
+                    } else {
+                        respond(400, "no scope")
+                    };
+                }
+                if auth.as_deref() != Some("Bearer registry-token-1") {
+                    let mut r = respond(401, "");
+                    r.headers_mut().insert(
+                        "www-authenticate",
+                        format!(
+                            r#"Bearer realm="{base}/jwt/auth",service="container_registry",scope="repository:x:pull""#
+                        )
+                        .parse()
+                        .unwrap(),
+                    );
+                    return r;
+                }
+                if path.ends_with("/manifests/self-hosted-v18.4.1-ee") {
+                    respond(200, "")
+                } else {
+                    respond(404, "")
+                }
+            }
+        }),
+        None,
+    )
+    .await;
+    base.set(server.base.clone()).unwrap();
+    server
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_tag_is_checked_against_the_registry_with_its_anonymous_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry().await;
+    let run = |tag: &'static str| {
+        let base = reg.base.clone();
+        let d = dir.path().to_path_buf();
+        async move {
+            cli(
+                &d,
+                &["check", "tag", "--tag", tag, "--registry", &base, "--json"],
+                &[],
+            )
+            .await
+        }
+    };
+    let o = run("self-hosted-v18.4.1-ee").await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(result(&o)["result"], "exists");
+    let o = run("self-hosted-v18.99.0-ee").await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert_eq!(result(&o)["result"], "missing", "{}", text(&o));
+    let seen = reg.seen();
+    assert!(
+        seen.iter().any(|s| s.path.starts_with("/jwt/auth?")),
+        "{seen:?}"
+    );
+    assert!(seen.iter().any(|s| s.method == "HEAD"
+        && s.path.ends_with("/manifests/self-hosted-v18.4.1-ee")
+        && s.path.contains("/v2/gitlab-org/modelops/")));
+
+    // Nothing listening: said plainly.
+    let port = aigw_e2e::free_port();
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "tag",
+            "--tag",
+            "x",
+            "--registry",
+            &format!("http://127.0.0.1:{port}"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("could not check"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_health_is_asked_at_the_address_gitlab_uses() {
+    let gw = Server::start(
+        handler(|req| async move {
+            if req.uri().path() == "/monitoring/healthz" {
+                respond(200, "{}")
+            } else {
+                respond(404, "")
+            }
+        }),
+        None,
+    )
+    .await;
+    let steps = aigw_engine::usecase::gateway_health("127.0.0.1", gw.addr.port()).await;
+    let v = serde_json::to_value(&steps).unwrap();
+    assert_eq!(v[0]["step"], "dns", "{v}");
+    assert_eq!(v[0]["result"], "pass", "{v}");
+    assert_eq!(v[1]["result"], "pass", "{v}");
+    assert!(gw.seen().iter().any(|s| s.path == "/monitoring/healthz"));
+
+    let port = aigw_e2e::free_port();
+    let steps = aigw_engine::usecase::gateway_health("127.0.0.1", port).await;
+    assert!(steps[1].outcome.is_finding(), "{steps:?}");
+}
+
+/// The default bridge's gateway address: the host as a container sees it (the engine may name only the
+/// subnet, whose first address is the gateway's).
+async fn bridge_gateway(docker: &bollard::Docker) -> String {
+    let n = docker.inspect_network("bridge", None).await.unwrap();
+    let config = n.ipam.and_then(|i| i.config).unwrap().remove(0);
+    config.gateway.unwrap_or_else(|| {
+        let net: std::net::Ipv4Addr = config
+            .subnet
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_removed() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let keys = Server::start_on(
+        "0.0.0.0",
+        handler(|req| async move {
+            match req.uri().path() {
+                "/oauth/discovery/keys" => respond(200, r#"{"keys":[{"kid":"k1"}]}"#),
+                _ => respond(404, ""),
+            }
+        }),
+        None,
+    )
+    .await;
+    let host = bridge_gateway(docker).await;
+    let url = format!("http://{host}:{}", keys.addr.port());
+    let network = format!("aigw-gitlab-probe-test-{}", aigw_e2e::free_port());
+    let image = format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE);
+
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--url",
+            &url,
+            "--network",
+            &network,
+            "--image",
+            &image,
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    let from = &r["gateway_network"];
+    assert!(from["from"].as_str().unwrap().contains(&network), "{r}");
+    assert_eq!(step(from, "keys")["result"], "pass", "{r}");
+    // Requests from here and from the container both reached the stand-in.
+    assert!(
+        keys.seen()
+            .iter()
+            .filter(|s| s.path == "/oauth/discovery/keys")
+            .count()
+            >= 2,
+        "{:?}",
+        keys.seen()
+    );
+    // The network it created and the probe are gone.
+    assert!(docker.inspect_network(&network, None).await.is_err());
+    let left = aigw_engine::docker::labels::labelled(docker, aigw_core::plan::labels::APP)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // No such image on the engine: said, and nothing run.
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--url",
+            &url,
+            "--network",
+            &network,
+            "--image",
+            "aigw-test/not-here:absent",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("not on the engine"), "{}", text(&o));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
+    if !aigw_e2e::docker_available() {
+        return;
+    }
+    let conn = aigw_engine::docker::engine::connect(
+        &aigw_engine::docker::engine::resolve_endpoint(None, None, false),
+    )
+    .await
+    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    let dir = tempfile::tempdir().unwrap();
+    // A gateway stand-in on every interface; the spec names it by an address of this machine's bridge.
+    let gw = Server::start_on(
+        "0.0.0.0",
+        handler(|req| async move {
+            match req.uri().path() {
+                "/monitoring/healthz" => respond(200, "{}"),
+                _ => respond(404, ""),
+            }
+        }),
+        None,
+    )
+    .await;
+    let host = bridge_gateway(&conn.docker).await;
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        include_str!("../../../../tests/fixtures/specs/standin.toml").replace(
+            "host = \"aigw.example.com\"",
+            &format!("host = \"{host}\"\nport = {}", gw.addr.port()),
+        ),
+    )
+    .unwrap();
+    let o = cli(
+        dir.path(),
+        &["status", "--spec", spec.to_str().unwrap(), "--json"],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let h = &v["gateway_health"];
+    assert_eq!(h[0]["step"], "dns", "{v}");
+    assert_eq!(h[0]["result"], "pass", "{v}");
+    assert_eq!(h[1]["step"], "health", "{v}");
+    assert_eq!(h[1]["result"], "pass", "{v}");
+    assert!(gw.seen().iter().any(|s| s.path == "/monitoring/healthz"));
+}

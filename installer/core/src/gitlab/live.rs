@@ -1,0 +1,408 @@
+//! What the live checks of the GitLab side mean (issue 13): GitLab's answers judged, and the fixes an admin
+//! acts on. The engine makes the requests (`aigw_engine::gitlab_live`); this module only reads their results.
+
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// One step of a check, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    /// The GitLab host's name resolves.
+    Dns,
+    /// Its port accepts a connection.
+    Tcp,
+    /// Its certificate chain leads to a trusted root (https only).
+    Tls,
+    /// `/oauth/discovery/keys` answers with JSON holding `keys`: what the gateway itself fetches.
+    Keys,
+    /// The gateway's health at the address GitLab uses.
+    Health,
+}
+
+/// A step's result: passed, a finding with its fix, or not run (and why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum Outcome {
+    Pass {
+        detail: String,
+    },
+    Finding {
+        code: String,
+        message: String,
+        fix: String,
+    },
+    NotRun {
+        reason: String,
+    },
+}
+
+impl Outcome {
+    pub fn pass(detail: impl Into<String>) -> Self {
+        Self::Pass {
+            detail: detail.into(),
+        }
+    }
+
+    pub fn finding(code: &str, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Self::Finding {
+            code: code.into(),
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+
+    pub fn not_run(reason: impl Into<String>) -> Self {
+        Self::NotRun {
+            reason: reason.into(),
+        }
+    }
+
+    pub fn is_finding(&self) -> bool {
+        matches!(self, Self::Finding { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepResult {
+    pub step: Step,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// A check of one URL from one place (this machine, or the gateway's network).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    pub url: String,
+    /// `this machine`, or `the gateway's network (<network>, image <image>)`.
+    pub from: String,
+    pub steps: Vec<StepResult>,
+}
+
+impl Check {
+    /// Every step that ran passed and at least one ran.
+    pub fn passed(&self) -> bool {
+        self.steps.iter().all(|s| !s.outcome.is_finding())
+            && self
+                .steps
+                .iter()
+                .any(|s| matches!(s.outcome, Outcome::Pass { .. }))
+    }
+}
+
+/// Where the site CA goes in the gateway's container: the gateway is Python (`requests`, `httpx`), which
+/// reads `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE` (docs: `doc/administration/gitlab_duo_self_hosted/
+/// troubleshooting.md`, CERTIFICATE_VERIFY_FAILED / JWKError).
+pub const GATEWAY_CA_PATH: &str = "/etc/ssl/certs/aigw-gitlab-ca-bundle.pem";
+
+/// The fix for a GitLab certificate the gateway would not trust: the exact mount and variables.
+pub fn ca_mount_fix(host: &str) -> String {
+    format!(
+        "the gateway must trust {host}'s CA too: make one PEM bundle of the system roots plus the site CA \
+         (cat /etc/ssl/certs/ca-certificates.crt site-ca.pem > bundle.pem), mount it read-only into the \
+         gateway container (-v /path/bundle.pem:{GATEWAY_CA_PATH}:ro) and set SSL_CERT_FILE={GATEWAY_CA_PATH} \
+         and REQUESTS_CA_BUNDLE={GATEWAY_CA_PATH}; for this check, give the site CA with --ca-file"
+    )
+}
+
+/// The answer of `<gitlab>/oauth/discovery/keys`: 200 with JSON holding a non-empty `keys` array passes.
+pub fn judge_keys(status: u16, body: &[u8]) -> Outcome {
+    const FIX: &str = "check that the URL is GitLab's own address (with its relative path, if any) and \
+                       that nothing between (a reverse proxy, a login portal) answers instead of GitLab";
+    if status != 200 {
+        return Outcome::finding(
+            "gitlab_keys_status",
+            format!("/oauth/discovery/keys answered HTTP {status}, not 200"),
+            FIX,
+        );
+    }
+    let keys = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("keys").and_then(|k| k.as_array()).map(Vec::len));
+    match keys {
+        Some(n) if n > 0 => Outcome::pass(format!("{n} signing key(s) published")),
+        Some(_) => Outcome::finding(
+            "gitlab_keys_empty",
+            "GitLab publishes no signing key at /oauth/discovery/keys",
+            "GitLab's OpenID Connect signing key is missing: run `gitlab-rake gitlab:doctor:secrets` on \
+             GitLab and check its OIDC set-up",
+        ),
+        None => Outcome::finding(
+            "gitlab_keys_not_json",
+            "/oauth/discovery/keys did not answer JSON with \"keys\"",
+            FIX,
+        ),
+    }
+}
+
+/// What `/api/v4/version` told us.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum VersionAnswer {
+    Found {
+        version: String,
+        revision: Option<String>,
+    },
+    Unknown {
+        reason: String,
+        fix: String,
+    },
+}
+
+/// Judges `/api/v4/version`'s answer; `base` is the GitLab URL (for where the admin looks instead).
+pub fn judge_version(base: &str, status: u16, body: &[u8], token_given: bool) -> VersionAnswer {
+    let base = base.trim_end_matches('/');
+    let elsewhere = format!(
+        "the version is on GitLab's Help page ({base}/help, signed in) or Admin area; or give a personal \
+         access token with the read_api scope"
+    );
+    match status {
+        200 => {
+            let v = serde_json::from_slice::<serde_json::Value>(body).ok();
+            let field = |k: &str| {
+                v.as_ref()
+                    .and_then(|v| v.get(k))
+                    .and_then(|s| s.as_str())
+                    .map(str::to_string)
+            };
+            match field("version") {
+                Some(version) => VersionAnswer::Found {
+                    version,
+                    revision: field("revision"),
+                },
+                None => VersionAnswer::Unknown {
+                    reason: "/api/v4/version answered without a version".into(),
+                    fix: elsewhere,
+                },
+            }
+        }
+        401 | 403 if token_given => VersionAnswer::Unknown {
+            reason: format!("GitLab refused the token (HTTP {status})"),
+            fix: format!(
+                "the token must be valid and have the read_api scope; {}",
+                elsewhere.replace(
+                    "; or give a personal access token with the read_api scope",
+                    ""
+                )
+            ),
+        },
+        401 | 403 => VersionAnswer::Unknown {
+            reason: format!("GitLab tells its version only to a signed-in user (HTTP {status})"),
+            fix: elsewhere,
+        },
+        _ => VersionAnswer::Unknown {
+            reason: format!("/api/v4/version answered HTTP {status}"),
+            fix: elsewhere,
+        },
+    }
+}
+
+/// Judges where a gateway host resolves (as GitLab would resolve it) against this machine's addresses:
+/// a name that leads to another machine means GitLab would call a gateway that is not this one.
+pub fn judge_gateway_address(host: &str, resolved: &[IpAddr], local: &[IpAddr]) -> Outcome {
+    if resolved.is_empty() {
+        return Outcome::finding(
+            "gateway_host_unresolved",
+            format!("{host} does not resolve"),
+            format!(
+                "add {host} to DNS (or /etc/hosts on GitLab's servers) with this machine's address"
+            ),
+        );
+    }
+    let foreign: Vec<String> = resolved
+        .iter()
+        .filter(|ip| !local.contains(ip))
+        .map(IpAddr::to_string)
+        .collect();
+    if foreign.is_empty() {
+        Outcome::pass(format!("{host} resolves to this machine"))
+    } else {
+        Outcome::finding(
+            "gateway_host_elsewhere",
+            format!(
+                "{host} resolves to {}, which is not an address of this machine",
+                foreign.join(", ")
+            ),
+            format!("point {host} at this machine's address, or give the gateway host GitLab reaches it by"),
+        )
+    }
+}
+
+/// A registry's `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BearerChallenge {
+    pub realm: String,
+    pub service: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// Parses a Bearer challenge (quoted values may hold commas); `None` for another scheme.
+pub fn parse_bearer_challenge(header: &str) -> Option<BearerChallenge> {
+    let (scheme, rest) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let mut params = Vec::new();
+    let mut rest = rest.trim();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key
+            .trim()
+            .trim_start_matches(',')
+            .trim()
+            .to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, tail) = match after.strip_prefix('"') {
+            Some(q) => {
+                let end = q.find('"')?;
+                (q[..end].to_string(), &q[end + 1..])
+            }
+            None => {
+                let end = after.find(',').unwrap_or(after.len());
+                (after[..end].trim().to_string(), &after[end..])
+            }
+        };
+        params.push((key, value));
+        rest = tail.trim_start().trim_start_matches(',').trim_start();
+    }
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    Some(BearerChallenge {
+        realm: get("realm")?,
+        service: get("service"),
+        scope: get("scope"),
+    })
+}
+
+/// Whether a gateway image tag exists, or why that could not be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum TagAnswer {
+    Exists {
+        image: String,
+        source: String,
+    },
+    Missing {
+        image: String,
+        source: String,
+        fix: String,
+    },
+    CouldNotCheck {
+        image: String,
+        reason: String,
+    },
+}
+
+/// Judges the registry's answer to `HEAD /v2/<name>/manifests/<tag>`.
+pub fn judge_manifest(image: &str, source: &str, status: u16) -> TagAnswer {
+    match status {
+        200 => TagAnswer::Exists {
+            image: image.into(),
+            source: source.into(),
+        },
+        404 => TagAnswer::Missing {
+            image: image.into(),
+            source: source.into(),
+            fix: "the registry has no such tag: check the GitLab version (the tag follows it), or set \
+                  gateway.tag in the spec to a tag that exists"
+                .into(),
+        },
+        s => TagAnswer::CouldNotCheck {
+            image: image.into(),
+            reason: format!("the registry answered HTTP {s}"),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_pass_only_with_published_keys() {
+        assert!(matches!(
+            judge_keys(200, br#"{"keys":[{"kty":"RSA"}]}"#),
+            Outcome::Pass { .. }
+        ));
+        for (status, body, code) in [
+            (200, &br#"{"keys":[]}"#[..], "gitlab_keys_empty"),
+            (200, b"<html>login</html>", "gitlab_keys_not_json"),
+            (404, b"", "gitlab_keys_status"),
+        ] {
+            match judge_keys(status, body) {
+                Outcome::Finding { code: c, .. } => assert_eq!(c, code),
+                o => panic!("{status}: {o:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_version_comes_only_from_an_answer_and_a_refusal_says_where_to_look() {
+        assert_eq!(
+            judge_version(
+                "https://gl.example",
+                200,
+                br#"{"version":"18.4.1-ee","revision":"abc"}"#,
+                true
+            ),
+            VersionAnswer::Found {
+                version: "18.4.1-ee".into(),
+                revision: Some("abc".into())
+            }
+        );
+        let VersionAnswer::Unknown { reason, fix } =
+            judge_version("https://gl.example/", 401, b"", false)
+        else {
+            panic!()
+        };
+        assert!(reason.contains("401"), "{reason}");
+        assert!(
+            fix.contains("https://gl.example/help") && fix.contains("read_api"),
+            "{fix}"
+        );
+        let VersionAnswer::Unknown { reason, .. } =
+            judge_version("https://gl.example", 401, b"", true)
+        else {
+            panic!()
+        };
+        assert!(reason.contains("refused the token"), "{reason}");
+    }
+
+    #[test]
+    fn a_gateway_name_leading_elsewhere_is_a_finding() {
+        let here: Vec<IpAddr> = vec!["10.0.0.5".parse().unwrap()];
+        assert!(matches!(
+            judge_gateway_address("aigw", &here, &here),
+            Outcome::Pass { .. }
+        ));
+        let there = vec!["10.0.0.9".parse().unwrap()];
+        let o = judge_gateway_address("aigw", &there, &here);
+        assert!(o.is_finding());
+        assert!(judge_gateway_address("aigw", &[], &here).is_finding());
+    }
+
+    #[test]
+    fn bearer_challenges_parse_with_quoted_commas() {
+        let c = parse_bearer_challenge(
+            r#"Bearer realm="https://gitlab.com/jwt/auth",service="container_registry",scope="repository:a/b:pull,push""#,
+        )
+        .unwrap();
+        assert_eq!(c.realm, "https://gitlab.com/jwt/auth");
+        assert_eq!(c.service.as_deref(), Some("container_registry"));
+        assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push"));
+        assert_eq!(parse_bearer_challenge("Basic realm=\"x\""), None);
+        assert_eq!(parse_bearer_challenge("Bearer service=\"x\""), None);
+    }
+
+    #[test]
+    fn the_ca_fix_names_the_mount_and_both_variables() {
+        let f = ca_mount_fix("gitlab.example");
+        for want in [
+            GATEWAY_CA_PATH,
+            ":ro",
+            "SSL_CERT_FILE=",
+            "REQUESTS_CA_BUNDLE=",
+        ] {
+            assert!(f.contains(want), "{want}: {f}");
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The live checks of the GitLab side, for both front ends (issue 13).
+
+use aigw_core::gitlab::images::GATEWAY_IMAGE;
+use aigw_core::gitlab::live::{Check, StepResult, TagAnswer, VersionAnswer};
+use aigw_core::secret::Secret;
+
+use crate::gitlab_live::{self, LiveError};
+use crate::net::HttpOptions;
+
+/// "Test GitLab" from this machine: DNS, TCP, TLS and the keys the gateway fetches.
+pub async fn check_gitlab(url: &str, opts: &HttpOptions) -> Result<Check, LiveError> {
+    gitlab_live::check_from_here(&gitlab_live::parse_url(url)?, opts).await
+}
+
+/// GitLab's version, from its answer only (never guessed); the token is used for this one request.
+pub async fn gitlab_version(
+    url: &str,
+    token: Option<&Secret>,
+    opts: &HttpOptions,
+) -> Result<VersionAnswer, LiveError> {
+    gitlab_live::detect_version(&gitlab_live::parse_url(url)?, token, opts).await
+}
+
+/// Whether the gateway image `tag` exists in `registry` (default `https://registry.gitlab.com`).
+pub async fn gateway_tag_exists(
+    tag: &str,
+    registry: Option<&str>,
+    opts: &HttpOptions,
+) -> Result<TagAnswer, LiveError> {
+    let (default_registry, name) = GATEWAY_IMAGE
+        .split_once('/')
+        .unwrap_or(("registry.gitlab.com", GATEWAY_IMAGE));
+    let base = match registry {
+        Some(r) => gitlab_live::parse_url(r)?,
+        None => gitlab_live::parse_url(&format!("https://{default_registry}"))?,
+    };
+    gitlab_live::tag_in_registry(&base, name, tag, opts).await
+}
+
+/// The gateway's health at the address GitLab will use.
+pub async fn gateway_health(host: &str, port: u16) -> Vec<StepResult> {
+    gitlab_live::gateway_health(host, port).await
+}
+
+/// "Test GitLab" from the gateway's network: a short-lived container of `image` on `network` (created if
+/// absent, removed after if so), the probe always removed.
+pub async fn check_gitlab_from_network(
+    session: &super::Session,
+    url: &str,
+    network: &str,
+    image: &str,
+    ca_file: Option<&std::path::Path>,
+) -> Result<Check, LiveError> {
+    let base = gitlab_live::parse_url(url)?;
+    let at = crate::docker::gitlab_probe::FromNetwork {
+        network,
+        image,
+        ca_file,
+    };
+    Ok(crate::docker::gitlab_probe::check_from_network(&session.conn.docker, &base, &at).await)
+}

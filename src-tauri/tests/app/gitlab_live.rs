@@ -1,0 +1,89 @@
+//! The wizard's live checks through WebDriver: "Detect" fills the GitLab version only from GitLab's own
+//! answer (a 401 leaves it empty and says where to look; the token's answer fills it), and "Test GitLab"
+//! on Configure lists each step, against a GitLab stand-in of the tests' own on 127.0.0.1.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use aigw_e2e::httpd::{handler, respond, Server};
+use aigw_e2e::webdriver::{gui_available, Driver};
+
+const APP: &str = env!("CARGO_BIN_EXE_aigw-installer-app");
+const TOKEN: &str = "glpat-PLANTEDwizard0123";
+
+async fn value(d: &Driver, css: &str) -> String {
+    d.execute_async(&format!(
+        "arguments[0](document.querySelector({css:?}).value)"
+    ))
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_string()
+}
+
+#[tokio::test]
+async fn detect_fills_the_version_only_from_gitlab_and_test_gitlab_lists_each_step() {
+    if !gui_available() {
+        return;
+    }
+    let gitlab = Server::start(
+        handler(|req| async move {
+            let token = req
+                .headers()
+                .get("private-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match req.uri().path() {
+                "/api/v4/version" if token.as_deref() == Some(TOKEN) => {
+                    respond(200, r#"{"version":"18.4.1-ee","revision":"abc"}"#)
+                }
+                "/api/v4/version" => respond(401, r#"{"message":"401 Unauthorized"}"#),
+                "/oauth/discovery/keys" => respond(200, r#"{"keys":[{"kid":"k"}]}"#),
+                _ => respond(404, ""),
+            }
+        }),
+        None,
+    )
+    .await;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let host = format!("unix://{}", tmp.path().join("no-docker.sock").display());
+    let d = Driver::launch(
+        APP,
+        &[
+            ("XDG_DATA_HOME", data.to_str().unwrap()),
+            ("DOCKER_HOST", &host),
+        ],
+    )
+    .await;
+    d.click("[data-step='model']").await;
+    d.type_into("#m-gitlab", "").await;
+    d.type_into("#m-gitlab-url", &gitlab.base).await;
+    d.click("#m-gitlab-detect").await;
+    d.wait_attribute("#m-gitlab-detected", "data-state", |v| v == Some("unknown"))
+        .await;
+    assert!(d.text("#m-gitlab-detected").await.contains("/help"));
+    assert_eq!(value(&d, "#m-gitlab").await, "", "filled without an answer");
+
+    d.type_into("#m-gitlab-token", TOKEN).await;
+    d.click("#m-gitlab-detect").await;
+    d.wait_attribute("#m-gitlab-detected", "data-state", |v| v == Some("found"))
+        .await;
+    assert_eq!(value(&d, "#m-gitlab").await, "18.4.1-ee");
+    assert_eq!(
+        value(&d, "#m-gitlab-token").await,
+        "",
+        "the token stays in the field"
+    );
+
+    d.click("[data-step='configure']").await;
+    assert_eq!(value(&d, "#c-gitlab-url").await, gitlab.base);
+    d.click("#c-gitlab-test").await;
+    d.wait_attribute("#c-gitlab-result", "data-state", |v| v == Some("passed"))
+        .await;
+    let steps = d.text("#c-gitlab-result").await;
+    assert!(steps.contains("KEYS") && steps.contains("DNS"), "{steps}");
+    assert!(gitlab
+        .seen()
+        .iter()
+        .any(|s| s.path == "/oauth/discovery/keys"));
+    d.quit().await;
+}

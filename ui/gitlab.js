@@ -1,0 +1,55 @@
+// The live checks on the page: Configure's "Test GitLab" (each step a pass, a finding with its fix, or not
+// run) and the Model step's "Detect", which fills the version only from GitLab's own answer. Each declares
+// its end as data-state ("passed", "findings", "found", "unknown", "error") for tests to wait on. The token
+// field is cleared after its one use.
+import { $, el, invoke, errorText } from "./lib.js";
+
+function stepLine(s) {
+  if (s.result === "pass") return el("li", { "data-result": "pass" }, `✓ ${s.step.toUpperCase()}: ${s.detail}`);
+  if (s.result === "not_run") return el("li", { "data-result": "not_run" }, `– ${s.step.toUpperCase()}: ${s.reason}`);
+  return el("li", { "data-result": "finding" }, `✗ ${s.step.toUpperCase()}: ${s.message} — fix: ${s.fix}`);
+}
+
+async function testGitlab() {
+  const out = $("#c-gitlab-result");
+  out.replaceChildren(el("li", {}, "testing…"));
+  out.dataset.state = "running";
+  try {
+    const check = await invoke("check_gitlab", { url: $("#c-gitlab-url").value });
+    out.replaceChildren(...check.steps.map(stepLine));
+    const findings = check.steps.some((s) => s.result === "finding");
+    out.dataset.state = findings ? "findings" : "passed";
+  } catch (e) {
+    out.replaceChildren(el("li", { "data-result": "finding" }, errorText(e)));
+    out.dataset.state = "error";
+  }
+}
+
+async function detectVersion() {
+  const out = $("#m-gitlab-detected");
+  const url = $("#m-gitlab-url").value || $("#c-gitlab-url").value;
+  const token = $("#m-gitlab-token").value;
+  $("#m-gitlab-token").value = "";
+  out.textContent = "asking GitLab…";
+  out.dataset.state = "running";
+  try {
+    const answer = await invoke("gitlab_version", { url, token: token || null });
+    if (answer.result === "found") {
+      $("#m-gitlab").value = answer.version;
+      if (!$("#c-gitlab-url").value) $("#c-gitlab-url").value = url;
+      out.textContent = `GitLab ${answer.version}`;
+      out.dataset.state = "found";
+    } else {
+      out.textContent = `${answer.reason} — ${answer.fix}`;
+      out.dataset.state = "unknown";
+    }
+  } catch (e) {
+    out.textContent = errorText(e);
+    out.dataset.state = "error";
+  }
+}
+
+if (invoke) {
+  $("#c-gitlab-test")?.addEventListener("click", testGitlab);
+  $("#m-gitlab-detect")?.addEventListener("click", detectVersion);
+}
