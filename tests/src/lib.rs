@@ -2,8 +2,8 @@
 // Test-support code: a failure here is a test failure, so panicking with a message is the right behaviour.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod httpd;
 pub mod fake_smi;
+pub mod httpd;
 pub mod hub;
 pub mod interpose;
 pub mod proxy;

@@ -555,11 +555,10 @@ async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
     if !aigw_e2e::docker_available() {
         return;
     }
-    let conn = aigw_engine::docker::engine::connect(
-        &aigw_engine::docker::engine::resolve_endpoint(None, None, false),
-    )
-    .await
-    .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
+    let conn =
+        aigw_engine::docker::engine::connect(&aigw_engine::docker::engine::default_socket(None))
+            .await
+            .unwrap_or_else(|(r, d)| panic!("{r:?}: {d}"));
     let dir = tempfile::tempdir().unwrap();
     // A gateway stand-in on every interface; the spec names it by an address of this machine's bridge.
     let gw = Server::start_on(

@@ -4,5 +4,5 @@
 pub mod config;
 pub mod images;
 pub mod inputs;
-pub mod support;
 pub mod live;
+pub mod support;
