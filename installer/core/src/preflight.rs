@@ -416,8 +416,12 @@ fn docker(r: &SystemReport, out: &mut Vec<Finding>) {
     if !d.local {
         out.push(warn(
             "docker.remote_engine",
-            format!("the engine at {at} may be another machine: GPU, disk and port checks describe this one"),
-            "run the installer on the Docker host itself for a complete check",
+            format!(
+                "the engine at {at} may be another machine: its platform, GPUs and ports are read through \
+                 the engine; its memory and free disk space cannot be read from here"
+            ),
+            "check memory and free disk space on the server itself (free -g; df -h on Docker's root \
+             directory and the weights directory)",
         ));
     }
     if facts.rootless {

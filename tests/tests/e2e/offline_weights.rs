@@ -5,6 +5,7 @@
 
 use aigw_core::spec::{DeploymentSpec, Weights};
 use aigw_e2e::{free_port, STANDIN_COMMIT};
+use aigw_engine::docker::container_engine::ContainerEngine;
 use aigw_engine::docker::deploy::{self, ApplyOptions, DeployError};
 use std::path::Path;
 
@@ -41,17 +42,14 @@ async fn the_model_server_starts_offline_on_the_imported_snapshot_or_names_what_
     let cache = dir.path().join("hf-cache");
     aigw_e2e::standin_hf_cache(&cache, REPO);
     let s = spec(dir.path(), "offline", &cache, STANDIN_COMMIT);
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    deploy::apply(&d, &s, None, &ApplyOptions::default(), &Some(tx))
+    deploy::apply(&d, &s, None, &ApplyOptions::default(), &None)
         .await
         .unwrap();
-    let mut lines = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        let v = serde_json::to_value(e).unwrap();
-        if v["event"] == "log" {
-            lines.push(v["line"].as_str().unwrap_or_default().to_string());
-        }
-    }
+    // The engine's copy of the server's output: apply's event stream carries log lines only while it
+    // waits, and a stand-in that starts at once may be healthy before the first one is followed.
+    let lines = ContainerEngine::container_logs(&d, &s.model.container, 200)
+        .await
+        .unwrap();
     let want = format!(
         "is the snapshot /root/.cache/huggingface/hub/models--mistralai--Mistral-7B-Instruct-v0.3/snapshots/{STANDIN_COMMIT}"
     );

@@ -21,7 +21,7 @@ pub const GPU_PROBE_BUDGET: Duration = Duration::from_secs(30);
 pub async fn detect(opts: &DetectOptions) -> SystemReport {
     let endpoint = opts.docker_endpoint.clone();
     let (docker, conn) = tokio::join!(
-        engine::probe(endpoint.clone(), DOCKER_BUDGET),
+        engine::probe_from(endpoint.clone(), opts.docker_origin.clone(), DOCKER_BUDGET),
         tokio::time::timeout(DOCKER_BUDGET, engine::connect(&endpoint)),
     );
     let conn = match conn {

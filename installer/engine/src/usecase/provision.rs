@@ -129,17 +129,41 @@ pub async fn install(
         opts.rollback_on_failure = o.rollback_on_failure;
         opts.smoke_test = o.smoke_test;
         opts.stable_for = o.stable_for;
-        if let (Some(req), Weights::HuggingFace { .. }) = (&o.fetch, &s.model.weights) {
+        if let (
+            Some(req),
+            Weights::HuggingFace {
+                repo,
+                revision,
+                cache_dir,
+                ..
+            },
+        ) = (&o.fetch, &s.model.weights)
+        {
             // Under the lock, before any container: the model server then starts offline on the snapshot.
-            let req = super::FetchRequest {
-                env_token: req
-                    .env_token
-                    .clone()
-                    .or_else(|| o.hf_token.map(Secret::new)),
-                data_dir: Some(t.data_dir.clone()),
-                ..req.clone()
-            };
-            super::weights_fetch(s, &req, sink, &cancel).await?;
+            // A snapshot already complete per its verified manifest (a `weights import` on an air-gapped
+            // site, or an earlier fetch) needs no network: the Hub is not asked at all.
+            if snapshot_complete(cache_dir, repo, revision) {
+                crate::docker::events::emit(
+                    sink,
+                    crate::docker::events::Event::Phase {
+                        phase: format!(
+                            "weights: {repo} at {revision} already verified in {}",
+                            cache_dir.display()
+                        ),
+                        state: crate::docker::events::PhaseState::Done,
+                    },
+                );
+            } else {
+                let req = super::FetchRequest {
+                    env_token: req
+                        .env_token
+                        .clone()
+                        .or_else(|| o.hf_token.map(Secret::new)),
+                    data_dir: Some(t.data_dir.clone()),
+                    ..req.clone()
+                };
+                super::weights_fetch(s, &req, sink, &cancel).await?;
+            }
         }
         if let Some(bundle) = o.image_bundle {
             images::load(&t.conn.docker, bundle, sink, &cancel).await?;
@@ -215,6 +239,11 @@ pub fn check_bundle(path: &Path) -> Result<(), Error> {
             manifest: manifest.display().to_string(),
         })
     }
+}
+
+/// Whether the cache holds every file of the snapshot `revision` names, per its verified manifest.
+fn snapshot_complete(cache_dir: &Path, repo: &str, revision: &str) -> bool {
+    crate::weights::status(cache_dir, repo, revision).is_ok_and(|st| st.complete())
 }
 
 #[cfg(test)]
