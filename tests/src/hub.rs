@@ -44,10 +44,10 @@ impl HubFile {
     pub fn sha256(&self) -> String {
         self.sha256.clone()
     }
-    /// A stand-in git blob id: 40 hex digits derived from the content (the real one is SHA-1 over a git
-    /// header; only its shape matters to a client).
+    /// The git blob id, as the Hub's `blobId` gives it: SHA-1 of `"blob <len>\0"` and the content
+    /// (the client checks files kept in git against it).
     pub fn blob_id(&self) -> String {
-        self.sha256()[..40].to_string()
+        aigw_core::weights::gitblob::git_blob_id(&self.content)
     }
     /// The name huggingface_hub gives the blob: the LFS SHA-256, else the git blob id.
     pub fn etag(&self) -> String {
