@@ -66,8 +66,8 @@ mod tests {
             lines(&w),
             [
                 "  download ≈ 48.0 GB from huggingface.co to /srv/hf",
-                "    config.json                 601 bytes",
-                "    consolidated.safetensors      48.0 GB",
+                "    config.json                601 bytes",
+                "    consolidated.safetensors     48.0 GB",
                 "  still needed: 48.0 GB of 48.0 GB",
             ]
         );

@@ -136,7 +136,43 @@ mod tests {
         assert!(e.to_string().contains("consolidated*.safetensors"), "{e}");
 
         std::fs::write(tmp.path().join("consolidated.safetensors"), "x").unwrap();
-        assert!(super::super::review(None, &s, None).await.is_ok());
+        // The stand-in's served name is none of the catalog's, so the size is not weighed…
+        let r = super::super::review(None, &s, None).await.unwrap();
+        assert!(matches!(
+            r.weights,
+            Some(crate::usecase::WeightsReview::Local { size_note: Some(ref n), .. })
+                if n.contains("does not know the model \"mistral-small-3.2-24b\"")
+        ));
+        // …the catalog's own name is.
+        let mut s = s;
+        s.model.served_model_name = "mistral-small-3.2-24b-instruct-2506".into();
+        // Every file there, but one byte where the catalog's Mistral Small in bf16 weighs ≈ 48 GB.
+        let e = super::super::review(None, &s, None).await.err().unwrap();
+        assert_eq!(e.code(), "weights_incomplete");
+        assert!(
+            e.to_string().contains("in bf16 needs ≈ ")
+                && e.to_string()
+                    .contains("a shard is missing or it is another model"),
+            "{e}"
+        );
+        // A checkpoint whose quantisation the catalog has no size for is not weighed; Review says so.
+        std::fs::write(
+            tmp.path().join("params.json"),
+            r#"{"quantization":{"quant_method":"bitsandbytes"}}"#,
+        )
+        .unwrap();
+        let r = super::super::review(None, &s, None).await.unwrap();
+        let Some(crate::usecase::WeightsReview::Local {
+            size_note, files, ..
+        }) = r.weights
+        else {
+            panic!("a local review")
+        };
+        assert!(
+            size_note.is_some_and(|n| n.starts_with("size not checked: ")),
+            "size note"
+        );
+        assert_eq!(files.len(), 2);
         // The same folder read as a sharded checkpoint lacks config and weights of that format.
         let hf = spec_with_local(tmp.path(), &[]);
         assert_eq!(weights_format(&hf), WeightsFormat::Hf);
