@@ -3,6 +3,7 @@
 import { $, el, invoke, errorText, showError, clearErrors, choosePath } from "./lib.js";
 import { state, showStep, onShow } from "./nav.js";
 import { startInstall } from "./install.js";
+import { showWeights } from "./review-weights.js";
 import { refreshInstalled } from "./manage.js";
 import "./connect.js";
 import "./gitlab.js";
@@ -118,6 +119,7 @@ async function runReview() {
       : "";
     $("#review-bundle").hidden = !review.image_bundle;
     $("#review-bundle").textContent = review.image_bundle ? `The images are loaded from ${review.image_bundle} first.` : "";
+    showWeights(review.weights);
     $("#review-compose").textContent = review.compose;
     $("#review-spec").textContent = review.spec_toml;
     const blocked = Boolean(review.engine_problem) || review.blockers.length > 0;

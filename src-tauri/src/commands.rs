@@ -135,6 +135,9 @@ pub struct Review {
     pub compose: String,
     /// The offline bundle install will load first.
     pub image_bundle: Option<String>,
+    /// The weights: the Hub's file list (`state: listed`), the verified cache (`cached`), why the list
+    /// could not be read (`unreachable`, `refused`), or the local folder (`local`).
+    pub weights: Option<usecase::WeightsReview>,
 }
 
 fn port(name: &str, v: &str, default: u16) -> Result<u16, UiError> {
@@ -237,7 +240,11 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
     let image_bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
     let target = Session::connect().await;
-    let reviewed = usecase::review(target.as_ref().ok(), &s).await?;
+    let fetch = aigw_engine::usecase::FetchRequest {
+        env_token: (!form.hf_token.is_empty()).then(|| form.hf_token.clone()),
+        ..crate::install::fetch_request()
+    };
+    let reviewed = usecase::review(target.as_ref().ok(), &s, Some(&fetch)).await?;
     let (steps, blockers, engine_problem) = match (reviewed.plan, target.as_ref().err()) {
         (Some(Ok(p)), _) => (
             p.steps.iter().map(ToString::to_string).collect(),
@@ -256,5 +263,6 @@ pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiEr
         engine_problem,
         compose: compose_yaml(&desired),
         image_bundle: image_bundle.map(|p| p.display().to_string()),
+        weights: reviewed.weights,
     })
 }

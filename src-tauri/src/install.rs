@@ -216,8 +216,8 @@ pub fn cancel(jobs: State<'_, Jobs>) -> bool {
 }
 
 /// The weights phase's network options, read from the app's environment once (proxies, a CA file,
-/// `HF_ENDPOINT`); the token is the form's.
-fn fetch_request() -> aigw_engine::usecase::FetchRequest {
+/// `HF_ENDPOINT`); the token is the form's. Review asks the Hub for the file list with the same.
+pub(crate) fn fetch_request() -> aigw_engine::usecase::FetchRequest {
     let env = |n: &str| std::env::var(n).ok().filter(|v| !v.trim().is_empty());
     aigw_engine::usecase::FetchRequest {
         http: aigw_engine::net::HttpOptions::from_env(),

@@ -44,10 +44,10 @@ impl HubFile {
     pub fn sha256(&self) -> String {
         self.sha256.clone()
     }
-    /// A stand-in git blob id: 40 hex digits derived from the content (the real one is SHA-1 over a git
-    /// header; only its shape matters to a client).
+    /// The git blob id, as the Hub's `blobId` gives it: SHA-1 of `"blob <len>\0"` and the content
+    /// (the client checks files kept in git against it).
     pub fn blob_id(&self) -> String {
-        self.sha256()[..40].to_string()
+        aigw_core::weights::gitblob::git_blob_id(&self.content)
     }
     /// The name huggingface_hub gives the blob: the LFS SHA-256, else the git blob id.
     pub fn etag(&self) -> String {
@@ -172,6 +172,8 @@ pub struct Knobs {
     pub disconnect_after: Option<u64>,
     /// The first time this file's middle byte is served it is flipped (once).
     pub corrupt: Option<String>,
+    /// Flip it every time, not once (a mirror that alters the file).
+    pub corrupt_every_time: bool,
 }
 
 /// One content response: which file, what was asked, and what was actually sent.
@@ -191,6 +193,8 @@ struct State {
     corrupted: AtomicBool,
     disconnected: AtomicBool,
     served: Mutex<Vec<Served>>,
+    /// Every request path the Hub (not the CDN) was asked, in order.
+    asked: Mutex<Vec<String>>,
     cdn_base: Mutex<String>,
 }
 
@@ -217,6 +221,7 @@ impl Hub {
             corrupted: AtomicBool::new(false),
             disconnected: AtomicBool::new(false),
             served: Mutex::new(Vec::new()),
+            asked: Mutex::new(Vec::new()),
             cdn_base: Mutex::new(String::new()),
         });
         let s = state.clone();
@@ -250,6 +255,12 @@ impl Hub {
     /// Every content response so far.
     pub fn served(&self) -> Vec<Served> {
         self.state.served.lock().unwrap().clone()
+    }
+
+    /// Every path the Hub was asked so far (API and resolve), in order: what proves a client asked
+    /// nothing.
+    pub fn asked(&self) -> Vec<String> {
+        self.state.asked.lock().unwrap().clone()
     }
 
     /// Content bytes actually sent so far, per file.
@@ -312,6 +323,7 @@ async fn hub_answer(s: &State, req: Request<Incoming>) -> Response<Body> {
     let latency = s.knobs.lock().unwrap().latency;
     tokio::time::sleep(latency).await;
     let path = req.uri().path().to_string();
+    s.asked.lock().unwrap().push(path.clone());
     let token = bearer(&req);
     let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     // /api/models/{owner}/{name}/revision/{rev}
@@ -413,7 +425,7 @@ fn content(
     let mid = len / 2;
     if knobs.corrupt.as_deref() == Some(f.name.as_str())
         && (start..end).contains(&mid)
-        && !s.corrupted.swap(true, Ordering::SeqCst)
+        && (knobs.corrupt_every_time || !s.corrupted.swap(true, Ordering::SeqCst))
     {
         data[(mid - start) as usize] ^= 0xff;
     }

@@ -38,13 +38,15 @@ pub fn standin_spec(dir: &std::path::Path, name: &str) -> aigw_core::spec::Deplo
 
 /// A placeholder checkpoint in `dir` (created) that passes the local-folder check in either format
 /// (config.json and params.json, a sharded-style and a consolidated safetensors file): the stand-in
-/// loads nothing, but review and install refuse a folder without a checkpoint.
+/// loads nothing, but review and install refuse a folder without a checkpoint. Its configuration
+/// declares a quantisation the catalog has no size for, so the size check (a few bytes stand in for
+/// gigabytes) is skipped, as it is for any checkpoint of unknown size.
 pub fn standin_checkpoint(dir: &std::path::Path) {
     std::fs::create_dir_all(dir).unwrap();
     for (name, body) in [
         (
             "config.json",
-            "{\"architectures\":[\"MistralForCausalLM\"]}",
+            "{\"architectures\":[\"MistralForCausalLM\"],\"quantization_config\":{\"quant_method\":\"standin\"}}",
         ),
         ("params.json", "{\"dim\":4096}"),
         ("model.safetensors", "stand-in"),
@@ -77,6 +79,7 @@ pub fn standin_hf_cache(cache_dir: &std::path::Path, repo: &str) -> PathBuf {
             size,
             etag: sha256.clone(),
             sha256,
+            git_blob: None,
         });
     }
     let m = Manifest {

@@ -61,6 +61,10 @@ impl Driver {
             "--native-port",
             &native.to_string(),
         ]);
+        // Review asks the Hub for the weights' file list: tests reach only 127.0.0.1, so the app's Hub is
+        // a local port nothing listens on (Review then says the list could not be read) unless a test
+        // names another.
+        cmd.env("HF_ENDPOINT", format!("http://127.0.0.1:{}", free_port()));
         for (k, v) in env {
             cmd.env(k, v);
         }

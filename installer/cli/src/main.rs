@@ -14,6 +14,7 @@ mod render;
 mod snippets;
 mod weights;
 mod weights_fetch;
+mod weights_review;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -167,12 +167,19 @@ pub struct PlanArgs {
 pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let s = load(&args.spec)?;
     let target = connect().await?;
-    let Some(p) = usecase::review(Some(&target), &s).await?.plan else {
+    let fetch = crate::weights_fetch::request_from_env();
+    let reviewed = usecase::review(Some(&target), &s, Some(&fetch)).await?;
+    let Some(p) = reviewed.plan else {
         bail!("the engine was not asked for a plan");
     };
     let p = p?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&p)?);
+        // The plan's own fields, and the weights beside them.
+        let mut v = serde_json::to_value(&p)?;
+        if let Some(o) = v.as_object_mut() {
+            o.insert("weights".into(), serde_json::to_value(&reviewed.weights)?);
+        }
+        println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         println!(
             "{HEADING}Plan for {}{HEADING:#}",
@@ -187,6 +194,12 @@ pub async fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         }
         if p.is_noop() {
             println!("nothing to do: everything is up to date");
+        }
+        if let Some(w) = &reviewed.weights {
+            println!("{HEADING}Weights{HEADING:#}");
+            for line in crate::weights_review::lines(w) {
+                println!("{line}");
+            }
         }
     }
     Ok(if p.blockers.is_empty() {

@@ -348,6 +348,18 @@ async fn welcome_then_system_check_shows_the_real_engine() {
     assert!(steps.contains("network gitlab-aigw"), "{steps}");
     assert!(steps.contains("vllm/vllm-openai"), "{steps}");
     assert!(steps.contains("gitlab-aigw-model"), "{steps}");
+    // The weights: the Hub (a closed local port here) cannot be asked; Review says so and goes on.
+    d.wait_attribute("#review-weights", "data-state", |v| {
+        v == Some("unreachable")
+    })
+    .await;
+    let weights = d.text("#review-weights-summary").await;
+    assert!(
+        weights.starts_with("the file list could not be read from 127.0.0.1:")
+            && weights.contains("install will try again"),
+        "{weights}"
+    );
+    assert!(d.text("#review-weights-note").await.starts_with("To fix: "));
     d.screenshot(&artifacts().join("wizard-5-review.png")).await;
     d.quit().await;
 }
@@ -376,6 +388,18 @@ async fn plan_with_standins(d: &Driver, weights: &Path, logs: &Path) -> (u16, u1
             && steps.contains("gitlab-aigw (no container yet)"),
         "{steps}"
     );
+    // The local folder as judged: its files listed with sizes, nothing to download.
+    d.wait_attribute("#review-weights", "data-state", |v| v == Some("local"))
+        .await;
+    let weights = d.text("#review-weights-summary").await;
+    assert!(
+        weights.starts_with("local folder ") && weights.contains("nothing to download"),
+        "{weights}"
+    );
+    assert!(d
+        .text("#review-weights-files")
+        .await
+        .contains("config.json"));
     (gw_port, model_port)
 }
 

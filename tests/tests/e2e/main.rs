@@ -11,3 +11,4 @@ mod offline_weights;
 mod provision;
 mod stability;
 mod weights_fetch;
+mod weights_review;

@@ -254,6 +254,98 @@ async fn a_corrupt_byte_is_named_and_the_file_fetched_again() {
     assert_eq!(hub.sent_per_file()[shard], 2 * size);
 }
 
+/// A small file kept in git (not LFS) is checked against the Hub's git blob id: a corrupt config.json is
+/// named, discarded and fetched once more; the manifest records the id and `verify` re-checks it.
+#[tokio::test]
+async fn a_corrupt_config_is_caught_by_its_git_blob_id_and_fetched_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo("org/corrupt-config");
+    let knobs = Knobs {
+        corrupt: Some("config.json".into()),
+        ..Default::default()
+    };
+    let hub = Hub::start(vec![r.clone()], vec![], knobs, None).await;
+    let cache = dir.path().join("hf");
+    let (done, events) = run(&options(&hub, &r.id, &cache)).await;
+    done.unwrap();
+    assert_snapshot(&cache, &r);
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Warning { message }
+            if message.contains("config.json") && message.contains("git blob id"))),
+        "{events:?}"
+    );
+    let config = r.files.iter().find(|f| f.name == "config.json").unwrap();
+    assert_eq!(
+        hub.sent_per_file()["config.json"],
+        2 * config.content.len() as u64
+    );
+    // The Hub's blob id is the real git one, and the manifest keeps it for the files kept in git only.
+    assert_eq!(
+        config.blob_id(),
+        aigw_core::weights::gitblob::git_blob_id(&config.content)
+    );
+    let m = aigw_engine::weights::find_manifest(&cache, &r.id, "main").unwrap();
+    for f in &m.files {
+        let hub_file = r.files.iter().find(|h| h.name == f.name).unwrap();
+        let want = (!hub_file.lfs).then(|| hub_file.blob_id());
+        assert_eq!(f.git_blob, want, "{}", f.name);
+    }
+    assert!(aigw_engine::weights::verify(&cache, &m, 1).unwrap().is_ok());
+    // Same size, other bytes: `verify` names it and removes the blob.
+    let c = RepoCache::new(&cache, &r.id).unwrap();
+    let blob = c.blob(&config.etag()).unwrap();
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::write(&blob, &bytes).unwrap();
+    let v = aigw_engine::weights::verify(&cache, &m, 2).unwrap();
+    assert_eq!(v.corrupt, ["config.json"]);
+    assert!(!blob.exists());
+}
+
+/// The same corruption twice (the mirror alters it every time): the fetch fails naming the file and the
+/// git blob id it expected.
+#[tokio::test]
+async fn a_config_corrupt_every_time_fails_naming_the_git_blob_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = repo("org/corrupt-config-twice");
+    let hub = Hub::start(vec![r.clone()], vec![], Knobs::default(), None).await;
+    let config = r.files.iter().find(|f| f.name == "config.json").unwrap();
+    // A cached blob of the right size but other bytes is hashed, found wrong and fetched again.
+    let cache = dir.path().join("hf");
+    let c = RepoCache::new(&cache, &r.id).unwrap();
+    std::fs::create_dir_all(c.blobs_dir()).unwrap();
+    let mut wrong = config.content.to_vec();
+    wrong[1] ^= 0x01;
+    std::fs::write(c.blob(&config.etag()).unwrap(), &wrong).unwrap();
+    let (done, events) = run(&options(&hub, &r.id, &cache)).await;
+    done.unwrap();
+    assert!(
+        events.iter().any(|e| matches!(e, Event::Warning { message }
+            if message.contains("config.json") && message.contains("failed its check"))),
+        "{events:?}"
+    );
+    assert_eq!(
+        std::fs::read(c.blob(&config.etag()).unwrap()).unwrap(),
+        config.content
+    );
+    // Corrupt on both tries: refused, naming the check.
+    let dir2 = tempfile::tempdir().unwrap();
+    hub.set_knobs(Knobs {
+        corrupt: Some("config.json".into()),
+        corrupt_every_time: true,
+        ..Default::default()
+    });
+    let (done, _) = run(&options(&hub, &r.id, &dir2.path().join("hf"))).await;
+    let e = done.unwrap_err();
+    assert!(matches!(e, FetchError::Corrupt { .. }), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("config.json failed its git blob id check twice")
+            && e.to_string().contains(&config.blob_id()),
+        "{e}"
+    );
+}
+
 #[tokio::test]
 async fn a_disconnect_mid_transfer_asks_again_for_the_cut_range_only() {
     let dir = tempfile::tempdir().unwrap();

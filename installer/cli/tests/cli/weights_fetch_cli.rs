@@ -193,3 +193,92 @@ async fn a_fetch_killed_at_seeded_points_resumes_fetching_again_under_one_range_
     }
     assert!(hub.cdn.seen().iter().all(|s| s.authorization.is_none()));
 }
+
+/// `plan` shows Review's weights block: the line, each file with its size, what is still needed; with
+/// `--json` the same under `weights`, beside the plan's own fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_prints_the_weights_block_from_the_hubs_file_list() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = HubRepo::sharded("org/plan-weights", 2, 40_000);
+    let hub = Hub::start(vec![repo.clone()], vec![], Knobs::default(), None).await;
+    let cache = dir.join("hf");
+    let spec = spec(dir, &hub.hub.base, &repo.id, &cache);
+    let plan = |json: bool| {
+        let mut c = Command::new(BIN);
+        c.arg("--color=never").arg("plan").arg("--spec").arg(&spec);
+        if json {
+            c.arg("--json");
+        }
+        for (k, v) in [
+            ("XDG_DATA_HOME", dir.join("data")),
+            ("HOME", dir.to_path_buf()),
+        ] {
+            c.env(k, v);
+        }
+        for k in [
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
+            "ALL_PROXY",
+            "https_proxy",
+            "http_proxy",
+            "all_proxy",
+            "HF_ENDPOINT",
+            "HF_TOKEN",
+            "AIGW_SPEC",
+        ] {
+            c.env_remove(k);
+        }
+        c.output().unwrap()
+    };
+    let out = plan(false);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    // 3 is "blocked" (another suite's container may hold a port): the block is printed either way.
+    assert!(
+        matches!(out.status.code(), Some(0 | 3)),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let host = hub.hub.base.trim_start_matches("http://");
+    let block = stdout
+        .split_once("Weights\n")
+        .unwrap_or_else(|| panic!("no weights block: {stdout}"))
+        .1;
+    let lines: Vec<&str> = block.lines().collect();
+    assert!(
+        lines[0].starts_with("  download ≈ ")
+            && lines[0].ends_with(&format!("from {host} to {}", cache.display())),
+        "{block}"
+    );
+    let shard = "model-00001-of-00002.safetensors";
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("    config.json") && l.ends_with(" bytes")),
+        "{block}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with(shard) && l.ends_with("40000 bytes")),
+        "{block}"
+    );
+    assert!(
+        lines.last().unwrap().starts_with("  still needed: "),
+        "{block}"
+    );
+    assert!(!block.contains("original/"), "{block}");
+
+    let out = plan(true);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    assert!(v["steps"].is_array(), "{v}");
+    assert_eq!(v["weights"]["state"], "listed", "{v}");
+    assert!(v["weights"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f["name"] == shard && f["size"] == 40_000));
+    // Review wrote nothing into the cache.
+    assert!(!cache.join("hub").exists());
+}

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use serde::Deserialize;
 
-use crate::catalog::WeightsFormat;
+use crate::catalog::{ModelSpec, Precision, WeightsFormat};
 use crate::problem::Explain;
 
 /// One file of the folder (path relative to it, size in bytes).
@@ -16,9 +16,21 @@ pub struct LocalFile {
     pub size: u64,
 }
 
-/// How far the weights may be from the catalog's size: the catalog computes it from the architecture,
-/// the files carry headers, tied embeddings and the odd unquantised layer.
-pub const SIZE_TOLERANCE: f64 = 0.25;
+/// Below this share of the catalog's size the folder is refused: a shard is missing, or it is a smaller
+/// model. The catalog computes the size from the architecture; real files add headers, a vision encoder
+/// or an unquantised layer, so they come out at or above it, rarely below.
+pub const SIZE_FLOOR: f64 = 0.90;
+/// Above this share a warning: another model, or a precision other than the one the spec runs.
+pub const SIZE_CEILING: f64 = 1.15;
+
+/// What the folder's safetensors are compared with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SizeBasis {
+    /// The catalog's weight bytes, and what they are of ("Mistral Small 3.2 24B Instruct 2506 in bf16").
+    Catalog { bytes: u64, what: String },
+    /// Not checked, and why (said in Review).
+    Unknown(String),
+}
 
 const INDEX: &str = "model.safetensors.index.json";
 
@@ -27,6 +39,8 @@ const INDEX: &str = "model.safetensors.index.json";
 pub struct LocalCheckpoint {
     pub weight_files: usize,
     pub weight_bytes: u64,
+    /// About the size: a warning (more than the catalog's size), or why it was not checked.
+    pub size_note: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -34,7 +48,7 @@ pub enum LocalError {
     #[error("the weights folder {dir} lacks {}", missing.join(", "))]
     Missing { dir: String, missing: Vec<String> },
     #[error(
-        "the weights folder {dir} holds {} of weights where about {} are expected",
+        "the weights folder {dir} holds {} of safetensors; {what} needs ≈ {}: a shard is missing or it is another model",
         super::human_bytes(*found),
         super::human_bytes(*expected)
     )]
@@ -42,6 +56,7 @@ pub enum LocalError {
         dir: String,
         found: u64,
         expected: u64,
+        what: String,
     },
     #[error("{INDEX} in {dir} could not be read: {reason}")]
     Index { dir: String, reason: String },
@@ -72,14 +87,13 @@ struct Index {
 }
 
 /// Judges the folder `dir` (named in errors) from its listing. `index` is the content of
-/// `model.safetensors.index.json` when the folder has one; `expected` the catalog's weight bytes for
-/// the model and precision, when known.
+/// `model.safetensors.index.json` when the folder has one; `size` what its safetensors are compared with.
 pub fn judge(
     dir: &str,
     files: &[LocalFile],
     index: Option<&str>,
     format: WeightsFormat,
-    expected: Option<u64>,
+    size: &SizeBasis,
 ) -> Result<LocalCheckpoint, LocalError> {
     let names: BTreeSet<&str> = files.iter().map(|f| f.name.as_str()).collect();
     let mut missing = Vec::new();
@@ -129,20 +143,94 @@ pub fn judge(
         });
     }
     let weight_bytes: u64 = weights.iter().map(|f| f.size).sum();
-    if let Some(expected) = expected.filter(|e| *e > 0) {
-        let ratio = weight_bytes as f64 / expected as f64;
-        if (ratio - 1.0).abs() > SIZE_TOLERANCE {
-            return Err(LocalError::Size {
-                dir: dir.to_string(),
-                found: weight_bytes,
-                expected,
-            });
+    let size_note = match size {
+        SizeBasis::Catalog { bytes, what } if *bytes > 0 => {
+            let ratio = weight_bytes as f64 / *bytes as f64;
+            if ratio < SIZE_FLOOR {
+                return Err(LocalError::Size {
+                    dir: dir.to_string(),
+                    found: weight_bytes,
+                    expected: *bytes,
+                    what: what.clone(),
+                });
+            }
+            (ratio > SIZE_CEILING).then(|| {
+                format!(
+                    "the folder holds {} of safetensors, more than the ≈ {} of {what}: check it is that model in that precision",
+                    super::human_bytes(weight_bytes),
+                    super::human_bytes(*bytes)
+                )
+            })
         }
-    }
+        SizeBasis::Catalog { .. } => None,
+        SizeBasis::Unknown(why) => Some(why.clone()),
+    };
     Ok(LocalCheckpoint {
         weight_files: weights.len(),
         weight_bytes,
+        size_note,
     })
+}
+
+/// The size a folder's weights should have: the catalog model's bytes at the precision its own
+/// configuration declares (`config.json`'s `quantization_config`, or `params.json`'s `quantization`;
+/// none is 16-bit — a `--quantization fp8` then quantises on load, the files stay 16-bit). Where the
+/// model or the quantisation is unknown, the size is not checked and the basis says why.
+pub fn size_basis(model: Option<&ModelSpec>, served_name: &str, config: Option<&str>) -> SizeBasis {
+    let Some(model) = model else {
+        return SizeBasis::Unknown(format!(
+            "size not checked: the catalog does not know the model \"{served_name}\""
+        ));
+    };
+    match declared_precision(config) {
+        Ok(p) => SizeBasis::Catalog {
+            bytes: model.weight_bytes(p),
+            what: format!("{} in {}", model.name, p.label()),
+        },
+        Err(why) => SizeBasis::Unknown(format!("size not checked: {why}")),
+    }
+}
+
+/// The precision a checkpoint's configuration declares, as far as size goes (AWQ and GPTQ, and 4-bit
+/// compressed-tensors, weigh the same; 8-bit compressed-tensors is FP8's size).
+pub fn declared_precision(config: Option<&str>) -> Result<Precision, String> {
+    let Some(text) = config else {
+        return Ok(Precision::Bf16);
+    };
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("the checkpoint's configuration could not be read ({e})"))?;
+    let q = v
+        .get("quantization_config")
+        .or_else(|| v.get("quantization"));
+    let Some(q) = q.filter(|q| !q.is_null()) else {
+        return Ok(Precision::Bf16);
+    };
+    let method = q
+        .get("quant_method")
+        .and_then(|m| m.as_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match method.as_str() {
+        "awq" => Ok(Precision::Awq),
+        "gptq" => Ok(Precision::Gptq),
+        "fp8" => Ok(Precision::Fp8),
+        "compressed-tensors" => {
+            let bits: BTreeSet<u64> = q
+                .get("config_groups")
+                .and_then(|g| g.as_object())
+                .into_iter()
+                .flat_map(|g| g.values())
+                .filter_map(|g| g.pointer("/weights/num_bits").and_then(|b| b.as_u64()))
+                .collect();
+            match bits.iter().copied().collect::<Vec<_>>().as_slice() {
+                [8] => Ok(Precision::Fp8),
+                [4] => Ok(Precision::Awq),
+                _ => Err("the checkpoint's compressed-tensors weights are of a width the catalog has no size for".into()),
+            }
+        }
+        "" => Err("the checkpoint declares a quantisation without its method".into()),
+        other => Err(format!("the catalog has no size for {other} weights")),
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +238,17 @@ mod tests {
     use super::*;
 
     const GB: u64 = 1_000_000_000;
+
+    fn cat(bytes: u64) -> SizeBasis {
+        SizeBasis::Catalog {
+            bytes,
+            what: "the model in bf16".into(),
+        }
+    }
+
+    fn unknown() -> SizeBasis {
+        SizeBasis::Unknown("size not checked: test".into())
+    }
 
     fn f(name: &str, size: u64) -> LocalFile {
         LocalFile {
@@ -182,7 +281,7 @@ mod tests {
             &hf_folder(),
             Some(INDEX_3),
             WeightsFormat::Hf,
-            Some(14_500_000_000),
+            &cat(14_500_000_000),
         )
         .unwrap();
         assert_eq!(ok.weight_files, 3);
@@ -192,9 +291,9 @@ mod tests {
             f("consolidated.safetensors", 14_496_078_512),
             f("tokenizer.model.v3", 587_404),
         ];
-        assert!(judge("/m", &mistral, None, WeightsFormat::Mistral, Some(14 * GB)).is_ok());
+        assert!(judge("/m", &mistral, None, WeightsFormat::Mistral, &cat(14 * GB)).is_ok());
         // Unknown expected size: the files decide alone.
-        assert!(judge("/m", &mistral, None, WeightsFormat::Mistral, None).is_ok());
+        assert!(judge("/m", &mistral, None, WeightsFormat::Mistral, &unknown()).is_ok());
     }
 
     #[test]
@@ -251,7 +350,7 @@ mod tests {
             ),
         ];
         for (files, index, format, want) in cases {
-            let e = judge("/srv/m", &files, index, format, None).unwrap_err();
+            let e = judge("/srv/m", &files, index, format, &unknown()).unwrap_err();
             let LocalError::Missing { missing, .. } = &e else {
                 panic!("{e}")
             };
@@ -280,7 +379,7 @@ mod tests {
             &files,
             Some(INDEX_3),
             WeightsFormat::Hf,
-            Some(14_500_000_000),
+            &cat(14_500_000_000),
         )
         .unwrap_err();
         assert!(matches!(e, LocalError::Size { .. }), "{e}");
@@ -294,14 +393,120 @@ mod tests {
             &hf_folder(),
             Some(INDEX_3),
             WeightsFormat::Hf,
-            Some(48 * GB)
+            &cat(48 * GB)
         )
         .is_err());
     }
 
     #[test]
     fn an_unreadable_index_is_an_error_of_its_own() {
-        let e = judge("/m", &hf_folder(), Some("{"), WeightsFormat::Hf, None).unwrap_err();
+        let e = judge("/m", &hf_folder(), Some("{"), WeightsFormat::Hf, &unknown()).unwrap_err();
         assert!(matches!(e, LocalError::Index { .. }));
+    }
+
+    #[test]
+    fn the_size_is_judged_against_the_catalog_model_at_the_declared_precision() {
+        let catalog = crate::catalog::Catalog::builtin().unwrap();
+        let model = catalog
+            .model("mistral-small-3.2-24b-instruct-2506")
+            .unwrap();
+        let bf16 = size_basis(Some(model), "x", None);
+        let SizeBasis::Catalog { bytes, what } = &bf16 else {
+            panic!("{bf16:?}")
+        };
+        assert_eq!(what, "Mistral Small 3.2 24B Instruct 2506 in bf16");
+        assert!((44 * GB..52 * GB).contains(bytes), "{bytes}");
+        // A quarter of it: refused, saying what it holds and what the model needs.
+        let quarter = [
+            f("params.json", 202),
+            f("consolidated.safetensors", bytes / 4),
+        ];
+        let e = judge("/srv/m", &quarter, None, WeightsFormat::Mistral, &bf16).unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("holds 12.")
+                && msg.contains("Mistral Small 3.2 24B Instruct 2506 in bf16 needs ≈ ")
+                && msg.contains("a shard is missing or it is another model"),
+            "{msg}"
+        );
+        // 89 % refused, 91 % and 115 % pass silently, 120 % passes with a warning.
+        let at = |pct: u64| {
+            let files = [
+                f("params.json", 202),
+                f("consolidated.safetensors", bytes * pct / 100),
+            ];
+            judge("/m", &files, None, WeightsFormat::Mistral, &bf16)
+        };
+        assert!(at(89).is_err());
+        assert_eq!(at(91).unwrap().size_note, None);
+        assert_eq!(at(115).unwrap().size_note, None);
+        let note = at(120).unwrap().size_note.unwrap();
+        assert!(note.contains("more than the ≈"), "{note}");
+        // An AWQ checkpoint is judged at 4-bit size: a bf16 basis would refuse it.
+        let awq_config = r#"{"quantization_config":{"quant_method":"awq","bits":4}}"#;
+        let awq = size_basis(Some(model), "x", Some(awq_config));
+        let SizeBasis::Catalog {
+            bytes: awq_bytes,
+            what,
+        } = &awq
+        else {
+            panic!("{awq:?}")
+        };
+        assert_eq!(*awq_bytes, model.weight_bytes(Precision::Awq));
+        assert!(what.ends_with("in 4-bit AWQ"), "{what}");
+        assert!(*awq_bytes < bytes / 2);
+    }
+
+    #[test]
+    fn the_precision_comes_from_the_checkpoint_configuration() {
+        let cases = [
+            (None, Ok(Precision::Bf16)),
+            (
+                Some(r#"{"architectures":["MistralForCausalLM"]}"#),
+                Ok(Precision::Bf16),
+            ),
+            (Some(r#"{"quantization_config":null}"#), Ok(Precision::Bf16)),
+            (
+                Some(r#"{"quantization_config":{"quant_method":"gptq"}}"#),
+                Ok(Precision::Gptq),
+            ),
+            (
+                Some(r#"{"quantization_config":{"quant_method":"fp8"}}"#),
+                Ok(Precision::Fp8),
+            ),
+            (
+                Some(
+                    r#"{"quantization_config":{"quant_method":"compressed-tensors","config_groups":{"group_0":{"weights":{"num_bits":8}}}}}"#,
+                ),
+                Ok(Precision::Fp8),
+            ),
+            (
+                Some(
+                    r#"{"quantization_config":{"quant_method":"compressed-tensors","config_groups":{"group_0":{"weights":{"num_bits":4}}}}}"#,
+                ),
+                Ok(Precision::Awq),
+            ),
+        ];
+        for (config, want) in cases {
+            assert_eq!(declared_precision(config), want, "{config:?}");
+        }
+        for unknown in [
+            r#"{"quantization_config":{"quant_method":"bitsandbytes"}}"#,
+            r#"{"quantization_config":{"quant_method":"compressed-tensors","config_groups":{}}}"#,
+            "{",
+        ] {
+            let basis = size_basis(None, "x", Some(unknown));
+            assert!(matches!(basis, SizeBasis::Unknown(_)), "{unknown}");
+            let catalog = crate::catalog::Catalog::builtin().unwrap();
+            let model = catalog.model("codestral-22b-v0.1").unwrap();
+            let SizeBasis::Unknown(why) = size_basis(Some(model), "x", Some(unknown)) else {
+                panic!("{unknown}")
+            };
+            assert!(why.starts_with("size not checked: "), "{why}");
+        }
+        let SizeBasis::Unknown(why) = size_basis(None, "my-model", None) else {
+            panic!()
+        };
+        assert!(why.contains("\"my-model\""), "{why}");
     }
 }

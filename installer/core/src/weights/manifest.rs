@@ -41,6 +41,10 @@ pub struct ManifestFile {
     pub sha256: String,
     /// The blob's name in the cache.
     pub etag: String,
+    /// The Hub's git blob id of a file kept in git (not LFS), checked at fetch and by `verify`. Absent
+    /// for LFS files and in manifests written before it was recorded (still version 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_blob: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +93,8 @@ impl Manifest {
         let m: Manifest = serde_json::from_str(json).map_err(ManifestError::Parse)?;
         for f in &m.files {
             let names_ok = super::layout::RepoCache::link_target(&f.name, &f.etag).is_ok();
-            if !names_ok || !super::is_hex(&f.sha256, 64) {
+            let blob_ok = f.git_blob.as_deref().is_none_or(|b| super::is_hex(b, 40));
+            if !names_ok || !blob_ok || !super::is_hex(&f.sha256, 64) {
                 return Err(ManifestError::BadEntry {
                     name: f.name.clone(),
                 });
@@ -143,12 +148,14 @@ mod tests {
                     size: 44_494_340_576,
                     sha256: "c".repeat(64),
                     etag: "c".repeat(64),
+                    git_blob: None,
                 },
                 ManifestFile {
                     name: "params.json".into(),
                     size: 193,
                     sha256: "d".repeat(64),
                     etag: "e".repeat(40),
+                    git_blob: Some("e".repeat(40)),
                 },
             ],
             verified_at: Some(1_796_000_000),
@@ -181,6 +188,18 @@ mod tests {
         let mut m = sample();
         m.files[0].sha256 = "short".into();
         assert!(Manifest::parse(&m.to_json()).is_err());
+        let mut m = sample();
+        m.files[1].git_blob = Some("not-a-blob-id".into());
+        assert!(Manifest::parse(&m.to_json()).is_err());
+    }
+
+    #[test]
+    fn a_manifest_written_before_git_blob_ids_still_reads() {
+        let mut old = sample();
+        old.files[1].git_blob = None;
+        let json = old.to_json();
+        assert!(!json.contains("git_blob"), "{json}");
+        assert_eq!(Manifest::parse(&json).unwrap(), old);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! ([`local`]), and a blob as byte ranges with its resume record ([`ranges`]). The engine reads and
 //! writes; the fetcher (network) builds on these types.
 
+pub mod gitblob;
 pub mod hub;
 pub mod layout;
 pub mod local;

@@ -185,7 +185,7 @@ async fn engine_parts(b: &mut Bundle, t: &Session, spec: Option<&DeploymentSpec>
         match spec {
             Some(s) => Some(
                 within(async {
-                    match super::review(Some(t), s).await {
+                    match super::review(Some(t), s, None).await {
                         Ok(r) => match r.plan {
                             Some(Ok(p)) => to_json(&p),
                             Some(Err(e)) => Err(e.to_string()),

@@ -10,6 +10,7 @@ mod gitlab;
 mod images;
 mod manage;
 mod provision;
+mod review_weights;
 mod specs;
 mod weights;
 
@@ -29,9 +30,11 @@ pub use manage::{logs, status, uninstall, Purge, Uninstalled};
 pub use provision::{
     check_bundle, install, review, supported, upgrade, InstallOptions, Installed, Reviewed,
 };
+pub use review_weights::{review_weights, NotListed, ReviewFile, WeightsReview};
 pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
 pub use weights::{
     check_weights, weights_export, weights_format, weights_import, weights_status, weights_verify,
+    LocalWeights,
 };
 
 use aigw_core::preflight::Finding;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use aigw_core::catalog::WeightsFormat;
 use aigw_core::spec::{DeploymentSpec, Weights};
+use aigw_core::weights::local::{size_basis, LocalCheckpoint, LocalFile};
 
 use super::Error;
 use crate::weights::{self as w, Exported, Imported, Verified, WeightsStatus};
@@ -75,15 +76,34 @@ pub fn weights_format(s: &DeploymentSpec) -> WeightsFormat {
 }
 
 /// A local weights folder must hold a loadable checkpoint before anything starts: what is missing is
-/// named. Hugging Face weights are the fetch's business.
-pub fn check_weights(s: &DeploymentSpec) -> Result<Option<PathBuf>, Error> {
+/// named, and safetensors well under the catalog's size for the model at the precision the folder
+/// declares are refused. Hugging Face weights are the fetch's business.
+pub fn check_weights(s: &DeploymentSpec) -> Result<Option<LocalWeights>, Error> {
     match &s.model.weights {
         Weights::Local { path } => {
-            w::check_local(path, weights_format(s), None)?;
-            Ok(Some(path.clone()))
+            let catalog = aigw_core::catalog::Catalog::builtin()
+                .map_err(|e| aigw_core::export::archive::ExportError::Version(e.to_string()))?;
+            let model = aigw_core::gitlab::support::catalog_model(s, &catalog);
+            let config = w::read_config(path)?;
+            let basis = size_basis(model, &s.model.served_model_name, config.as_deref());
+            let checkpoint = w::check_local(path, weights_format(s), &basis)?;
+            Ok(Some(LocalWeights {
+                path: path.clone(),
+                files: w::list_folder(path)?,
+                checkpoint,
+            }))
         }
         Weights::HuggingFace { .. } => Ok(None),
     }
+}
+
+/// A local folder that passed [`check_weights`]: what Review lists.
+#[derive(Debug, Clone)]
+pub struct LocalWeights {
+    pub path: PathBuf,
+    /// Every file of the folder (two levels deep), sorted.
+    pub files: Vec<LocalFile>,
+    pub checkpoint: LocalCheckpoint,
 }
 
 #[cfg(test)]
@@ -110,13 +130,49 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("params.json"), "{}").unwrap();
         let s = spec_with_local(tmp.path(), &["--load-format", "mistral"]);
-        let e = super::super::review(None, &s).await.err().unwrap();
+        let e = super::super::review(None, &s, None).await.err().unwrap();
         assert_eq!(e.code(), "weights_incomplete");
         assert_eq!(e.field().as_deref(), Some("model.weights.path"));
         assert!(e.to_string().contains("consolidated*.safetensors"), "{e}");
 
         std::fs::write(tmp.path().join("consolidated.safetensors"), "x").unwrap();
-        assert!(super::super::review(None, &s).await.is_ok());
+        // The stand-in's served name is none of the catalog's, so the size is not weighed…
+        let r = super::super::review(None, &s, None).await.unwrap();
+        assert!(matches!(
+            r.weights,
+            Some(crate::usecase::WeightsReview::Local { size_note: Some(ref n), .. })
+                if n.contains("does not know the model \"mistral-small-3.2-24b\"")
+        ));
+        // …the catalog's own name is.
+        let mut s = s;
+        s.model.served_model_name = "mistral-small-3.2-24b-instruct-2506".into();
+        // Every file there, but one byte where the catalog's Mistral Small in bf16 weighs ≈ 48 GB.
+        let e = super::super::review(None, &s, None).await.err().unwrap();
+        assert_eq!(e.code(), "weights_incomplete");
+        assert!(
+            e.to_string().contains("in bf16 needs ≈ ")
+                && e.to_string()
+                    .contains("a shard is missing or it is another model"),
+            "{e}"
+        );
+        // A checkpoint whose quantisation the catalog has no size for is not weighed; Review says so.
+        std::fs::write(
+            tmp.path().join("params.json"),
+            r#"{"quantization":{"quant_method":"bitsandbytes"}}"#,
+        )
+        .unwrap();
+        let r = super::super::review(None, &s, None).await.unwrap();
+        let Some(crate::usecase::WeightsReview::Local {
+            size_note, files, ..
+        }) = r.weights
+        else {
+            panic!("a local review")
+        };
+        assert!(
+            size_note.is_some_and(|n| n.starts_with("size not checked: ")),
+            "size note"
+        );
+        assert_eq!(files.len(), 2);
         // The same folder read as a sharded checkpoint lacks config and weights of that format.
         let hf = spec_with_local(tmp.path(), &[]);
         assert_eq!(weights_format(&hf), WeightsFormat::Hf);

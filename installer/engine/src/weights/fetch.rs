@@ -1,6 +1,6 @@
 //! The network side of the weights (issue 12): resolve a repository at a revision through the Hub's API,
 //! select the files vLLM needs, check the disk before the first byte, then fetch several files and several
-//! byte ranges of each in parallel (bounded) into the hub cache, each blob SHA-256 verified, resumable
+//! byte ranges of each in parallel (bounded) into the hub cache, each blob verified (LFS SHA-256, or git blob id for a file kept in git), resumable
 //! from disk, and finish with the snapshot links, the ref and the verified manifest.
 //!
 //! The token goes only to the endpoint's host; reqwest drops `Authorization` when a redirect leaves it
@@ -21,7 +21,7 @@ use aigw_core::weights::hub::{Endpoint, RepoInfo};
 use aigw_core::weights::layout::RepoCache;
 use aigw_core::weights::manifest::{Manifest, ManifestFile, MANIFEST_VERSION};
 use aigw_core::weights::ranges::DEFAULT_CHUNK;
-use aigw_core::weights::select::{select, FileToFetch};
+use aigw_core::weights::select::{select, Digest, FileToFetch};
 use aigw_core::weights::space::{self, Present};
 use futures_util::{stream, StreamExt, TryStreamExt};
 use tokio::sync::Semaphore;
@@ -29,7 +29,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::docker::events::{emit, Event, Sink, WeightsFileState};
 use crate::net::HttpOptions;
-use crate::weights::{link_snapshot, read_manifest, verify_file, write_manifest, WeightsError};
+use crate::weights::{
+    hash_file, link_snapshot, read_manifest, write_manifest, Hashes, WeightsError,
+};
 use blob::{Live, Lives};
 pub use error::FetchError;
 
@@ -275,13 +277,42 @@ fn on_disk(
     Ok((p.have() > 0).then_some(Present::Partial(p.have())))
 }
 
-/// The manifest's SHA-256 of a file it lists with the same blob and size.
-fn listed<'a>(manifest: Option<&'a Manifest>, f: &FileToFetch) -> Option<&'a str> {
+/// The manifest's entry of a file it lists with the same blob and size (and, for a file kept in git,
+/// the same recorded git blob id: an entry written before those were recorded is hashed again).
+fn listed<'a>(manifest: Option<&'a Manifest>, f: &FileToFetch) -> Option<&'a ManifestFile> {
     manifest?
         .files
         .iter()
-        .find(|m| m.etag == f.etag && m.size == f.size)
-        .map(|m| m.sha256.as_str())
+        .find(|m| m.etag == f.etag && m.size == f.size && m.git_blob.as_deref() == git_blob_of(f))
+}
+
+/// The git blob id the Hub gives a file kept in git; `None` for an LFS file.
+fn git_blob_of(f: &FileToFetch) -> Option<&str> {
+    match &f.digest {
+        Digest::GitBlob(id) => Some(id),
+        Digest::Sha256(_) => None,
+    }
+}
+
+/// Whether the bytes hashed are the file the Hub lists: its size, and its LFS SHA-256 or git blob id.
+fn matches(f: &FileToFetch, h: &Hashes) -> bool {
+    h.size == f.size
+        && match &f.digest {
+            Digest::Sha256(want) => *want == h.sha256,
+            Digest::GitBlob(want) => h.git_blob.as_deref() == Some(want.as_str()),
+        }
+}
+
+/// What a corrupt file failed: (check, expected, got).
+fn mismatch(f: &FileToFetch, h: &Hashes) -> (&'static str, String, String) {
+    match &f.digest {
+        Digest::Sha256(want) => ("SHA-256", want.clone(), h.sha256.clone()),
+        Digest::GitBlob(want) => (
+            "git blob id",
+            want.clone(),
+            h.git_blob.clone().unwrap_or_default(),
+        ),
+    }
 }
 
 /// [`plan`], then every blob not yet verified, then the snapshot and the manifest. Events: a
@@ -325,10 +356,10 @@ pub async fn fetch(
     let result = stream::iter(distinct)
         .map(|f| async move { ctx.one(&f).await })
         .buffer_unordered(req.connections)
-        .try_collect::<Vec<(String, String)>>()
+        .try_collect::<Vec<(String, Hashes)>>()
         .await;
     ticker.cancel();
-    let shas: BTreeMap<String, String> = result?.into_iter().collect();
+    let hashes: BTreeMap<String, Hashes> = result?.into_iter().collect();
 
     let links: Vec<(&str, &str)> = plan
         .files
@@ -355,11 +386,15 @@ pub async fn fetch(
         files: plan
             .files
             .iter()
-            .map(|f| ManifestFile {
-                name: f.name.clone(),
-                size: f.size,
-                sha256: shas.get(&f.etag).cloned().unwrap_or_default(),
-                etag: f.etag.clone(),
+            .map(|f| {
+                let h = hashes.get(&f.etag);
+                ManifestFile {
+                    name: f.name.clone(),
+                    size: f.size,
+                    sha256: h.map(|h| h.sha256.clone()).unwrap_or_default(),
+                    etag: f.etag.clone(),
+                    git_blob: h.and_then(|h| h.git_blob.clone()),
+                }
             })
             .collect(),
         verified_at: now,
@@ -408,21 +443,27 @@ impl Ctx<'_> {
         );
     }
 
-    /// One blob verified in the cache: `(etag, sha256)`.
-    async fn one(&self, f: &FileToFetch) -> Result<(String, String), FetchError> {
+    /// One blob verified in the cache: `(etag, its hashes)`.
+    async fn one(&self, f: &FileToFetch) -> Result<(String, Hashes), FetchError> {
         let blob = self.cache.blob(&f.etag).map_err(WeightsError::from)?;
+        let git = git_blob_of(f).is_some();
         if blob.exists() {
-            if let Some(sha) = listed(self.manifest, f) {
-                if std::fs::metadata(&blob).is_ok_and(|m| m.len() == f.size) {
-                    return Ok(self.finished(f, sha.to_string()));
+            if let Some(m) = listed(self.manifest, f) {
+                if std::fs::metadata(&blob).is_ok_and(|meta| meta.len() == f.size) {
+                    let h = Hashes {
+                        size: m.size,
+                        sha256: m.sha256.clone(),
+                        git_blob: m.git_blob.clone(),
+                    };
+                    return Ok(self.finished(f, h));
                 }
             }
             let b = blob.clone();
-            let (size, sha) = tokio::task::spawn_blocking(move || verify_file(&b))
+            let h = tokio::task::spawn_blocking(move || hash_file(&b, git))
                 .await
                 .map_err(|e| WeightsError::io(&blob)(std::io::Error::other(e.to_string())))??;
-            if size == f.size && f.sha256().is_none_or(|want| want == sha) {
-                return Ok(self.finished(f, sha));
+            if matches(f, &h) {
+                return Ok(self.finished(f, h));
             }
             emit(
                 self.sink,
@@ -448,60 +489,72 @@ impl Ctx<'_> {
         lock(self.lives).push(live.clone());
         let result = self.fetch_verified(f, &url, &incomplete, &live).await;
         lock(self.lives).retain(|l| !Arc::ptr_eq(l, &live));
-        let sha = result?;
+        let h = result?;
         std::fs::rename(&incomplete, &blob).map_err(WeightsError::io(&blob))?;
         let _ = std::fs::remove_file(blob::record_path(&incomplete));
-        Ok(self.finished(f, sha))
+        Ok(self.finished(f, h))
     }
 
-    fn finished(&self, f: &FileToFetch, sha: String) -> (String, String) {
+    fn finished(&self, f: &FileToFetch, h: Hashes) -> (String, Hashes) {
         self.done.fetch_add(f.size, Ordering::Relaxed);
         self.file_event(f, f.size, WeightsFileState::Done);
-        (f.etag.clone(), sha)
+        (f.etag.clone(), h)
     }
 
-    /// Fetches into `.incomplete` until its SHA-256 matches; a mismatch is named, discarded and fetched
-    /// once more.
+    /// Fetches into `.incomplete` until its LFS SHA-256 or git blob id matches; a mismatch is named,
+    /// discarded and fetched once more.
     async fn fetch_verified(
         &self,
         f: &FileToFetch,
         url: &url::Url,
         incomplete: &Path,
         live: &Live,
-    ) -> Result<String, FetchError> {
-        let mut last = String::new();
+    ) -> Result<Hashes, FetchError> {
+        let mut last = None;
         for _ in 0..2 {
             self.file_event(
                 f,
                 live.have.load(Ordering::Relaxed),
                 WeightsFileState::Fetching,
             );
-            let sha =
-                blob::fetch_to(self.req, url, incomplete, live, self.permits, self.cancel).await?;
+            let h = blob::fetch_to(
+                self.req,
+                git_blob_of(f).is_some(),
+                url,
+                incomplete,
+                live,
+                self.permits,
+                self.cancel,
+            )
+            .await?;
             self.file_event(f, f.size, WeightsFileState::Verifying);
-            match f.sha256() {
-                Some(want) if want != sha => {
-                    emit(
-                        self.sink,
-                        Event::Warning {
-                            message: format!(
-                                "{} failed its SHA-256 check (got {sha}); discarded, fetching it again",
-                                f.name
-                            ),
-                        },
-                    );
-                    let _ = std::fs::remove_file(blob::record_path(incomplete));
-                    std::fs::remove_file(incomplete).map_err(WeightsError::io(incomplete))?;
-                    live.have.store(0, Ordering::Relaxed);
-                    last = sha;
-                }
-                _ => return Ok(sha),
+            if matches(f, &h) {
+                return Ok(h);
             }
+            let (check, _, got) = mismatch(f, &h);
+            emit(
+                self.sink,
+                Event::Warning {
+                    message: format!(
+                        "{} failed its {check} check (got {got}); discarded, fetching it again",
+                        f.name
+                    ),
+                },
+            );
+            let _ = std::fs::remove_file(blob::record_path(incomplete));
+            std::fs::remove_file(incomplete).map_err(WeightsError::io(incomplete))?;
+            live.have.store(0, Ordering::Relaxed);
+            last = Some(h);
         }
+        let (check, expected, got) = last.as_ref().map_or_else(
+            || ("checksum", String::new(), String::new()),
+            |h| mismatch(f, h),
+        );
         Err(FetchError::Corrupt {
             file: f.name.clone(),
-            expected: f.sha256().unwrap_or_default().to_string(),
-            got: last,
+            check,
+            expected,
+            got,
         })
     }
 }

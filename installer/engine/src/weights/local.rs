@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use aigw_core::catalog::WeightsFormat;
-use aigw_core::weights::local::{judge, LocalCheckpoint, LocalFile};
+use aigw_core::weights::local::{judge, LocalCheckpoint, LocalFile, SizeBasis};
 
 use super::WeightsError;
 
@@ -45,11 +45,25 @@ fn walk(
     Ok(())
 }
 
-/// Judges the folder: configuration, safetensors of `format`, every indexed shard, size near `expected`.
+/// The folder's own configuration (`config.json`, else `params.json`), if it has one: it declares the
+/// checkpoint's quantisation, hence its size.
+pub fn read_config(dir: &Path) -> Result<Option<String>, WeightsError> {
+    for name in ["config.json", "params.json"] {
+        let p = dir.join(name);
+        match std::fs::read_to_string(&p) {
+            Ok(t) => return Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(WeightsError::io(&p)(e)),
+        }
+    }
+    Ok(None)
+}
+
+/// Judges the folder: configuration, safetensors of `format`, every indexed shard, size against `size`.
 pub fn check_local(
     dir: &Path,
     format: WeightsFormat,
-    expected: Option<u64>,
+    size: &SizeBasis,
 ) -> Result<LocalCheckpoint, WeightsError> {
     let files = list_folder(dir)?;
     let index_path = dir.join("model.safetensors.index.json");
@@ -63,6 +77,6 @@ pub fn check_local(
         &files,
         index.as_deref(),
         format,
-        expected,
+        size,
     )?)
 }

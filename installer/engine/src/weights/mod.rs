@@ -14,10 +14,10 @@ mod verify;
 pub use cache::{link_snapshot, read_manifest, resolve_commit, write_manifest, write_ref};
 pub use error::WeightsError;
 pub use kit::{export_folder, import_folder, Exported, Imported};
-pub use local::{check_local, list_folder};
+pub use local::{check_local, list_folder, read_config};
 pub use verify::{
-    find_manifest, free_bytes, status, verify, verify_file, FileState, FileStatus, Verified,
-    WeightsStatus,
+    find_manifest, free_bytes, hash_file, status, verify, verify_file, FileState, FileStatus,
+    Hashes, Verified, WeightsStatus,
 };
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use aigw_core::catalog::WeightsFormat;
 use aigw_core::weights::layout::RepoCache;
+use aigw_core::weights::local::SizeBasis;
 use aigw_core::weights::manifest::{Manifest, ManifestFile, EXPORT_MANIFEST, MANIFEST_VERSION};
 
 use super::*;
@@ -40,6 +41,7 @@ fn kit(dir: &Path) -> Manifest {
             size,
             etag: sha256.clone(),
             sha256,
+            git_blob: None,
         });
     }
     let m = Manifest {
@@ -288,7 +290,7 @@ fn a_local_folder_is_read_into_the_judgement() {
         r#"{"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}"#,
     )
     .unwrap();
-    let e = check_local(dir, WeightsFormat::Hf, None).unwrap_err();
+    let e = check_local(dir, WeightsFormat::Hf, &SizeBasis::Unknown(String::new())).unwrap_err();
     assert!(
         e.to_string().contains("model-00002-of-00002.safetensors"),
         "{e}"
@@ -298,8 +300,15 @@ fn a_local_folder_is_read_into_the_judgement() {
         vec![0u8; 1000],
     )
     .unwrap();
-    let ok = check_local(dir, WeightsFormat::Hf, Some(2000)).unwrap();
+    let ok = check_local(dir, WeightsFormat::Hf, &basis(2000)).unwrap();
     assert_eq!((ok.weight_files, ok.weight_bytes), (2, 2000));
-    assert!(check_local(dir, WeightsFormat::Hf, Some(20_000)).is_err());
+    assert!(check_local(dir, WeightsFormat::Hf, &basis(20_000)).is_err());
     assert!(free_bytes(&dir.join("not/yet")).unwrap() > 0);
+}
+
+fn basis(bytes: u64) -> aigw_core::weights::local::SizeBasis {
+    aigw_core::weights::local::SizeBasis::Catalog {
+        bytes,
+        what: "the model".into(),
+    }
 }

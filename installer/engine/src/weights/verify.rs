@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::Path;
 
+use aigw_core::weights::gitblob::GitBlobHasher;
 use aigw_core::weights::layout::RepoCache;
 use aigw_core::weights::manifest::Manifest;
 use serde::Serialize;
@@ -15,8 +16,25 @@ const BLOCK: usize = 1 << 20;
 
 /// The file's size and lower-case hex SHA-256, read once, never held whole in memory.
 pub fn verify_file(path: &Path) -> Result<(u64, String), WeightsError> {
+    let h = hash_file(path, false)?;
+    Ok((h.size, h.sha256))
+}
+
+/// What one read of a file gives: its size, SHA-256 and, when asked, its git blob id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hashes {
+    pub size: u64,
+    pub sha256: String,
+    pub git_blob: Option<String>,
+}
+
+/// Hashes the file in one pass; the git blob id (SHA-1 over a header) only when `git_blob`, since
+/// LFS files, the large ones, are never checked by it.
+pub fn hash_file(path: &Path, git_blob: bool) -> Result<Hashes, WeightsError> {
     let mut f = std::fs::File::open(path).map_err(WeightsError::io(path))?;
+    let len = f.metadata().map_err(WeightsError::io(path))?.len();
     let mut hasher = Sha256::new();
+    let mut git = git_blob.then(|| GitBlobHasher::new(len));
     let mut buf = vec![0u8; BLOCK];
     let mut size = 0u64;
     loop {
@@ -27,9 +45,16 @@ pub fn verify_file(path: &Path) -> Result<(u64, String), WeightsError> {
             Err(e) => return Err(WeightsError::io(path)(e)),
         };
         hasher.update(&buf[..n]);
+        if let Some(g) = git.as_mut() {
+            g.update(&buf[..n]);
+        }
         size += n as u64;
     }
-    Ok((size, hex(&hasher.finalize())))
+    Ok(Hashes {
+        size,
+        sha256: hex(&hasher.finalize()),
+        git_blob: git.map(GitBlobHasher::finish),
+    })
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -55,7 +80,7 @@ impl Verified {
     }
 }
 
-/// Hashes every blob of the manifest's snapshot. A blob that does not match is named and removed (its
+/// Hashes every blob of the manifest's snapshot (SHA-256, and the git blob id where the manifest has one). A blob that does not match is named and removed (its
 /// link then dangles until a fetch or import brings it back); when all match, the manifest's
 /// `verified_at` becomes `now`.
 pub fn verify(cache_dir: &Path, m: &Manifest, now: u64) -> Result<Verified, WeightsError> {
@@ -74,8 +99,8 @@ pub fn verify(cache_dir: &Path, m: &Manifest, now: u64) -> Result<Verified, Weig
             out.missing.push(f.name.clone());
             continue;
         }
-        let (size, sha) = verify_file(&blob)?;
-        if size != f.size || sha != f.sha256 {
+        let h = hash_file(&blob, f.git_blob.is_some())?;
+        if h.size != f.size || h.sha256 != f.sha256 || h.git_blob != f.git_blob {
             std::fs::remove_file(&blob).map_err(WeightsError::io(&blob))?;
             out.corrupt.push(f.name.clone());
         }

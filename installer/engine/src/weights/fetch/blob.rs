@@ -12,7 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::{FetchError, Request};
-use crate::weights::{verify_file, WeightsError};
+use crate::weights::{hash_file, Hashes, WeightsError};
 
 /// A transfer that failed part-way is resumed from its last byte this many times before the fetch fails.
 const ATTEMPTS: usize = 4;
@@ -68,15 +68,18 @@ pub(super) fn record_path(incomplete: &std::path::Path) -> PathBuf {
     PathBuf::from(s)
 }
 
-/// Fetches what `incomplete` lacks; returns its SHA-256 once every byte is there.
+/// Fetches what `incomplete` lacks; returns its hashes once every byte is there (the git blob id too
+/// when `git_blob`).
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn fetch_to(
     req: &Request,
+    git_blob: bool,
     url: &url::Url,
     incomplete: &std::path::Path,
     live: &Live,
     permits: &Semaphore,
     cancel: &CancellationToken,
-) -> Result<String, FetchError> {
+) -> Result<Hashes, FetchError> {
     let io = |e| WeightsError::io(incomplete)(e);
     let record = record_path(incomplete);
     let on_disk = std::fs::metadata(incomplete).map(|m| m.len()).ok();
@@ -121,16 +124,16 @@ pub(super) async fn fetch_to(
         return Err(FetchError::Cancelled);
     }
     let path = incomplete.to_path_buf();
-    let (size, sha) = tokio::task::spawn_blocking(move || verify_file(&path))
+    let h = tokio::task::spawn_blocking(move || hash_file(&path, git_blob))
         .await
         .map_err(|e| io(std::io::Error::other(e.to_string())))??;
-    if size != live.size {
+    if h.size != live.size {
         return Err(FetchError::Short {
             file: live.name.clone(),
-            detail: format!("{size} bytes on disk, {} expected", live.size),
+            detail: format!("{} bytes on disk, {} expected", h.size, live.size),
         });
     }
-    Ok(sha)
+    Ok(h)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -33,9 +33,11 @@ pub enum FetchError {
     },
     #[error("{file} ended early or was answered with other bytes than asked ({detail})")]
     Short { file: String, detail: String },
-    #[error("{file} failed its SHA-256 check twice (expected {expected}, got {got})")]
+    #[error("{file} failed its {check} check twice (expected {expected}, got {got})")]
     Corrupt {
         file: String,
+        /// "SHA-256" (LFS files) or "git blob id" (files kept in git).
+        check: &'static str,
         expected: String,
         got: String,
     },
