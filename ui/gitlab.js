@@ -4,7 +4,7 @@
 // field is cleared after its one use.
 import { $, el, invoke, errorText } from "./lib.js";
 
-function stepLine(s) {
+export function stepLine(s) {
   if (s.result === "pass") return el("li", { "data-result": "pass" }, `✓ ${s.step.toUpperCase()}: ${s.detail}`);
   if (s.result === "not_run") return el("li", { "data-result": "not_run" }, `– ${s.step.toUpperCase()}: ${s.reason}`);
   return el("li", { "data-result": "finding" }, `✗ ${s.step.toUpperCase()}: ${s.message} — fix: ${s.fix}`);

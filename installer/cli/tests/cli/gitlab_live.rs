@@ -597,3 +597,72 @@ async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
     assert_eq!(h[1]["result"], "pass", "{v}");
     assert!(gw.seen().iter().any(|s| s.path == "/monitoring/healthz"));
 }
+
+/// The stand-in spec for this file's apply, gateway host `host`, in `dir`; returns its path.
+fn apply_spec(dir: &Path, host: &str, gw: u16, model: u16) -> String {
+    let mut s = aigw_e2e::standin_spec(dir, "aigw-gitlab-reach-e2e");
+    s.gateway.host = host.into();
+    s.gateway.container = "aigw-gitlab-reach-gw".into();
+    s.gateway.port = gw;
+    s.model.container = "aigw-gitlab-reach-model".into();
+    s.model.port = model;
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, s.to_toml()).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_reports_the_gateway_at_gitlabs_address_and_a_finding_keeps_the_install() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (aigw_e2e::free_port(), aigw_e2e::free_port());
+    let env = [("AIGW_STABLE_FOR", "0")];
+
+    // An address of this machine (the engine's bridge): the published gateway answers there.
+    let host = bridge_gateway(docker).await;
+    let spec = apply_spec(dir.path(), &host, gw, model);
+    let o = cli(dir.path(), &["apply", "--spec", &spec, "--json"], &env).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    let reach = serde_json::json!({ "steps": r["gitlab_reach"] });
+    assert_eq!(step(&reach, "dns")["result"], "pass", "{r}");
+    let health = step(&reach, "health");
+    assert_eq!(health["result"], "pass", "{r}");
+    assert!(
+        health["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("http://{host}:{gw}/monitoring/healthz")),
+        "{r}"
+    );
+
+    // A name that resolves nowhere: a finding with its fix, printed after the result line, exit 0, and
+    // the containers kept (the host is not part of the containers' configuration: nothing to change).
+    let spec = apply_spec(dir.path(), "aigw-reach-test.invalid", gw, model);
+    let o = cli(dir.path(), &["apply", "--spec", &spec], &env).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let after = t
+        .split("up to date")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        after.contains(
+            "FINDING DNS   aigw-reach-test.invalid does not resolve [gateway_host_unresolved]"
+        ),
+        "{t}"
+    );
+    assert!(
+        after.contains("fix: add aigw-reach-test.invalid to DNS"),
+        "{t}"
+    );
+    let ours = aigw_engine::docker::manage::status(docker).await.unwrap();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(ours.iter().all(|c| c.condition == "running"), "{ours:?}");
+    aigw_engine::docker::manage::uninstall(docker)
+        .await
+        .unwrap();
+}

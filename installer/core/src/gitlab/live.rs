@@ -197,35 +197,83 @@ pub fn judge_version(base: &str, status: u16, body: &[u8], token_given: bool) ->
     }
 }
 
+/// Which machine the gateway runs on, as far as this machine can tell: its addresses to judge a gateway
+/// name against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayMachine {
+    /// The engine is this machine: its interfaces' addresses.
+    ThisMachine(Vec<IpAddr>),
+    /// A remote engine: the server's addresses (its endpoint's host, resolved from here), by `name`.
+    Server {
+        name: String,
+        addresses: Vec<IpAddr>,
+    },
+    /// A remote engine whose address this machine cannot tell (a Unix socket forwarded, a name that does
+    /// not resolve here): why.
+    Unknown { reason: String },
+}
+
 /// Judges where a gateway host resolves (as GitLab would resolve it) against this machine's addresses:
 /// a name that leads to another machine means GitLab would call a gateway that is not this one.
 pub fn judge_gateway_address(host: &str, resolved: &[IpAddr], local: &[IpAddr]) -> Outcome {
+    judge_gateway_address_on(host, resolved, &GatewayMachine::ThisMachine(local.to_vec()))
+}
+
+/// Judges where a gateway host resolves against the machine the gateway runs on (this one, or a remote
+/// engine's server); when that machine's addresses are unknown, says so rather than guess.
+pub fn judge_gateway_address_on(host: &str, resolved: &[IpAddr], on: &GatewayMachine) -> Outcome {
+    let (machine, addresses) = match on {
+        GatewayMachine::ThisMachine(a) => ("this machine".to_string(), a),
+        GatewayMachine::Server { name, addresses } => {
+            (format!("the engine's server ({name})"), addresses)
+        }
+        GatewayMachine::Unknown { reason } => {
+            return if resolved.is_empty() {
+                unresolved(host, "the engine's server")
+            } else {
+                Outcome::pass(format!(
+                    "{host} resolves to {}; whether that is the engine's server could not be told ({reason})",
+                    join_ips(resolved.iter())
+                ))
+            };
+        }
+    };
     if resolved.is_empty() {
-        return Outcome::finding(
-            "gateway_host_unresolved",
-            format!("{host} does not resolve"),
-            format!(
-                "add {host} to DNS (or /etc/hosts on GitLab's servers) with this machine's address"
-            ),
-        );
+        return unresolved(host, &machine);
     }
-    let foreign: Vec<String> = resolved
+    let foreign: Vec<&IpAddr> = resolved
         .iter()
-        .filter(|ip| !local.contains(ip))
-        .map(IpAddr::to_string)
+        .filter(|ip| !addresses.contains(ip))
         .collect();
     if foreign.is_empty() {
-        Outcome::pass(format!("{host} resolves to this machine"))
+        Outcome::pass(format!("{host} resolves to {machine}"))
     } else {
         Outcome::finding(
             "gateway_host_elsewhere",
             format!(
-                "{host} resolves to {}, which is not an address of this machine",
-                foreign.join(", ")
+                "{host} resolves to {}, which is not an address of {machine}",
+                join_ips(foreign.into_iter())
             ),
-            format!("point {host} at this machine's address, or give the gateway host GitLab reaches it by"),
+            format!("point {host} at {machine}'s address, or give the gateway host GitLab reaches it by"),
         )
     }
+}
+
+fn unresolved(host: &str, machine: &str) -> Outcome {
+    Outcome::finding(
+        "gateway_host_unresolved",
+        format!("{host} does not resolve"),
+        format!("add {host} to DNS (or /etc/hosts on GitLab's servers) with {machine}'s address"),
+    )
+}
+
+fn join_ips<'a>(ips: impl Iterator<Item = &'a IpAddr>) -> String {
+    ips.map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether the gateway's steps at GitLab's address found something (what apply's report declares).
+pub fn reach_has_finding(steps: &[StepResult]) -> bool {
+    steps.iter().any(|s| s.outcome.is_finding())
 }
 
 /// A registry's `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
@@ -378,6 +426,36 @@ mod tests {
         let o = judge_gateway_address("aigw", &there, &here);
         assert!(o.is_finding());
         assert!(judge_gateway_address("aigw", &[], &here).is_finding());
+    }
+
+    #[test]
+    fn a_remote_gateway_name_is_judged_against_the_server_or_said_unknown() {
+        let server = GatewayMachine::Server {
+            name: "gpu01.example".into(),
+            addresses: vec!["10.0.0.7".parse().unwrap()],
+        };
+        let at_server: Vec<IpAddr> = vec!["10.0.0.7".parse().unwrap()];
+        match judge_gateway_address_on("aigw", &at_server, &server) {
+            Outcome::Pass { detail } => assert!(detail.contains("gpu01.example"), "{detail}"),
+            o => panic!("{o:?}"),
+        }
+        // The workstation's own address is not the server's.
+        let here: Vec<IpAddr> = vec!["10.0.0.5".parse().unwrap()];
+        match judge_gateway_address_on("aigw", &here, &server) {
+            Outcome::Finding { code, message, .. } => {
+                assert_eq!(code, "gateway_host_elsewhere");
+                assert!(message.contains("10.0.0.5"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+        let unknown = GatewayMachine::Unknown {
+            reason: "no address".into(),
+        };
+        match judge_gateway_address_on("aigw", &here, &unknown) {
+            Outcome::Pass { detail } => assert!(detail.contains("could not be told"), "{detail}"),
+            o => panic!("{o:?}"),
+        }
+        assert!(judge_gateway_address_on("aigw", &[], &unknown).is_finding());
     }
 
     #[test]

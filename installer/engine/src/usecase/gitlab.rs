@@ -42,6 +42,44 @@ pub async fn gateway_health(host: &str, port: u16) -> Vec<StepResult> {
     gitlab_live::gateway_health(host, port).await
 }
 
+/// The gateway's health at the address GitLab will use, for the engine of `session`: a local engine's
+/// gateway must be this machine, a remote engine's the server (by its endpoint's host), or the check says
+/// it cannot tell.
+pub async fn gateway_health_for(
+    session: &super::Session,
+    host: &str,
+    port: u16,
+) -> Vec<StepResult> {
+    let on = if session.is_local() {
+        gitlab_live::this_machine()
+    } else {
+        let name = aigw_core::report::server::endpoint_host(&session.endpoint);
+        gitlab_live::server_machine(name.as_deref()).await
+    };
+    gitlab_live::gateway_health_on(host, port, &on).await
+}
+
+/// After a successful apply: the gateway at GitLab's address, each finding also a warning on `sink` (the
+/// containers are healthy where they run, so nothing is rolled back: the fix is GitLab's side or DNS).
+pub(super) async fn reach_after_apply(
+    session: &super::Session,
+    s: &aigw_core::spec::DeploymentSpec,
+    sink: &super::Sink,
+) -> Vec<StepResult> {
+    let steps = gateway_health_for(session, &s.gateway.host, s.gateway.port).await;
+    for st in &steps {
+        if let aigw_core::gitlab::live::Outcome::Finding { message, fix, .. } = &st.outcome {
+            crate::docker::events::emit(
+                sink,
+                crate::docker::events::Event::Warning {
+                    message: format!("the gateway at GitLab's address: {message} (fix: {fix})"),
+                },
+            );
+        }
+    }
+    steps
+}
+
 /// "Test GitLab" from the gateway's network: a short-lived container of `image` on `network` (created if
 /// absent, removed after if so), the probe always removed.
 pub async fn check_gitlab_from_network(

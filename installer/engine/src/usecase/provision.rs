@@ -46,6 +46,9 @@ pub struct Installed {
     pub spec: DeploymentSpec,
     pub token_file: Option<PathBuf>,
     pub report: ApplyReport,
+    /// The gateway's health at the address GitLab will use, asked after the apply succeeded (issue 13); a
+    /// finding here leaves the containers as they are.
+    pub gitlab_reach: Vec<aigw_core::gitlab::live::StepResult>,
 }
 
 /// How an install runs; the defaults are the wizard's.
@@ -176,10 +179,12 @@ pub async fn install(
             sink,
         )
         .await?;
+        let gitlab_reach = super::gitlab::reach_after_apply(t, s, sink).await;
         Ok(Installed {
             spec: with_token_file(s.clone(), token_file.as_deref()),
             token_file,
             report,
+            gitlab_reach,
         })
     })
     .await
@@ -212,10 +217,12 @@ pub async fn upgrade(
             sink,
         )
         .await?;
+        let gitlab_reach = super::gitlab::reach_after_apply(t, &next, sink).await;
         Ok(Installed {
             spec: with_token_file(next, token_file.as_deref()),
             token_file,
             report,
+            gitlab_reach,
         })
     })
     .await
