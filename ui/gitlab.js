@@ -33,14 +33,19 @@ async function detectVersion() {
   out.textContent = "asking GitLab…";
   out.dataset.state = "running";
   try {
-    const answer = await invoke("gitlab_version", { url, token: token || null });
+    const remember = $("#m-gitlab-remember").checked;
+    const answer = await invoke("gitlab_version", { url, token: token || null, remember });
+    // Where a token is kept: said, never shown.
+    const kept = answer.used_kept
+      ? ` (using the token kept in ${answer.used_kept})`
+      : answer.kept_in ? ` (token kept in ${answer.kept_in})` : "";
     if (answer.result === "found") {
       $("#m-gitlab").value = answer.version;
       if (!$("#c-gitlab-url").value) $("#c-gitlab-url").value = url;
-      out.textContent = `GitLab ${answer.version}`;
+      out.textContent = `GitLab ${answer.version}${kept}`;
       out.dataset.state = "found";
     } else {
-      out.textContent = `${answer.reason} — ${answer.fix}`;
+      out.textContent = `${answer.reason} — ${answer.fix}${kept}`;
       out.dataset.state = "unknown";
     }
   } catch (e) {

@@ -666,3 +666,94 @@ async fn apply_reports_the_gateway_at_gitlabs_address_and_a_finding_keeps_the_in
         .await
         .unwrap();
 }
+
+/// `--save-token` keeps a token GitLab accepted as a 0600 file in the data directory; a later run without
+/// a token uses it and says so; `--forget-token` deletes it. The token itself is in no output or log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_token_is_kept_on_request_0600_reused_and_forgotten() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = gitlab(None).await;
+    let kept = dir.path().join("aigw-installer/gitlab_token");
+    let mut outputs = String::new();
+
+    // A refused token is not kept.
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base, "--save-token"],
+        &[("GITLAB_TOKEN", "glpat-PLANTEDbad")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("not kept"), "{}", text(&o));
+    assert!(!kept.exists());
+    outputs += &text(&o);
+
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base, "--save-token"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("kept the token in"), "{}", text(&o));
+    let mode = std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    outputs += &text(&o);
+
+    // No token given: the kept one is used, and said so.
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("using the token kept in {}", kept.display()))
+            && t.contains("GitLab 18.4.1-ee"),
+        "{t}"
+    );
+    outputs += &t;
+
+    // The diagnostics bundle redacts it (the engine may be absent: the part is then recorded as missing).
+    let zip = dir.path().join("diag.zip");
+    let o = cli(
+        dir.path(),
+        &["diagnose", "--out", zip.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    if zip.exists() {
+        let mut a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+        for i in 0..a.len() {
+            let mut f = a.by_index(i).unwrap();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut body).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&body).contains(TOKEN),
+                "the token is in the diagnostics bundle's file {i}"
+            );
+        }
+    } else {
+        panic!("no diagnostics bundle: {}", text(&o));
+    }
+
+    let o = cli(dir.path(), &["gitlab", "version", "--forget-token"], &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("forgot the GitLab token"), "{}", text(&o));
+    assert!(!kept.exists());
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    outputs += &text(&o);
+
+    assert!(!outputs.contains(TOKEN), "{outputs}");
+    let logs = all_files(&dir.path().join("aigw-installer/logs"));
+    assert!(!logs.contains(TOKEN), "the token is in the log directory");
+}

@@ -97,3 +97,21 @@ pub async fn check_gitlab_from_network(
     };
     Ok(crate::docker::gitlab_probe::check_from_network(&session.conn.docker, &base, &at).await)
 }
+
+/// Keeps the GitLab token (read_api) the admin asked to remember, 0600 in the data directory.
+pub fn keep_gitlab_token(token: &Secret) -> Result<std::path::PathBuf, super::Error> {
+    Ok(crate::secrets::keep_gitlab_token(
+        &super::data_dir()?,
+        token,
+    )?)
+}
+
+/// The GitLab token kept earlier and its file, or none.
+pub fn kept_gitlab_token() -> Result<Option<(std::path::PathBuf, Secret)>, super::Error> {
+    Ok(crate::secrets::kept_gitlab_token(&super::data_dir()?)?)
+}
+
+/// Forgets the kept GitLab token; its file's path when there was one.
+pub fn forget_gitlab_token() -> Result<Option<std::path::PathBuf>, super::Error> {
+    Ok(crate::secrets::forget_gitlab_token(&super::data_dir()?)?)
+}
