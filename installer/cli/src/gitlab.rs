@@ -62,6 +62,13 @@ pub struct CheckTagArgs {
         default_value = "https://registry.gitlab.com"
     )]
     registry: String,
+    /// Also look in this image bundle (made by `images save`; its manifest beside it, else docker's
+    /// manifest.json inside), after the engine's own images and before the registry.
+    #[arg(long, value_name = "BUNDLE.tar")]
+    bundle: Option<PathBuf>,
+    /// Never ask the registry (an air-gapped site): the engine and the bundle only.
+    #[arg(long)]
+    offline: bool,
     /// A PEM file of CA certificates to trust besides the system's [env: AIGW_CA_FILE]
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -184,8 +191,15 @@ pub fn print_steps(steps: &[aigw_core::gitlab::live::StepResult]) {
 
 async fn check_tag(args: CheckTagArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
-    let answer =
-        usecase::gateway_tag_exists(&args.tag, Some(&args.registry), &http(args.ca_file)).await?;
+    // The engine's images first; an engine that cannot be reached is one place fewer, not an error.
+    let session = usecase::Session::connect().await.ok();
+    let places = usecase::TagPlaces {
+        engine: session.as_ref(),
+        bundle: args.bundle.as_deref(),
+        registry: Some(&args.registry),
+        skip_registry: args.offline,
+    };
+    let answer = usecase::gateway_tag_found(&args.tag, &places, &http(args.ca_file)).await?;
     let ok = matches!(answer, TagAnswer::Exists { .. });
     if args.json {
         crate::render::json_result(serde_json::to_value(&answer)?);

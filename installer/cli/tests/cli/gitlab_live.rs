@@ -757,3 +757,120 @@ async fn a_gitlab_token_is_kept_on_request_0600_reused_and_forgotten() {
     let logs = all_files(&dir.path().join("aigw-installer/logs"));
     assert!(!logs.contains(TOKEN), "the token is in the log directory");
 }
+
+/// `check tag` looks on the engine first, then in a bundle, then in the registry; each answer names its
+/// source, and with none reachable it says so with every reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_is_found_on_the_engine_or_in_a_bundle_or_said_plainly() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = aigw_core::gitlab::images::GATEWAY_IMAGE;
+    let tag = format!("self-hosted-vtest{}-ee", aigw_e2e::free_port());
+    let image = format!("{gateway}:{tag}");
+    docker
+        .tag_image(
+            &format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE),
+            Some(
+                bollard::query_parameters::TagImageOptionsBuilder::default()
+                    .repo(gateway)
+                    .tag(&tag)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    // No registry answers here.
+    let registry = format!("http://127.0.0.1:{}", aigw_e2e::free_port());
+    let check = |extra: Vec<String>| {
+        let mut args: Vec<String> = [
+            "check",
+            "tag",
+            "--tag",
+            &tag,
+            "--registry",
+            &registry,
+            "--json",
+        ]
+        .map(String::from)
+        .into();
+        args.extend(extra);
+        let data = dir.path().to_path_buf();
+        async move {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&data, &a, &[]).await
+        }
+    };
+
+    let o = check(vec![]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(
+        (r["result"].as_str(), r["source"].as_str()),
+        (Some("exists"), Some("on the engine")),
+        "{r}"
+    );
+
+    // A bundle of it, by `images save`; then the local tag goes: the bundle answers.
+    let mut s = aigw_e2e::standin_spec(dir.path(), "aigw-tag-check-e2e");
+    s.gateway.image = gateway.into();
+    s.gateway.tag = Some(tag.clone());
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    let bundle = dir.path().join("bundle.tar");
+    let o = cli(
+        dir.path(),
+        &[
+            "images",
+            "save",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    docker
+        .remove_image(
+            &image,
+            Some(
+                bollard::query_parameters::RemoveImageOptionsBuilder::default()
+                    .noprune(true)
+                    .build(),
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let o = check(vec!["--bundle".into(), bundle.display().to_string()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(r["result"], "exists", "{r}");
+    assert!(
+        r["source"]
+            .as_str()
+            .unwrap()
+            .contains("in the image bundle"),
+        "{r}"
+    );
+
+    // Docker's own manifest.json inside the tar is read when the bundle's manifest is absent.
+    std::fs::remove_file(dir.path().join("bundle.tar.manifest.json")).unwrap();
+    let o = check(vec!["--bundle".into(), bundle.display().to_string()]).await;
+    assert_eq!(result(&o)["result"], "exists", "{}", text(&o));
+
+    // Nowhere: not on the engine, no registry: said plainly, with both reasons.
+    let o = check(vec![]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(r["result"], "could_not_check", "{r}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("not on the engine") && reason.contains("127.0.0.1"),
+        "{r}"
+    );
+}

@@ -361,6 +361,59 @@ pub fn judge_manifest(image: &str, source: &str, status: u16) -> TagAnswer {
     }
 }
 
+/// Whether a loaded image bundle holds `image` (its references, from the bundle's manifest).
+pub fn judge_bundle(image: &str, bundle: &str, references: &[String]) -> TagAnswer {
+    if references.iter().any(|r| r == image) {
+        TagAnswer::Exists {
+            image: image.into(),
+            source: format!("in the image bundle {bundle}"),
+        }
+    } else {
+        TagAnswer::Missing {
+            image: image.into(),
+            source: format!("the image bundle {bundle}"),
+            fix: "the bundle holds other images: make one for this spec with `images save` where the \
+                  registry is reachable, or set gateway.tag in the spec to the tag the bundle holds"
+                .into(),
+        }
+    }
+}
+
+/// One answer from the places asked in order (the engine's images, a bundle, the registry): the first
+/// that has the image wins; else the registry's "missing", else the bundle's; else could not check, with
+/// every place's reason.
+pub fn decide_tag(image: &str, answers: &[TagAnswer]) -> TagAnswer {
+    if let Some(found) = answers
+        .iter()
+        .find(|a| matches!(a, TagAnswer::Exists { .. }))
+    {
+        return found.clone();
+    }
+    let missing: Vec<&TagAnswer> = answers
+        .iter()
+        .filter(|a| matches!(a, TagAnswer::Missing { .. }))
+        .collect();
+    // The registry is asked last: its "missing" is the authority; a bundle's is the air-gapped answer.
+    if let Some(m) = missing.last() {
+        return (*m).clone();
+    }
+    let reasons: Vec<&str> = answers
+        .iter()
+        .filter_map(|a| match a {
+            TagAnswer::CouldNotCheck { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    TagAnswer::CouldNotCheck {
+        image: image.into(),
+        reason: if reasons.is_empty() {
+            "nowhere to look".into()
+        } else {
+            reasons.join("; ")
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,6 +522,41 @@ mod tests {
         assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push"));
         assert_eq!(parse_bearer_challenge("Basic realm=\"x\""), None);
         assert_eq!(parse_bearer_challenge("Bearer service=\"x\""), None);
+    }
+
+    #[test]
+    fn a_tag_is_answered_by_the_first_place_that_has_it_else_said_plainly() {
+        let img = "reg/gw:self-hosted-v18.4.1-ee";
+        let not_here = TagAnswer::CouldNotCheck {
+            image: img.into(),
+            reason: "not on the engine".into(),
+        };
+        let bundle_has = judge_bundle(img, "b.tar", &[img.to_string()]);
+        let bundle_lacks = judge_bundle(img, "b.tar", &["reg/gw:other".to_string()]);
+        let registry_down = TagAnswer::CouldNotCheck {
+            image: img.into(),
+            reason: "registry.gitlab.com: DNS failed".into(),
+        };
+        match decide_tag(img, &[not_here.clone(), bundle_has, registry_down.clone()]) {
+            TagAnswer::Exists { source, .. } => assert!(source.contains("b.tar"), "{source}"),
+            a => panic!("{a:?}"),
+        }
+        match decide_tag(
+            img,
+            &[not_here.clone(), bundle_lacks, registry_down.clone()],
+        ) {
+            TagAnswer::Missing { source, .. } => assert!(source.contains("bundle"), "{source}"),
+            a => panic!("{a:?}"),
+        }
+        match decide_tag(img, &[not_here, registry_down]) {
+            TagAnswer::CouldNotCheck { reason, .. } => {
+                assert!(
+                    reason.contains("not on the engine") && reason.contains("DNS"),
+                    "{reason}"
+                )
+            }
+            a => panic!("{a:?}"),
+        }
     }
 
     #[test]

@@ -37,6 +37,68 @@ pub async fn gateway_tag_exists(
     gitlab_live::tag_in_registry(&base, name, tag, opts).await
 }
 
+/// Where `check tag` looks, in this order: the engine's images, a loaded image bundle, the registry.
+#[derive(Default)]
+pub struct TagPlaces<'a> {
+    pub engine: Option<&'a super::Session>,
+    pub bundle: Option<&'a std::path::Path>,
+    /// The registry's base URL (default `https://registry.gitlab.com`); `None` with `skip_registry`.
+    pub registry: Option<&'a str>,
+    /// Never ask the registry (an air-gapped site).
+    pub skip_registry: bool,
+}
+
+/// Whether the gateway image `tag` exists: on the engine, else in the bundle, else in the registry; the
+/// first place that has it answers (with its source), the registry only when neither did.
+pub async fn gateway_tag_found(
+    tag: &str,
+    places: &TagPlaces<'_>,
+    opts: &HttpOptions,
+) -> Result<TagAnswer, LiveError> {
+    use crate::docker::container_engine::{ContainerEngine, EngineError};
+    let image = format!("{GATEWAY_IMAGE}:{tag}");
+    let mut answers = Vec::new();
+    if let Some(session) = places.engine {
+        answers.push(
+            match ContainerEngine::inspect_image(&session.conn.docker, &image).await {
+                Ok(_) => TagAnswer::Exists {
+                    image: image.clone(),
+                    source: "on the engine".into(),
+                },
+                Err(EngineError::NotFound(_)) => TagAnswer::CouldNotCheck {
+                    image: image.clone(),
+                    reason: "not on the engine".into(),
+                },
+                Err(e) => TagAnswer::CouldNotCheck {
+                    image: image.clone(),
+                    reason: format!("the engine's images could not be listed: {e}"),
+                },
+            },
+        );
+    }
+    if let (false, Some(bundle)) = (found(&answers), places.bundle) {
+        answers.push(match crate::docker::images::bundle_references(bundle) {
+            Ok(refs) => {
+                aigw_core::gitlab::live::judge_bundle(&image, &bundle.display().to_string(), &refs)
+            }
+            Err(reason) => TagAnswer::CouldNotCheck {
+                image: image.clone(),
+                reason,
+            },
+        });
+    }
+    if !found(&answers) && !places.skip_registry {
+        answers.push(gateway_tag_exists(tag, places.registry, opts).await?);
+    }
+    Ok(aigw_core::gitlab::live::decide_tag(&image, &answers))
+}
+
+fn found(answers: &[TagAnswer]) -> bool {
+    answers
+        .iter()
+        .any(|a| matches!(a, TagAnswer::Exists { .. }))
+}
+
 /// The gateway's health at the address GitLab will use.
 pub async fn gateway_health(host: &str, port: u16) -> Vec<StepResult> {
     gitlab_live::gateway_health(host, port).await
