@@ -662,6 +662,25 @@ async fn apply_reports_the_gateway_at_gitlabs_address_and_a_finding_keeps_the_in
     let ours = aigw_engine::docker::manage::status(docker).await.unwrap();
     assert_eq!(ours.len(), 2, "{ours:?}");
     assert!(ours.iter().all(|c| c.condition == "running"), "{ours:?}");
+
+    // A gateway tag that exists nowhere reachable: the pull's error names the tag and where it came from.
+    let missing = format!("no-such-tag-{gw}");
+    let mut s = aigw_core::spec::DeploymentSpec::from_toml(
+        &std::fs::read_to_string(&spec).unwrap(),
+        "spec",
+    )
+    .unwrap();
+    s.gateway.tag = Some(missing.clone());
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    let o = cli(dir.path(), &["apply", "--spec", &spec], &env).await;
+    let t = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!(
+            "the gateway tag {missing} (set by gateway.tag in the spec)"
+        )) && t.contains(&format!("check tag --tag {missing}")),
+        "{t}"
+    );
     aigw_engine::docker::manage::uninstall(docker)
         .await
         .unwrap();

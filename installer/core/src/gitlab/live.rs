@@ -361,6 +361,29 @@ pub fn judge_manifest(image: &str, source: &str, status: u16) -> TagAnswer {
     }
 }
 
+/// What a failed pull of the gateway image adds to its error: the tag, where it came from (the spec, or
+/// the GitLab version it follows) and how to check it; `None` for another image.
+pub fn gateway_pull_hint(
+    image: &str,
+    gateway_image: &str,
+    tag: &str,
+    tag_from_spec: bool,
+    gitlab_version: &str,
+) -> Option<String> {
+    if image != format!("{gateway_image}:{tag}") {
+        return None;
+    }
+    let origin = if tag_from_spec {
+        "set by gateway.tag in the spec".to_string()
+    } else {
+        format!("derived from GitLab {gitlab_version}")
+    };
+    Some(format!(
+        "the gateway tag {tag} ({origin}) is not on the engine and the registry did not give it; check it \
+         with `check tag --tag {tag}` (the engine, an image bundle, then the registry)"
+    ))
+}
+
 /// Whether a loaded image bundle holds `image` (its references, from the bundle's manifest).
 pub fn judge_bundle(image: &str, bundle: &str, references: &[String]) -> TagAnswer {
     if references.iter().any(|r| r == image) {
@@ -557,6 +580,23 @@ mod tests {
             }
             a => panic!("{a:?}"),
         }
+    }
+
+    #[test]
+    fn a_failed_gateway_pull_names_the_tag_and_the_version_it_follows() {
+        let h = gateway_pull_hint(
+            "reg/gw:self-hosted-v18.4.1-ee",
+            "reg/gw",
+            "self-hosted-v18.4.1-ee",
+            false,
+            "18.4.1",
+        )
+        .unwrap();
+        assert!(
+            h.contains("self-hosted-v18.4.1-ee") && h.contains("derived from GitLab 18.4.1"),
+            "{h}"
+        );
+        assert!(gateway_pull_hint("reg/model:x", "reg/gw", "x", false, "18.4.1").is_none());
     }
 
     #[test]

@@ -178,7 +178,8 @@ pub async fn install(
             &opts,
             sink,
         )
-        .await?;
+        .await
+        .map_err(|e| with_pull_hint(e, s))?;
         let gitlab_reach = super::gitlab::reach_after_apply(t, s, sink).await;
         Ok(Installed {
             spec: with_token_file(s.clone(), token_file.as_deref()),
@@ -226,6 +227,30 @@ pub async fn upgrade(
         })
     })
     .await
+}
+
+/// A gateway image that could not be pulled: its tag and the GitLab version it follows, said plainly (no
+/// extra network call: an air-gapped install is not held up).
+fn with_pull_hint(e: deploy::DeployError, s: &DeploymentSpec) -> deploy::DeployError {
+    match e {
+        deploy::DeployError::Pull { image, detail } => {
+            let hint = s.gateway_tag().ok().and_then(|tag| {
+                aigw_core::gitlab::live::gateway_pull_hint(
+                    &image,
+                    &s.gateway.image,
+                    &tag,
+                    s.gateway.tag.is_some(),
+                    &s.gitlab.version,
+                )
+            });
+            let detail = match hint {
+                Some(h) => format!("{detail}; {h}"),
+                None => detail,
+            };
+            deploy::DeployError::Pull { image, detail }
+        }
+        other => other,
+    }
 }
 
 fn with_token_file(mut s: DeploymentSpec, token: Option<&Path>) -> DeploymentSpec {
