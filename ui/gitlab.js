@@ -4,7 +4,7 @@
 // field is cleared after its one use.
 import { $, el, invoke, errorText } from "./lib.js";
 
-function stepLine(s) {
+export function stepLine(s) {
   if (s.result === "pass") return el("li", { "data-result": "pass" }, `✓ ${s.step.toUpperCase()}: ${s.detail}`);
   if (s.result === "not_run") return el("li", { "data-result": "not_run" }, `– ${s.step.toUpperCase()}: ${s.reason}`);
   return el("li", { "data-result": "finding" }, `✗ ${s.step.toUpperCase()}: ${s.message} — fix: ${s.fix}`);
@@ -33,14 +33,19 @@ async function detectVersion() {
   out.textContent = "asking GitLab…";
   out.dataset.state = "running";
   try {
-    const answer = await invoke("gitlab_version", { url, token: token || null });
+    const remember = $("#m-gitlab-remember").checked;
+    const answer = await invoke("gitlab_version", { url, token: token || null, remember });
+    // Where a token is kept: said, never shown.
+    const kept = answer.used_kept
+      ? ` (using the token kept in ${answer.used_kept})`
+      : answer.kept_in ? ` (token kept in ${answer.kept_in})` : "";
     if (answer.result === "found") {
       $("#m-gitlab").value = answer.version;
       if (!$("#c-gitlab-url").value) $("#c-gitlab-url").value = url;
-      out.textContent = `GitLab ${answer.version}`;
+      out.textContent = `GitLab ${answer.version}${kept}`;
       out.dataset.state = "found";
     } else {
-      out.textContent = `${answer.reason} — ${answer.fix}`;
+      out.textContent = `${answer.reason} — ${answer.fix}${kept}`;
       out.dataset.state = "unknown";
     }
   } catch (e) {

@@ -4,8 +4,20 @@
 import { $ } from "./lib.js";
 import { progressView, runWithProgress, cancelRunning, showFailure } from "./progress.js";
 import { state, showStep, INSTALLATION_CHANGED } from "./nav.js";
+import { stepLine } from "./gitlab.js";
 
 const view = progressView($("#install-progress"));
+
+// The gateway's health at the address GitLab will use, asked after the install: declared as
+// data-gitlab-reach="pass" or "finding" (a finding keeps the install: the fix is on GitLab's side or DNS).
+function showReach(steps) {
+  const box = $("#install-gitlab-reach");
+  const list = box.querySelector("ul");
+  list.replaceChildren(...(steps ?? []).map(stepLine));
+  box.hidden = !steps?.length;
+  if (steps?.length) box.dataset.gitlabReach = steps.some((s) => s.result === "finding") ? "finding" : "pass";
+  else delete box.dataset.gitlabReach;
+}
 
 export async function startInstall(args) {
   const status = $("#install-status");
@@ -13,6 +25,7 @@ export async function startInstall(args) {
   const cancel = $("#cancel-install");
   view.reset();
   error.hidden = true;
+  showReach([]);
   $("#to-connect").hidden = true;
   $("#install-btn").disabled = true;
   cancel.disabled = false;
@@ -24,6 +37,7 @@ export async function startInstall(args) {
     status.textContent = done.changed
       ? `Installed in ${done.elapsed_s.toFixed(1)} s. The AI Gateway answers at ${done.gateway_url}.`
       : `Already installed and healthy: nothing needed changing. The AI Gateway answers at ${done.gateway_url}.`;
+    showReach(done.gitlab_reach);
     status.dataset.result = "ok";
     $("#to-connect").hidden = false;
     $("#to-connect").focus();

@@ -1,5 +1,6 @@
 //! Configure's "Test GitLab" and the version's "Detect": the live checks of `usecase`, nothing decided here.
-//! The token is used for one request and dropped; it is never stored, returned or logged.
+//! The token is used for one request and dropped, unless "Remember the token" asks to keep it (0600 in the
+//! data directory); it is never returned or logged.
 
 use aigw_core::gitlab::live::{Check, VersionAnswer};
 use aigw_core::secret::Secret;
@@ -22,16 +23,49 @@ pub async fn check_gitlab(url: String, ca_file: Option<String>) -> Result<Check,
     Ok(usecase::check_gitlab(&url, &http(ca_file)).await?)
 }
 
-/// "Detect": GitLab's version from its answer (with a read_api token if given); the page fills the field
-/// only from a `found` answer.
+/// What "Detect" answers: GitLab's answer, and where a token is kept when one was used or kept.
+#[derive(Debug, serde::Serialize)]
+pub struct Detected {
+    #[serde(flatten)]
+    pub answer: VersionAnswer,
+    /// The kept token's file this request used (no token typed), for the page to say so.
+    pub used_kept: Option<String>,
+    /// Where the typed token was kept, when "Remember the token" was ticked and GitLab accepted it.
+    pub kept_in: Option<String>,
+}
+
+/// "Detect": GitLab's version from its answer (with a read_api token if given, else the kept one); the
+/// page fills the field only from a `found` answer. With `remember`, a token GitLab accepted is kept as a
+/// 0600 file in the data directory; it is never returned.
 #[tauri::command]
 pub async fn gitlab_version(
     url: String,
     token: Option<String>,
+    remember: Option<bool>,
     ca_file: Option<String>,
-) -> Result<VersionAnswer, UiError> {
-    let token = token
+) -> Result<Detected, UiError> {
+    let given = token
         .filter(|t| !t.trim().is_empty())
         .map(|t| Secret::new(t.trim()));
-    Ok(usecase::gitlab_version(&url, token.as_ref(), &http(ca_file)).await?)
+    let (token, used_kept) = match given {
+        Some(t) => (Some(t), None),
+        None => match usecase::kept_gitlab_token()? {
+            Some((path, t)) => (Some(t), Some(path.display().to_string())),
+            None => (None, None),
+        },
+    };
+    let answer = usecase::gitlab_version(&url, token.as_ref(), &http(ca_file)).await?;
+    let found = matches!(answer, VersionAnswer::Found { .. });
+    let kept_in = match (
+        &token,
+        remember.unwrap_or(false) && used_kept.is_none() && found,
+    ) {
+        (Some(t), true) => Some(usecase::keep_gitlab_token(t)?.display().to_string()),
+        _ => None,
+    };
+    Ok(Detected {
+        answer,
+        used_kept,
+        kept_in,
+    })
 }

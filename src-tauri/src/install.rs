@@ -57,6 +57,8 @@ pub struct Done {
     pub gateway_url: String,
     /// The spec now describing the installation (for Manage and the CLI's `--spec`).
     pub spec_path: String,
+    /// The gateway's health at the address GitLab will use, asked after the apply.
+    pub gitlab_reach: Vec<aigw_core::gitlab::live::StepResult>,
 }
 
 /// What the page receives on an operation's channel: the engine's events, then one `{"end": true}` as
@@ -97,6 +99,7 @@ fn done(i: &Installed, spec_path: PathBuf) -> Done {
         elapsed_s: i.report.elapsed.as_secs_f64(),
         gateway_url: format!("http://{}:{}", i.spec.gateway.host, i.spec.gateway.port),
         spec_path: spec_path.display().to_string(),
+        gitlab_reach: i.gitlab_reach.clone(),
     }
 }
 

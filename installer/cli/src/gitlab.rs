@@ -62,6 +62,13 @@ pub struct CheckTagArgs {
         default_value = "https://registry.gitlab.com"
     )]
     registry: String,
+    /// Also look in this image bundle (made by `images save`; its manifest beside it, else docker's
+    /// manifest.json inside), after the engine's own images and before the registry.
+    #[arg(long, value_name = "BUNDLE.tar")]
+    bundle: Option<PathBuf>,
+    /// Never ask the registry (an air-gapped site): the engine and the bundle only.
+    #[arg(long)]
+    offline: bool,
     /// A PEM file of CA certificates to trust besides the system's [env: AIGW_CA_FILE]
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -76,8 +83,20 @@ pub struct CheckTagArgs {
 )]
 pub struct VersionArgs {
     /// GitLab's URL.
-    #[arg(long = "gitlab-url", alias = "url", value_name = "URL")]
-    url: String,
+    #[arg(
+        long = "gitlab-url",
+        alias = "url",
+        value_name = "URL",
+        required_unless_present = "forget_token"
+    )]
+    url: Option<String>,
+    /// Keep the token given (--token-file or $GITLAB_TOKEN) once GitLab accepted it: a 0600 file in the data
+    /// directory, used by later runs given no token. Never in the spec, an export or a log.
+    #[arg(long, conflicts_with = "forget_token")]
+    save_token: bool,
+    /// Delete the kept token (then nothing else is asked).
+    #[arg(long)]
+    forget_token: bool,
     /// A file holding a personal access token with the read_api scope [else: $GITLAB_TOKEN]
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
@@ -172,8 +191,15 @@ pub fn print_steps(steps: &[aigw_core::gitlab::live::StepResult]) {
 
 async fn check_tag(args: CheckTagArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
-    let answer =
-        usecase::gateway_tag_exists(&args.tag, Some(&args.registry), &http(args.ca_file)).await?;
+    // The engine's images first; an engine that cannot be reached is one place fewer, not an error.
+    let session = usecase::Session::connect().await.ok();
+    let places = usecase::TagPlaces {
+        engine: session.as_ref(),
+        bundle: args.bundle.as_deref(),
+        registry: Some(&args.registry),
+        skip_registry: args.offline,
+    };
+    let answer = usecase::gateway_tag_found(&args.tag, &places, &http(args.ca_file)).await?;
     let ok = matches!(answer, TagAnswer::Exists { .. });
     if args.json {
         crate::render::json_result(serde_json::to_value(&answer)?);
@@ -194,7 +220,20 @@ async fn check_tag(args: CheckTagArgs) -> anyhow::Result<ExitCode> {
 pub async fn gitlab(cmd: GitlabCommand) -> anyhow::Result<ExitCode> {
     let GitlabCommand::Version(args) = cmd;
     crate::render::set_json(args.json);
-    let token = match &args.token_file {
+    if args.forget_token {
+        let gone = usecase::forget_gitlab_token()?;
+        if args.json {
+            crate::render::json_result(serde_json::json!({ "forgotten": gone }));
+        } else {
+            match gone {
+                Some(p) => println!("forgot the GitLab token kept in {}", p.display()),
+                None => println!("no GitLab token was kept"),
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let url = args.url.clone().unwrap_or_default();
+    let given = match &args.token_file {
         Some(f) => Some(Secret::new(
             std::fs::read_to_string(f)
                 .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", f.display()))?
@@ -205,12 +244,48 @@ pub async fn gitlab(cmd: GitlabCommand) -> anyhow::Result<ExitCode> {
             .filter(|t| !t.trim().is_empty())
             .map(|t| Secret::new(t.trim())),
     };
-    let answer = usecase::gitlab_version(&args.url, token.as_ref(), &http(args.ca_file)).await?;
-    drop(token);
+    if args.save_token && given.is_none() {
+        anyhow::bail!("--save-token needs a token: give --token-file FILE or set GITLAB_TOKEN");
+    }
+    // No token given: the one kept on an earlier request, said so.
+    let (token, kept_from) = match given {
+        Some(t) => (Some(t), None),
+        None => match usecase::kept_gitlab_token()? {
+            Some((path, t)) => (Some(t), Some(path)),
+            None => (None, None),
+        },
+    };
+    if let Some(p) = &kept_from {
+        if !args.json {
+            println!("using the token kept in {}", p.display());
+        }
+    }
+    let answer = usecase::gitlab_version(&url, token.as_ref(), &http(args.ca_file)).await?;
     let ok = matches!(answer, VersionAnswer::Found { .. });
+    // Kept only once GitLab accepted it: a wrong token is not remembered.
+    let saved = match (&token, args.save_token && kept_from.is_none(), ok) {
+        (Some(t), true, true) => Some(usecase::keep_gitlab_token(t)?),
+        _ => None,
+    };
+    drop(token);
     if args.json {
-        crate::render::json_result(serde_json::to_value(&answer)?);
+        let mut v = serde_json::to_value(&answer)?;
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert(
+                "token_kept_in".into(),
+                serde_json::json!(saved.as_ref().or(kept_from.as_ref())),
+            );
+        }
+        crate::render::json_result(v);
     } else {
+        if let Some(p) = &saved {
+            println!(
+                "kept the token in {} (mode 0600; --forget-token deletes it)",
+                p.display()
+            );
+        } else if args.save_token && !ok {
+            println!("the token was not kept: GitLab did not accept it");
+        }
         match &answer {
             VersionAnswer::Found { version, revision } => match revision {
                 Some(r) => println!("GitLab {version} (revision {r})"),

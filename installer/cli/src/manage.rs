@@ -33,7 +33,7 @@ pub async fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     let health = match &args.spec {
         Some(path) => {
             let s = usecase::load_spec(path)?;
-            Some(usecase::gateway_health(&s.gateway.host, s.gateway.port).await)
+            Some(usecase::gateway_health_for(&target, &s.gateway.host, s.gateway.port).await)
         }
         None => None,
     };

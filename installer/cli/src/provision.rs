@@ -280,6 +280,7 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
             "changed": report.changed,
             "elapsed_s": report.elapsed.as_secs_f64(),
             "spec": path,
+            "gitlab_reach": done.gitlab_reach,
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -293,6 +294,7 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{st}already at those tags{st:#}: nothing to do");
     }
+    print_reach(&done.gitlab_reach);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -370,7 +372,8 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     let (tx, render) = renderer();
     let result = usecase::install(&target, &s, &opts, &Some(tx), cancel_on_ctrl_c()).await;
     let _ = render.await;
-    let report = result?.report;
+    let done = result?;
+    let report = done.report;
     let gateway_url = format!("http://{}:{}", s.gateway.host, s.gateway.port);
     if args.json {
         crate::render::json_result(serde_json::json!({
@@ -378,6 +381,7 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
             "elapsed_s": report.elapsed.as_secs_f64(),
             "gateway_url": gateway_url,
             "plan": report.plan,
+            "gitlab_reach": done.gitlab_reach,
         }));
         return Ok(ExitCode::SUCCESS);
     }
@@ -390,7 +394,27 @@ pub async fn apply(args: ApplyArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{st}up to date{st:#}: nothing to do");
     }
+    print_reach(&done.gitlab_reach);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The gateway at GitLab's address, after "applied"/"upgraded". A finding leaves the exit status 0: the
+/// deployment is installed and healthy (exit 3 says nothing was changed, which would be false here); the
+/// finding and its fix are printed, and `--json` carries `gitlab_reach`.
+fn print_reach(steps: &[aigw_core::gitlab::live::StepResult]) {
+    if steps.is_empty() {
+        return;
+    }
+    let finding = aigw_core::gitlab::live::reach_has_finding(steps);
+    println!(
+        "the gateway at GitLab's address{}:",
+        if finding {
+            " (a finding: GitLab may not reach it)"
+        } else {
+            ""
+        }
+    );
+    crate::gitlab::print_steps(steps);
 }
 
 #[derive(clap::Subcommand)]

@@ -7,8 +7,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use aigw_core::gitlab::live::{
-    self, judge_keys, judge_manifest, judge_version, parse_bearer_challenge, Check, Outcome, Step,
-    StepResult, TagAnswer, VersionAnswer,
+    self, judge_keys, judge_manifest, judge_version, parse_bearer_challenge, Check, GatewayMachine,
+    Outcome, Step, StepResult, TagAnswer, VersionAnswer,
 };
 use aigw_core::secret::Secret;
 
@@ -391,16 +391,58 @@ async fn send(r: reqwest::RequestBuilder, host: &str) -> Result<reqwest::Respons
 /// The gateway's health at `http://<host>:<port>/monitoring/healthz`, the host resolved here as GitLab
 /// would resolve it (a finding when it leads to another machine), then asked directly (no proxy).
 pub async fn gateway_health(host: &str, port: u16) -> Vec<StepResult> {
-    let resolved: Vec<IpAddr> =
-        match tokio::time::timeout(STEP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
-            Ok(Ok(a)) => a.map(|a| a.ip()).collect(),
-            _ => Vec::new(),
+    gateway_health_on(host, port, &this_machine()).await
+}
+
+/// This machine's interfaces' addresses.
+pub fn this_machine() -> GatewayMachine {
+    GatewayMachine::ThisMachine(
+        if_addrs::get_if_addrs()
+            .map(|v| v.into_iter().map(|i| i.ip()).collect())
+            .unwrap_or_default(),
+    )
+}
+
+/// A remote engine's server, by the host of its endpoint (`tcp://gpu01:2376`, `ssh://admin@gpu01`)
+/// resolved from here; unknown when the endpoint names no host or the name does not resolve.
+pub async fn server_machine(endpoint_host: Option<&str>) -> GatewayMachine {
+    let Some(name) = endpoint_host else {
+        return GatewayMachine::Unknown {
+            reason: "the engine's endpoint names no host".into(),
         };
-    let local: Vec<IpAddr> = if_addrs::get_if_addrs()
-        .map(|v| v.into_iter().map(|i| i.ip()).collect())
-        .unwrap_or_default();
-    let dns = live::judge_gateway_address(host, &resolved, &local);
+    };
+    let addresses = lookup(name, 0).await;
+    if addresses.is_empty() {
+        return GatewayMachine::Unknown {
+            reason: format!("the engine's host {name} does not resolve here"),
+        };
+    }
+    GatewayMachine::Server {
+        name: name.to_string(),
+        addresses,
+    }
+}
+
+async fn lookup(host: &str, port: u16) -> Vec<IpAddr> {
+    match tokio::time::timeout(STEP_TIMEOUT, tokio::net::lookup_host((host, port))).await {
+        Ok(Ok(a)) => a.map(|a| a.ip()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// [`gateway_health`] with the gateway's machine given: a remote engine's server is judged by its own
+/// addresses, never this workstation's.
+pub async fn gateway_health_on(host: &str, port: u16, on: &GatewayMachine) -> Vec<StepResult> {
+    let resolved = lookup(host, port).await;
+    let dns = live::judge_gateway_address_on(host, &resolved, on);
     let mut steps = vec![step(Step::Dns, dns)];
+    if resolved.is_empty() {
+        steps.push(step(
+            Step::Health,
+            Outcome::not_run(format!("{host} does not resolve")),
+        ));
+        return steps;
+    }
     let url = format!("http://{}/monitoring/healthz", authority(host, port));
     let answer = match client(&HttpOptions::default()) {
         Ok(c) => tokio::time::timeout(STEP_TIMEOUT, c.get(&url).send()).await,

@@ -96,6 +96,55 @@ pub fn stored_token_file(data_dir: &Path) -> Result<Option<PathBuf>, SpecError> 
     Ok(Some(path))
 }
 
+/// Where a GitLab token (read_api, for `gitlab version` / Detect) is kept when the admin asks, in the data
+/// directory; never in the spec, an export or a log.
+pub const GITLAB_TOKEN_FILE: &str = "gitlab_token";
+
+fn write_error(path: &Path, e: std::io::Error) -> SpecError {
+    SpecError::Write {
+        path: path.display().to_string(),
+        source: e,
+    }
+}
+
+/// Keeps `token` as `<data_dir>/gitlab_token`, mode 0600 (replacing an earlier one).
+pub fn keep_gitlab_token(data_dir: &Path, token: &Secret) -> Result<PathBuf, SpecError> {
+    let path = data_dir.join(GITLAB_TOKEN_FILE);
+    std::fs::create_dir_all(data_dir).map_err(|e| write_error(data_dir, e))?;
+    crate::fsutil::write_new(&path, token.expose().trim().as_bytes(), true, 0o600).map_err(
+        |e| match e {
+            crate::fsutil::WriteError::Io(io) => write_error(&path, io),
+            crate::fsutil::WriteError::Exists => {
+                write_error(&path, std::io::Error::other("exists"))
+            }
+        },
+    )?;
+    Ok(path)
+}
+
+/// The GitLab token kept earlier (its file checked 0600, refused otherwise), or none.
+pub fn kept_gitlab_token(data_dir: &Path) -> Result<Option<(PathBuf, Secret)>, SpecError> {
+    let path = data_dir.join(GITLAB_TOKEN_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    crate::fsutil::check_secret_file(&path)
+        .map_err(|p| invalid("gitlab.token", p, format!("chmod 600 {}", path.display())))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| write_error(&path, e))?;
+    let token = text.trim();
+    Ok((!token.is_empty()).then(|| (path, Secret::new(token))))
+}
+
+/// Removes the kept GitLab token; the file's path when there was one.
+pub fn forget_gitlab_token(data_dir: &Path) -> Result<Option<PathBuf>, SpecError> {
+    let path = data_dir.join(GITLAB_TOKEN_FILE);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(Some(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(write_error(&path, e)),
+    }
+}
+
 /// The token file `plan` would mount: the spec's, else the one an earlier run kept. Reads the
 /// environment never, so a plan does not depend on the shell it runs in.
 pub fn planned_token_file(
@@ -191,6 +240,28 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(planned_token_file(&s, empty.path()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_gitlab_token_is_kept_0600_reused_and_forgotten() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        assert!(kept_gitlab_token(&data).unwrap().is_none());
+        let path = keep_gitlab_token(&data, &Secret::new("glpat-kept123 ")).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let (at, t) = kept_gitlab_token(&data).unwrap().unwrap();
+        assert_eq!(
+            (at.as_path(), t.expose()),
+            (path.as_path(), "glpat-kept123")
+        );
+        // A file others can read is refused, not used.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(kept_gitlab_token(&data).is_err());
+        assert_eq!(forget_gitlab_token(&data).unwrap(), Some(path));
+        assert_eq!(forget_gitlab_token(&data).unwrap(), None);
+        assert!(kept_gitlab_token(&data).unwrap().is_none());
     }
 
     #[test]

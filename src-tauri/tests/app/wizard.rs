@@ -531,6 +531,17 @@ async fn install_connect_export_and_manage_on_the_real_engine() {
     );
     let phases = d.text("#install-progress .phases").await;
     assert!(phases.contains('✓') && !phases.contains('✗'), "{phases}");
+    // The gateway at the address GitLab will use, declared on the page: aigw.example.com is not this
+    // machine (it does not resolve here, or leads elsewhere), a finding that keeps the install.
+    d.wait_attribute("#install-gitlab-reach", "data-gitlab-reach", |v| {
+        v == Some("finding")
+    })
+    .await;
+    let reach = d.text("#install-gitlab-reach").await;
+    assert!(
+        reach.contains("aigw.example.com") && reach.contains("fix:"),
+        "{reach}"
+    );
     let running = ours(&engine).await;
     assert_eq!(running.len(), 2, "{running:?}");
     // The engine probed both services itself; Docker's own check (every 10 s) may still say "starting".

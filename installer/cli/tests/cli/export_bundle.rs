@@ -82,6 +82,71 @@ fn every_file_per_version_snapshot() {
     }
 }
 
+/// GitLab on Kubernetes (Helm): the gateway beside it answers at its Ingress, `http://<host>` on port 80,
+/// in every file GitLab's side reads; the LoadBalancer's `:<port>` appears only where it is named as the
+/// alternative. Other install types keep `http://<host>:<port>`.
+#[test]
+fn a_kubernetes_export_points_gitlab_at_the_ingress_and_names_the_load_balancer() {
+    let s = spec("18.2");
+    let ingress = format!("http://{}/", s.gateway.host);
+    let direct = format!("http://{}:{}", s.gateway.host, s.gateway.port);
+    let files = export_files(&s, &opts(InstallType::Helm)).unwrap();
+    let text: String = files
+        .iter()
+        .map(|f| {
+            let body = String::from_utf8(f.bytes.clone()).unwrap();
+            let body = aigw_core::plan::labels::without_config_digests(&body);
+            format!("===== {} =====\n{body}\n", f.path)
+        })
+        .collect();
+    insta::assert_snapshot!("bundle_18.2_helm", text);
+    for f in files
+        .iter()
+        .filter(|f| f.path == "README.md" || f.path.starts_with("gitlab/"))
+    {
+        let body = String::from_utf8(f.bytes.clone()).unwrap();
+        for line in body.lines().filter(|l| l.contains(&direct)) {
+            assert!(
+                line.contains("gateway-loadbalancer.yaml"),
+                "{}: {direct} outside the LoadBalancer alternative: {line}",
+                f.path
+            );
+        }
+    }
+    let gitlab_side = |files: &[aigw_core::export::archive::ExportFile]| {
+        files
+            .iter()
+            .filter(|f| f.path == "README.md" || f.path.starts_with("gitlab/"))
+            .map(|f| String::from_utf8(f.bytes.clone()).unwrap())
+            .collect::<String>()
+    };
+    let helm = gitlab_side(&files);
+    let ingress = ingress.trim_end_matches('/');
+    for want in [
+        format!("curl -fsS {ingress}/monitoring/healthz"),
+        format!("AI_GATEWAY_URL: '{ingress}'"),
+        format!("**Local AI Gateway URL**: `{ingress}`"),
+        format!("gateway-loadbalancer.yaml` instead, `{direct}`"),
+    ] {
+        assert!(helm.contains(&want), "{want}");
+    }
+    for install in [
+        InstallType::Omnibus,
+        InstallType::Docker,
+        InstallType::Source,
+    ] {
+        let other = gitlab_side(&export_files(&s, &opts(install)).unwrap());
+        assert!(
+            other.contains(&format!("{direct}/monitoring/healthz")),
+            "{install}"
+        );
+        assert!(
+            !other.contains("gateway-loadbalancer.yaml instead"),
+            "{install}"
+        );
+    }
+}
+
 #[test]
 fn compose_yaml_and_kubernetes_pass_the_real_tools() {
     let dir = tempfile::tempdir().unwrap();

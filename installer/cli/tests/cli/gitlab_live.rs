@@ -597,3 +597,299 @@ async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
     assert_eq!(h[1]["result"], "pass", "{v}");
     assert!(gw.seen().iter().any(|s| s.path == "/monitoring/healthz"));
 }
+
+/// The stand-in spec for this file's apply, gateway host `host`, in `dir`; returns its path.
+fn apply_spec(dir: &Path, host: &str, gw: u16, model: u16) -> String {
+    let mut s = aigw_e2e::standin_spec(dir, "aigw-gitlab-reach-e2e");
+    s.gateway.host = host.into();
+    s.gateway.container = "aigw-gitlab-reach-gw".into();
+    s.gateway.port = gw;
+    s.model.container = "aigw-gitlab-reach-model".into();
+    s.model.port = model;
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, s.to_toml()).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_reports_the_gateway_at_gitlabs_address_and_a_finding_keeps_the_install() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, model) = (aigw_e2e::free_port(), aigw_e2e::free_port());
+    let env = [("AIGW_STABLE_FOR", "0")];
+
+    // An address of this machine (the engine's bridge): the published gateway answers there.
+    let host = bridge_gateway(docker).await;
+    let spec = apply_spec(dir.path(), &host, gw, model);
+    let o = cli(dir.path(), &["apply", "--spec", &spec, "--json"], &env).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    let reach = serde_json::json!({ "steps": r["gitlab_reach"] });
+    assert_eq!(step(&reach, "dns")["result"], "pass", "{r}");
+    let health = step(&reach, "health");
+    assert_eq!(health["result"], "pass", "{r}");
+    assert!(
+        health["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("http://{host}:{gw}/monitoring/healthz")),
+        "{r}"
+    );
+
+    // A name that resolves nowhere: a finding with its fix, printed after the result line, exit 0, and
+    // the containers kept (the host is not part of the containers' configuration: nothing to change).
+    let spec = apply_spec(dir.path(), "aigw-reach-test.invalid", gw, model);
+    let o = cli(dir.path(), &["apply", "--spec", &spec], &env).await;
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    let after = t
+        .split("up to date")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        after.contains(
+            "FINDING DNS   aigw-reach-test.invalid does not resolve [gateway_host_unresolved]"
+        ),
+        "{t}"
+    );
+    assert!(
+        after.contains("fix: add aigw-reach-test.invalid to DNS"),
+        "{t}"
+    );
+    let ours = aigw_engine::docker::manage::status(docker).await.unwrap();
+    assert_eq!(ours.len(), 2, "{ours:?}");
+    assert!(ours.iter().all(|c| c.condition == "running"), "{ours:?}");
+
+    // A gateway tag that exists nowhere reachable: the pull's error names the tag and where it came from.
+    let missing = format!("no-such-tag-{gw}");
+    let mut s = aigw_core::spec::DeploymentSpec::from_toml(
+        &std::fs::read_to_string(&spec).unwrap(),
+        "spec",
+    )
+    .unwrap();
+    s.gateway.tag = Some(missing.clone());
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    let o = cli(dir.path(), &["apply", "--spec", &spec], &env).await;
+    let t = text(&o);
+    assert_ne!(o.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!(
+            "the gateway tag {missing} (set by gateway.tag in the spec)"
+        )) && t.contains(&format!("check tag --tag {missing}")),
+        "{t}"
+    );
+    aigw_engine::docker::manage::uninstall(docker)
+        .await
+        .unwrap();
+}
+
+/// `--save-token` keeps a token GitLab accepted as a 0600 file in the data directory; a later run without
+/// a token uses it and says so; `--forget-token` deletes it. The token itself is in no output or log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gitlab_token_is_kept_on_request_0600_reused_and_forgotten() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = gitlab(None).await;
+    let kept = dir.path().join("aigw-installer/gitlab_token");
+    let mut outputs = String::new();
+
+    // A refused token is not kept.
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base, "--save-token"],
+        &[("GITLAB_TOKEN", "glpat-PLANTEDbad")],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("not kept"), "{}", text(&o));
+    assert!(!kept.exists());
+    outputs += &text(&o);
+
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base, "--save-token"],
+        &[("GITLAB_TOKEN", TOKEN)],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("kept the token in"), "{}", text(&o));
+    let mode = std::fs::metadata(&kept).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    outputs += &text(&o);
+
+    // No token given: the kept one is used, and said so.
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains(&format!("using the token kept in {}", kept.display()))
+            && t.contains("GitLab 18.4.1-ee"),
+        "{t}"
+    );
+    outputs += &t;
+
+    // The diagnostics bundle redacts it (the engine may be absent: the part is then recorded as missing).
+    let zip = dir.path().join("diag.zip");
+    let o = cli(
+        dir.path(),
+        &["diagnose", "--out", zip.to_str().unwrap()],
+        &[],
+    )
+    .await;
+    if zip.exists() {
+        let mut a = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
+        for i in 0..a.len() {
+            let mut f = a.by_index(i).unwrap();
+            let mut body = Vec::new();
+            std::io::Read::read_to_end(&mut f, &mut body).unwrap();
+            assert!(
+                !String::from_utf8_lossy(&body).contains(TOKEN),
+                "the token is in the diagnostics bundle's file {i}"
+            );
+        }
+    } else {
+        panic!("no diagnostics bundle: {}", text(&o));
+    }
+
+    let o = cli(dir.path(), &["gitlab", "version", "--forget-token"], &[]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("forgot the GitLab token"), "{}", text(&o));
+    assert!(!kept.exists());
+    let o = cli(
+        dir.path(),
+        &["gitlab", "version", "--url", &server.base],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    outputs += &text(&o);
+
+    assert!(!outputs.contains(TOKEN), "{outputs}");
+    let logs = all_files(&dir.path().join("aigw-installer/logs"));
+    assert!(!logs.contains(TOKEN), "the token is in the log directory");
+}
+
+/// `check tag` looks on the engine first, then in a bundle, then in the registry; each answer names its
+/// source, and with none reachable it says so with every reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tag_is_found_on_the_engine_or_in_a_bundle_or_said_plainly() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let gateway = aigw_core::gitlab::images::GATEWAY_IMAGE;
+    let tag = format!("self-hosted-vtest{}-ee", aigw_e2e::free_port());
+    let image = format!("{gateway}:{tag}");
+    docker
+        .tag_image(
+            &format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE),
+            Some(
+                bollard::query_parameters::TagImageOptionsBuilder::default()
+                    .repo(gateway)
+                    .tag(&tag)
+                    .build(),
+            ),
+        )
+        .await
+        .unwrap();
+    // No registry answers here.
+    let registry = format!("http://127.0.0.1:{}", aigw_e2e::free_port());
+    let check = |extra: Vec<String>| {
+        let mut args: Vec<String> = [
+            "check",
+            "tag",
+            "--tag",
+            &tag,
+            "--registry",
+            &registry,
+            "--json",
+        ]
+        .map(String::from)
+        .into();
+        args.extend(extra);
+        let data = dir.path().to_path_buf();
+        async move {
+            let a: Vec<&str> = args.iter().map(String::as_str).collect();
+            cli(&data, &a, &[]).await
+        }
+    };
+
+    let o = check(vec![]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(
+        (r["result"].as_str(), r["source"].as_str()),
+        (Some("exists"), Some("on the engine")),
+        "{r}"
+    );
+
+    // A bundle of it, by `images save`; then the local tag goes: the bundle answers.
+    let mut s = aigw_e2e::standin_spec(dir.path(), "aigw-tag-check-e2e");
+    s.gateway.image = gateway.into();
+    s.gateway.tag = Some(tag.clone());
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    let bundle = dir.path().join("bundle.tar");
+    let o = cli(
+        dir.path(),
+        &[
+            "images",
+            "save",
+            "--spec",
+            spec.to_str().unwrap(),
+            "--out",
+            bundle.to_str().unwrap(),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    docker
+        .remove_image(
+            &image,
+            Some(
+                bollard::query_parameters::RemoveImageOptionsBuilder::default()
+                    .noprune(true)
+                    .build(),
+            ),
+            None,
+        )
+        .await
+        .unwrap();
+    let o = check(vec!["--bundle".into(), bundle.display().to_string()]).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(r["result"], "exists", "{r}");
+    assert!(
+        r["source"]
+            .as_str()
+            .unwrap()
+            .contains("in the image bundle"),
+        "{r}"
+    );
+
+    // Docker's own manifest.json inside the tar is read when the bundle's manifest is absent.
+    std::fs::remove_file(dir.path().join("bundle.tar.manifest.json")).unwrap();
+    let o = check(vec!["--bundle".into(), bundle.display().to_string()]).await;
+    assert_eq!(result(&o)["result"], "exists", "{}", text(&o));
+
+    // Nowhere: not on the engine, no registry: said plainly, with both reasons.
+    let o = check(vec![]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(r["result"], "could_not_check", "{r}");
+    let reason = r["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("not on the engine") && reason.contains("127.0.0.1"),
+        "{r}"
+    );
+}

@@ -125,27 +125,31 @@ pub fn gitlab_side(spec: &DeploymentSpec, opts: &ExportOptions) -> Result<Gitlab
         .version
         .parse()
         .map_err(|e: crate::catalog::gitlab::VersionError| ExportError::Version(e.to_string()))?;
-    let gateway_url = config::gateway_url_checked(&format!(
+    let direct = config::gateway_url_checked(&format!(
         "http://{}:{}",
         spec.gateway.host, spec.gateway.port
     ))?;
+    // GitLab on Kubernetes: the gateway goes beside it as `kubernetes/aigw.yaml`, whose Ingress answers
+    // on port 80 for the gateway host; the LoadBalancer Service (the published port) is the alternative.
+    let (gateway_url, gateway_load_balancer) = if opts.install == InstallType::Helm {
+        let ingress =
+            config::gateway_url_checked(&format!("http://{}", bracketed(&spec.gateway.host)))?;
+        (ingress, Some(direct))
+    } else {
+        (direct, None)
+    };
     // Asked for in the options (host:port as GitLab reaches it) or by the spec (the gateway host, 50052).
     let agent_platform = opts.agent_platform.clone().or_else(|| {
-        spec.gateway.agent_platform.then(|| {
-            let h = &spec.gateway.host;
-            let host = if h.contains(':') && !h.starts_with('[') {
-                format!("[{h}]")
-            } else {
-                h.clone()
-            };
-            format!("{host}:{AGENT_PLATFORM_PORT}")
-        })
+        spec.gateway
+            .agent_platform
+            .then(|| format!("{}:{AGENT_PLATFORM_PORT}", bracketed(&spec.gateway.host)))
     });
     Ok(GitlabSide {
         gitlab,
         version,
         install: opts.install,
         gateway_url,
+        gateway_load_balancer,
         agent_platform,
         // The model port is published on the GPU host (loopback by default): checks from there use it.
         model_check: Some(format!(
@@ -166,6 +170,15 @@ pub fn gitlab_side(spec: &DeploymentSpec, opts: &ExportOptions) -> Result<Gitlab
             features: spec.model.duo_features.clone(),
         },
     })
+}
+
+/// An IPv6 address in brackets, for a URL's authority.
+fn bracketed(h: &str) -> String {
+    if h.contains(':') && !h.starts_with('[') {
+        format!("[{h}]")
+    } else {
+        h.to_string()
+    }
 }
 
 /// Every file of the export, in order. Pure.
@@ -391,7 +404,7 @@ fn readme(
             in this folder; without Compose: `sh docker-run.sh`. The gateway publishes {ports}. On Kubernetes: \
             `kubernetes/aigw.yaml` (its Ingress routes the gateway host), or `kubernetes/gateway-loadbalancer.yaml` \
             where the cluster has no ingress controller.\n\
-         3. **Check them:** `curl -f {gateway_url}/monitoring/healthz` must answer `{{}}`; the model server \
+         3. **Check them:** `curl -f {gateway_url}/monitoring/healthz` must answer `{{}}`{lb}; the model server \
             answers on `http://127.0.0.1:{model_port}/v1/models` on the GPU host and lists `{served}`.\n\
          4. **Point GitLab at the gateway and register the model** (files in `gitlab/`):\n{gitlab_steps}\n\
          5. **Verify** as `gitlab/verify.md` says.\n\n\
@@ -403,6 +416,14 @@ fn readme(
         version = spec.gitlab.version,
         install = opts.install,
         gateway_url = side.gateway_url,
+        lb = side
+            .gateway_load_balancer
+            .as_deref()
+            .map(|lb| format!(
+                " (the Ingress of `kubernetes/aigw.yaml`, port 80; with `kubernetes/gateway-loadbalancer.yaml` \
+                 instead, `{lb}`)"
+            ))
+            .unwrap_or_default(),
         model_port = spec.model.port,
         served = spec.model.served_model_name,
         log_dir = spec.log_dir.display(),

@@ -197,35 +197,83 @@ pub fn judge_version(base: &str, status: u16, body: &[u8], token_given: bool) ->
     }
 }
 
+/// Which machine the gateway runs on, as far as this machine can tell: its addresses to judge a gateway
+/// name against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayMachine {
+    /// The engine is this machine: its interfaces' addresses.
+    ThisMachine(Vec<IpAddr>),
+    /// A remote engine: the server's addresses (its endpoint's host, resolved from here), by `name`.
+    Server {
+        name: String,
+        addresses: Vec<IpAddr>,
+    },
+    /// A remote engine whose address this machine cannot tell (a Unix socket forwarded, a name that does
+    /// not resolve here): why.
+    Unknown { reason: String },
+}
+
 /// Judges where a gateway host resolves (as GitLab would resolve it) against this machine's addresses:
 /// a name that leads to another machine means GitLab would call a gateway that is not this one.
 pub fn judge_gateway_address(host: &str, resolved: &[IpAddr], local: &[IpAddr]) -> Outcome {
+    judge_gateway_address_on(host, resolved, &GatewayMachine::ThisMachine(local.to_vec()))
+}
+
+/// Judges where a gateway host resolves against the machine the gateway runs on (this one, or a remote
+/// engine's server); when that machine's addresses are unknown, says so rather than guess.
+pub fn judge_gateway_address_on(host: &str, resolved: &[IpAddr], on: &GatewayMachine) -> Outcome {
+    let (machine, addresses) = match on {
+        GatewayMachine::ThisMachine(a) => ("this machine".to_string(), a),
+        GatewayMachine::Server { name, addresses } => {
+            (format!("the engine's server ({name})"), addresses)
+        }
+        GatewayMachine::Unknown { reason } => {
+            return if resolved.is_empty() {
+                unresolved(host, "the engine's server")
+            } else {
+                Outcome::pass(format!(
+                    "{host} resolves to {}; whether that is the engine's server could not be told ({reason})",
+                    join_ips(resolved.iter())
+                ))
+            };
+        }
+    };
     if resolved.is_empty() {
-        return Outcome::finding(
-            "gateway_host_unresolved",
-            format!("{host} does not resolve"),
-            format!(
-                "add {host} to DNS (or /etc/hosts on GitLab's servers) with this machine's address"
-            ),
-        );
+        return unresolved(host, &machine);
     }
-    let foreign: Vec<String> = resolved
+    let foreign: Vec<&IpAddr> = resolved
         .iter()
-        .filter(|ip| !local.contains(ip))
-        .map(IpAddr::to_string)
+        .filter(|ip| !addresses.contains(ip))
         .collect();
     if foreign.is_empty() {
-        Outcome::pass(format!("{host} resolves to this machine"))
+        Outcome::pass(format!("{host} resolves to {machine}"))
     } else {
         Outcome::finding(
             "gateway_host_elsewhere",
             format!(
-                "{host} resolves to {}, which is not an address of this machine",
-                foreign.join(", ")
+                "{host} resolves to {}, which is not an address of {machine}",
+                join_ips(foreign.into_iter())
             ),
-            format!("point {host} at this machine's address, or give the gateway host GitLab reaches it by"),
+            format!("point {host} at {machine}'s address, or give the gateway host GitLab reaches it by"),
         )
     }
+}
+
+fn unresolved(host: &str, machine: &str) -> Outcome {
+    Outcome::finding(
+        "gateway_host_unresolved",
+        format!("{host} does not resolve"),
+        format!("add {host} to DNS (or /etc/hosts on GitLab's servers) with {machine}'s address"),
+    )
+}
+
+fn join_ips<'a>(ips: impl Iterator<Item = &'a IpAddr>) -> String {
+    ips.map(IpAddr::to_string).collect::<Vec<_>>().join(", ")
+}
+
+/// Whether the gateway's steps at GitLab's address found something (what apply's report declares).
+pub fn reach_has_finding(steps: &[StepResult]) -> bool {
+    steps.iter().any(|s| s.outcome.is_finding())
 }
 
 /// A registry's `WWW-Authenticate: Bearer realm="…",service="…",scope="…"` challenge.
@@ -313,6 +361,82 @@ pub fn judge_manifest(image: &str, source: &str, status: u16) -> TagAnswer {
     }
 }
 
+/// What a failed pull of the gateway image adds to its error: the tag, where it came from (the spec, or
+/// the GitLab version it follows) and how to check it; `None` for another image.
+pub fn gateway_pull_hint(
+    image: &str,
+    gateway_image: &str,
+    tag: &str,
+    tag_from_spec: bool,
+    gitlab_version: &str,
+) -> Option<String> {
+    if image != format!("{gateway_image}:{tag}") {
+        return None;
+    }
+    let origin = if tag_from_spec {
+        "set by gateway.tag in the spec".to_string()
+    } else {
+        format!("derived from GitLab {gitlab_version}")
+    };
+    Some(format!(
+        "the gateway tag {tag} ({origin}) is not on the engine and the registry did not give it; check it \
+         with `check tag --tag {tag}` (the engine, an image bundle, then the registry)"
+    ))
+}
+
+/// Whether a loaded image bundle holds `image` (its references, from the bundle's manifest).
+pub fn judge_bundle(image: &str, bundle: &str, references: &[String]) -> TagAnswer {
+    if references.iter().any(|r| r == image) {
+        TagAnswer::Exists {
+            image: image.into(),
+            source: format!("in the image bundle {bundle}"),
+        }
+    } else {
+        TagAnswer::Missing {
+            image: image.into(),
+            source: format!("the image bundle {bundle}"),
+            fix: "the bundle holds other images: make one for this spec with `images save` where the \
+                  registry is reachable, or set gateway.tag in the spec to the tag the bundle holds"
+                .into(),
+        }
+    }
+}
+
+/// One answer from the places asked in order (the engine's images, a bundle, the registry): the first
+/// that has the image wins; else the registry's "missing", else the bundle's; else could not check, with
+/// every place's reason.
+pub fn decide_tag(image: &str, answers: &[TagAnswer]) -> TagAnswer {
+    if let Some(found) = answers
+        .iter()
+        .find(|a| matches!(a, TagAnswer::Exists { .. }))
+    {
+        return found.clone();
+    }
+    let missing: Vec<&TagAnswer> = answers
+        .iter()
+        .filter(|a| matches!(a, TagAnswer::Missing { .. }))
+        .collect();
+    // The registry is asked last: its "missing" is the authority; a bundle's is the air-gapped answer.
+    if let Some(m) = missing.last() {
+        return (*m).clone();
+    }
+    let reasons: Vec<&str> = answers
+        .iter()
+        .filter_map(|a| match a {
+            TagAnswer::CouldNotCheck { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    TagAnswer::CouldNotCheck {
+        image: image.into(),
+        reason: if reasons.is_empty() {
+            "nowhere to look".into()
+        } else {
+            reasons.join("; ")
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +505,36 @@ mod tests {
     }
 
     #[test]
+    fn a_remote_gateway_name_is_judged_against_the_server_or_said_unknown() {
+        let server = GatewayMachine::Server {
+            name: "gpu01.example".into(),
+            addresses: vec!["10.0.0.7".parse().unwrap()],
+        };
+        let at_server: Vec<IpAddr> = vec!["10.0.0.7".parse().unwrap()];
+        match judge_gateway_address_on("aigw", &at_server, &server) {
+            Outcome::Pass { detail } => assert!(detail.contains("gpu01.example"), "{detail}"),
+            o => panic!("{o:?}"),
+        }
+        // The workstation's own address is not the server's.
+        let here: Vec<IpAddr> = vec!["10.0.0.5".parse().unwrap()];
+        match judge_gateway_address_on("aigw", &here, &server) {
+            Outcome::Finding { code, message, .. } => {
+                assert_eq!(code, "gateway_host_elsewhere");
+                assert!(message.contains("10.0.0.5"), "{message}");
+            }
+            o => panic!("{o:?}"),
+        }
+        let unknown = GatewayMachine::Unknown {
+            reason: "no address".into(),
+        };
+        match judge_gateway_address_on("aigw", &here, &unknown) {
+            Outcome::Pass { detail } => assert!(detail.contains("could not be told"), "{detail}"),
+            o => panic!("{o:?}"),
+        }
+        assert!(judge_gateway_address_on("aigw", &[], &unknown).is_finding());
+    }
+
+    #[test]
     fn bearer_challenges_parse_with_quoted_commas() {
         let c = parse_bearer_challenge(
             r#"Bearer realm="https://gitlab.com/jwt/auth",service="container_registry",scope="repository:a/b:pull,push""#,
@@ -391,6 +545,58 @@ mod tests {
         assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push"));
         assert_eq!(parse_bearer_challenge("Basic realm=\"x\""), None);
         assert_eq!(parse_bearer_challenge("Bearer service=\"x\""), None);
+    }
+
+    #[test]
+    fn a_tag_is_answered_by_the_first_place_that_has_it_else_said_plainly() {
+        let img = "reg/gw:self-hosted-v18.4.1-ee";
+        let not_here = TagAnswer::CouldNotCheck {
+            image: img.into(),
+            reason: "not on the engine".into(),
+        };
+        let bundle_has = judge_bundle(img, "b.tar", &[img.to_string()]);
+        let bundle_lacks = judge_bundle(img, "b.tar", &["reg/gw:other".to_string()]);
+        let registry_down = TagAnswer::CouldNotCheck {
+            image: img.into(),
+            reason: "registry.gitlab.com: DNS failed".into(),
+        };
+        match decide_tag(img, &[not_here.clone(), bundle_has, registry_down.clone()]) {
+            TagAnswer::Exists { source, .. } => assert!(source.contains("b.tar"), "{source}"),
+            a => panic!("{a:?}"),
+        }
+        match decide_tag(
+            img,
+            &[not_here.clone(), bundle_lacks, registry_down.clone()],
+        ) {
+            TagAnswer::Missing { source, .. } => assert!(source.contains("bundle"), "{source}"),
+            a => panic!("{a:?}"),
+        }
+        match decide_tag(img, &[not_here, registry_down]) {
+            TagAnswer::CouldNotCheck { reason, .. } => {
+                assert!(
+                    reason.contains("not on the engine") && reason.contains("DNS"),
+                    "{reason}"
+                )
+            }
+            a => panic!("{a:?}"),
+        }
+    }
+
+    #[test]
+    fn a_failed_gateway_pull_names_the_tag_and_the_version_it_follows() {
+        let h = gateway_pull_hint(
+            "reg/gw:self-hosted-v18.4.1-ee",
+            "reg/gw",
+            "self-hosted-v18.4.1-ee",
+            false,
+            "18.4.1",
+        )
+        .unwrap();
+        assert!(
+            h.contains("self-hosted-v18.4.1-ee") && h.contains("derived from GitLab 18.4.1"),
+            "{h}"
+        );
+        assert!(gateway_pull_hint("reg/model:x", "reg/gw", "x", false, "18.4.1").is_none());
     }
 
     #[test]

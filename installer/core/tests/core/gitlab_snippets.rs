@@ -28,6 +28,7 @@ fn side(v: &str, install: InstallType) -> GitlabSide {
         version: v.parse().unwrap(),
         install,
         gateway_url: GATEWAY.into(),
+        gateway_load_balancer: None,
         agent_platform: Some("aigw.example.com:50052".into()),
         model: ModelRegistration {
             name: name.into(),

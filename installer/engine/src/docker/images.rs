@@ -39,6 +39,44 @@ pub fn manifest_path(bundle: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
+/// The image references a bundle holds: from its manifest beside it (what `images save` writes), else
+/// from docker's own `manifest.json` inside the tar (`RepoTags`). A reason when neither can be read.
+pub fn bundle_references(bundle: &Path) -> Result<Vec<String>, String> {
+    if let Ok(text) = std::fs::read_to_string(manifest_path(bundle)) {
+        let m: BundleManifest = serde_json::from_str(&text)
+            .map_err(|e| format!("{}: {e}", manifest_path(bundle).display()))?;
+        return Ok(m.images.into_iter().map(|i| i.reference).collect());
+    }
+    let file = std::fs::File::open(bundle).map_err(|e| format!("{}: {e}", bundle.display()))?;
+    let mut archive = tar::Archive::new(file);
+    let entries = archive
+        .entries()
+        .map_err(|e| format!("{}: {e}", bundle.display()))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("{}: {e}", bundle.display()))?;
+        if entry.path().is_ok_and(|p| p.as_os_str() == "manifest.json") {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut entry, &mut text)
+                .map_err(|e| format!("{}: {e}", bundle.display()))?;
+            #[derive(Deserialize)]
+            struct Entry {
+                #[serde(rename = "RepoTags", default)]
+                repo_tags: Option<Vec<String>>,
+            }
+            let list: Vec<Entry> = serde_json::from_str(&text)
+                .map_err(|e| format!("{}: manifest.json: {e}", bundle.display()))?;
+            return Ok(list
+                .into_iter()
+                .flat_map(|e| e.repo_tags.unwrap_or_default())
+                .collect());
+        }
+    }
+    Err(format!(
+        "{} has no manifest beside it and no manifest.json inside: not an image bundle",
+        bundle.display()
+    ))
+}
+
 fn io_err(what: String) -> impl FnOnce(std::io::Error) -> DeployError {
     move |e| DeployError::Engine {
         what,

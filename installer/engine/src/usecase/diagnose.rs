@@ -81,7 +81,10 @@ async fn within<T>(f: impl Future<Output = Result<T, String>>) -> Result<T, Stri
 /// `HF_TOKEN`), the JWT keys under `<data_dir>/jwt/`, and the spec's secret-named variables.
 pub fn redactor(data_dir: &Path, spec: Option<&DeploymentSpec>) -> Redactor {
     let mut r = Redactor::new();
-    let mut files = vec![data_dir.join("hf_token")];
+    let mut files = vec![
+        data_dir.join("hf_token"),
+        data_dir.join(crate::secrets::GITLAB_TOKEN_FILE),
+    ];
     if let Some(Weights::HuggingFace {
         token_file: Some(f),
         ..
@@ -426,6 +429,7 @@ mod tests {
     fn the_redactor_knows_the_token_file_the_keys_and_the_spec_env() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("hf_token"), "hf_plantedtoken").unwrap();
+        std::fs::write(dir.path().join("gitlab_token"), "glpat-plantedkept\n").unwrap();
         std::fs::create_dir(dir.path().join("jwt")).unwrap();
         std::fs::write(
             dir.path().join("jwt/signing_key.pem"),
@@ -447,9 +451,10 @@ mod tests {
             .insert("EXTRA_API_KEY".into(), "planted-env-value".into());
         let r = redactor(dir.path(), Some(&s));
         let out =
-            r.redact("a hf_plantedtoken b specfiletoken c PLANTEDKEYLINE0001 d planted-env-value");
+            r.redact("a hf_plantedtoken b specfiletoken c PLANTEDKEYLINE0001 d planted-env-value e glpat-plantedkept");
         for s in [
             "plantedtoken",
+            "plantedkept",
             "specfiletoken",
             "PLANTEDKEYLINE",
             "planted-env",

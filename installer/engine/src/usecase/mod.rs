@@ -23,7 +23,9 @@ pub use engines::{engines, remember_engine, remembered_engine, resolve, test_eng
 pub use export::{export, Exported};
 pub use fetch::{fetch_options, weights_fetch, weights_plan, FetchRequest};
 pub use gitlab::{
-    check_gitlab, check_gitlab_from_network, gateway_health, gateway_tag_exists, gitlab_version,
+    check_gitlab, check_gitlab_from_network, forget_gitlab_token, gateway_health,
+    gateway_health_for, gateway_tag_exists, gateway_tag_found, gitlab_version, keep_gitlab_token,
+    kept_gitlab_token, TagPlaces,
 };
 pub use images::{load_images, save_images};
 pub use manage::{logs, status, uninstall, Purge, Uninstalled};

@@ -66,6 +66,9 @@ pub struct Installed {
     pub spec: DeploymentSpec,
     pub token_file: Option<PathBuf>,
     pub report: ApplyReport,
+    /// The gateway's health at the address GitLab will use, asked after the apply succeeded (issue 13); a
+    /// finding here leaves the containers as they are.
+    pub gitlab_reach: Vec<aigw_core::gitlab::live::StepResult>,
 }
 
 /// How an install runs; the defaults are the wizard's.
@@ -195,11 +198,14 @@ pub async fn install(
             &opts,
             sink,
         )
-        .await?;
+        .await
+        .map_err(|e| with_pull_hint(e, s))?;
+        let gitlab_reach = super::gitlab::reach_after_apply(t, s, sink).await;
         Ok(Installed {
             spec: with_token_file(s.clone(), token_file.as_deref()),
             token_file,
             report,
+            gitlab_reach,
         })
     })
     .await
@@ -232,13 +238,39 @@ pub async fn upgrade(
             sink,
         )
         .await?;
+        let gitlab_reach = super::gitlab::reach_after_apply(t, &next, sink).await;
         Ok(Installed {
             spec: with_token_file(next, token_file.as_deref()),
             token_file,
             report,
+            gitlab_reach,
         })
     })
     .await
+}
+
+/// A gateway image that could not be pulled: its tag and the GitLab version it follows, said plainly (no
+/// extra network call: an air-gapped install is not held up).
+fn with_pull_hint(e: deploy::DeployError, s: &DeploymentSpec) -> deploy::DeployError {
+    match e {
+        deploy::DeployError::Pull { image, detail } => {
+            let hint = s.gateway_tag().ok().and_then(|tag| {
+                aigw_core::gitlab::live::gateway_pull_hint(
+                    &image,
+                    &s.gateway.image,
+                    &tag,
+                    s.gateway.tag.is_some(),
+                    &s.gitlab.version,
+                )
+            });
+            let detail = match hint {
+                Some(h) => format!("{detail}; {h}"),
+                None => detail,
+            };
+            deploy::DeployError::Pull { image, detail }
+        }
+        other => other,
+    }
 }
 
 fn with_token_file(mut s: DeploymentSpec, token: Option<&Path>) -> DeploymentSpec {

@@ -159,6 +159,12 @@ fn header(c: &Ctx, install: InstallType, how: &[&str]) -> String {
         install.label()
     )];
     lines.extend(how.iter().map(|s| s.to_string()));
+    if let Some(lb) = &c.gateway_lb {
+        lines.push(format!(
+            "The gateway URL here is the Ingress of kubernetes/aigw.yaml (port 80); with \
+             kubernetes/gateway-loadbalancer.yaml instead, use {lb}."
+        ));
+    }
     if c.ui_primary() {
         lines.push(
             "From 17.9 the gateway URL is set in the Admin UI (admin-ui.md); AI_GATEWAY_URL below is legacy."

@@ -55,9 +55,10 @@ pub(crate) fn admin_ui(c: &Ctx) -> Snippet {
     );
     b += "1. As an administrator, go to **Admin area > GitLab Duo > Change configuration**.\n";
     b += &format!(
-        "2. **Local AI Gateway URL**: `{}`. GitLab, the gateway and every IDE must reach this exact address; \
+        "2. **Local AI Gateway URL**: `{}`{}. GitLab, the gateway and every IDE must reach this exact address; \
          never `localhost`, which each of them resolves to itself.\n",
-        c.gateway
+        c.gateway,
+        c.lb_note()
     );
     let mut n = 3;
     if let Some(agent) = c.agent() {
@@ -283,9 +284,10 @@ pub(crate) fn verify(c: &Ctx) -> Snippet {
     let mut b = format!("# Verify (GitLab {}, {})\n\n", c.v, i.label());
     b += &notes(c);
     b += &format!(
-        "1. Gateway health, from the GitLab host{} and from a developer machine:\n\n   ```shell\n   curl -fsS {}/monitoring/healthz\n   ```\n\n   Expect HTTP 200 and `{{}}`.\n",
+        "1. Gateway health, from the GitLab host{} and from a developer machine:\n\n   ```shell\n   curl -fsS {}/monitoring/healthz\n   ```\n\n   Expect HTTP 200 and `{{}}`{}.\n",
         if i == InstallType::Helm { " (for Helm: from inside the cluster)" } else { "" },
-        c.gateway
+        c.gateway,
+        c.lb_note()
     );
     b += &match &c.model_check {
         // The registered endpoint may be a name only the gateway's container network resolves.

@@ -160,6 +160,10 @@ pub struct GitlabSide {
     pub install: InstallType,
     /// `http(s)://host[:port]` as GitLab and IDEs reach the gateway.
     pub gateway_url: String,
+    /// Where the gateway answers when it is deployed the other way: for GitLab on Kubernetes (Helm), the
+    /// gateway URL is the Ingress (`http://<host>`, port 80) and this the LoadBalancer Service's
+    /// `http://<host>:5052`. None elsewhere.
+    pub gateway_load_balancer: Option<String>,
     /// `host:50052`, the Agent Platform service (18.4+).
     pub agent_platform: Option<String>,
     pub model: ModelRegistration,
@@ -244,6 +248,8 @@ pub(crate) struct Ctx {
     pub install: InstallType,
     pub gitlab: String,
     pub gateway: String,
+    /// The LoadBalancer alternative to the Ingress (GitLab on Kubernetes only).
+    pub gateway_lb: Option<String>,
     pub gateway_host: String,
     pub agent: Option<String>,
     pub name: String,
@@ -267,6 +273,11 @@ impl Ctx {
             install: s.install,
             gitlab: s.gitlab.as_str().to_string(),
             gateway,
+            gateway_lb: s
+                .gateway_load_balancer
+                .as_deref()
+                .map(gateway_url_checked)
+                .transpose()?,
             gateway_host,
             agent: s
                 .agent_platform
@@ -290,6 +301,19 @@ impl Ctx {
                 .filter(|f| !f.is_empty())
                 .collect(),
         })
+    }
+
+    /// The sentence naming the LoadBalancer alternative, or nothing.
+    pub fn lb_note(&self) -> String {
+        self.gateway_lb
+            .as_deref()
+            .map(|lb| {
+                format!(
+                    " (the Ingress of `kubernetes/aigw.yaml`, port 80; with `kubernetes/gateway-loadbalancer.yaml` \
+                     instead, `{lb}`)"
+                )
+            })
+            .unwrap_or_default()
     }
 
     pub fn at_least(&self, major: u32, minor: u32) -> bool {
