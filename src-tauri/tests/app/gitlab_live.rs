@@ -1,6 +1,7 @@
 //! The wizard's live checks through WebDriver: "Detect" fills the GitLab version only from GitLab's own
 //! answer (a 401 leaves it empty and says where to look; the token's answer fills it), and "Test GitLab"
-//! on Configure lists each step, against a GitLab stand-in of the tests' own on 127.0.0.1.
+//! on Configure lists each step, against a GitLab stand-in of the tests' own on 127.0.0.1, and the check
+//! from the gateway's network as not run, with its reason (the app is given no engine).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use aigw_e2e::httpd::{handler, respond, Server};
@@ -81,6 +82,16 @@ async fn detect_fills_the_version_only_from_gitlab_and_test_gitlab_lists_each_st
         .await;
     let steps = d.text("#c-gitlab-result").await;
     assert!(steps.contains("KEYS") && steps.contains("DNS"), "{steps}");
+    // From the gateway's network: not run, and why (this app's engine does not answer).
+    d.wait_attribute("#c-gitlab-network", "data-from-network", |v| {
+        v == Some("not-run")
+    })
+    .await;
+    let net = d.text("#c-gitlab-network").await;
+    assert!(
+        net.contains("no Docker engine answered") && net.contains("self-hosted-v18.4.1-ee"),
+        "{net}"
+    );
     assert!(gitlab
         .seen()
         .iter()
