@@ -39,6 +39,7 @@ async function testGitlab() {
     const check = await invoke("check_gitlab", {
       url: $("#c-gitlab-url").value,
       gitlabVersion: $("#m-gitlab")?.value || null,
+      gatewayImage: $("#c-gateway-image")?.value || null,
       gatewayTag: $("#c-gateway-tag")?.value || null,
     });
     showNetwork(net, check.from_network);

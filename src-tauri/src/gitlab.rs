@@ -25,20 +25,25 @@ pub struct GitlabChecks {
 }
 
 /// "Test GitLab": DNS, TCP, TLS and the keys the gateway fetches, from this machine and from the gateway's
-/// network (the deployment network, the gateway image the form's tag or GitLab version names), the latter
+/// network (the deployment network, the form's gateway image with its tag or GitLab version's), the latter
 /// not run with its reason when no engine answers, no tag is known yet or the image is not loaded.
 #[tauri::command]
 pub async fn check_gitlab(
     url: String,
     ca_file: Option<String>,
     gitlab_version: Option<String>,
+    gateway_image: Option<String>,
     gateway_tag: Option<String>,
 ) -> Result<GitlabChecks, UiError> {
     let ca = ca_file.clone().filter(|f| !f.trim().is_empty());
     let here = usecase::check_gitlab(&url, &http(ca_file)).await?;
     let version = gitlab_version.unwrap_or_default();
-    let from_network = match usecase::GatewayPlace::of_form(&url, &version, gateway_tag.as_deref())
-    {
+    let from_network = match usecase::GatewayPlace::of_form(
+        &url,
+        &version,
+        gateway_image.as_deref(),
+        gateway_tag.as_deref(),
+    ) {
         Some(place) => {
             usecase::check_gitlab_from_gateway(&place, ca.as_deref().map(std::path::Path::new))
                 .await

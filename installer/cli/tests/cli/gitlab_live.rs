@@ -451,24 +451,6 @@ async fn the_gateway_health_is_asked_at_the_address_gitlab_uses() {
     assert!(steps[1].outcome.is_finding(), "{steps:?}");
 }
 
-/// The default bridge's gateway address: the host as a container sees it (the engine may name only the
-/// subnet, whose first address is the gateway's).
-async fn bridge_gateway(docker: &bollard::Docker) -> String {
-    let n = docker.inspect_network("bridge", None).await.unwrap();
-    let config = n.ipam.and_then(|i| i.config).unwrap().remove(0);
-    config.gateway.unwrap_or_else(|| {
-        let net: std::net::Ipv4Addr = config
-            .subnet
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_removed() {
     let Some(engine) = aigw_e2e::clean_engine().await else {
@@ -487,7 +469,7 @@ async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_r
         None,
     )
     .await;
-    let host = bridge_gateway(docker).await;
+    let host = aigw_e2e::bridge_gateway(docker).await;
     let url = format!("http://{host}:{}", keys.addr.port());
     let network = format!("aigw-gitlab-probe-test-{}", aigw_e2e::free_port());
     let image = format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE);
@@ -596,7 +578,7 @@ async fn https_gitlab_from_the_gateway_network_needs_the_ca_mount_and_a_wrong_po
     };
     let docker = &engine.docker;
     let dir = tempfile::tempdir().unwrap();
-    let host = bridge_gateway(docker).await;
+    let host = aigw_e2e::bridge_gateway(docker).await;
     let ca = TestCa::new("aigw gateway-network test CA");
     let ca_file = ca.write_cert(dir.path(), "site-ca");
     let keys = Server::start_on(
@@ -732,7 +714,7 @@ async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
         None,
     )
     .await;
-    let host = bridge_gateway(&conn.docker).await;
+    let host = aigw_e2e::bridge_gateway(&conn.docker).await;
     let spec = dir.path().join("spec.toml");
     std::fs::write(
         &spec,

@@ -25,17 +25,28 @@ impl GatewayPlace {
         })
     }
 
-    /// The wizard's form: the default network and image, the tag given or the GitLab version's.
-    /// `None` when neither names a tag (the version is empty or has no versioned image).
-    pub fn of_form(url: &str, gitlab_version: &str, tag: Option<&str>) -> Option<Self> {
-        let tag = match tag.map(str::trim).filter(|t| !t.is_empty()) {
-            Some(t) => t.to_string(),
+    /// The wizard's form: the default network, the image given or the default, the tag given or the
+    /// GitLab version's. `None` when neither names a tag (no version yet, or one without a versioned image).
+    pub fn of_form(
+        url: &str,
+        gitlab_version: &str,
+        image: Option<&str>,
+        tag: Option<&str>,
+    ) -> Option<Self> {
+        let given = |v: Option<&str>| {
+            v.map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        let image = given(image).unwrap_or_else(|| GATEWAY_IMAGE.to_string());
+        let tag = match given(tag) {
+            Some(t) => t,
             None => images::gateway_tag(gitlab_version).ok()?,
         };
         Some(Self {
             url: url.to_string(),
             network: DEFAULT_NETWORK.into(),
-            image: format!("{GATEWAY_IMAGE}:{tag}"),
+            image: format!("{image}:{tag}"),
         })
     }
 
@@ -98,11 +109,11 @@ mod tests {
 
     #[test]
     fn the_form_names_the_image_apply_would_run_and_nothing_without_a_version() {
-        let p = GatewayPlace::of_form("https://gitlab.example", "18.4.1", None).unwrap();
+        let p = GatewayPlace::of_form("https://gitlab.example", "18.4.1", None, None).unwrap();
         assert_eq!(p.network, DEFAULT_NETWORK);
-        assert!(p.image.ends_with(":self-hosted-v18.4.1-ee"), "{}", p.image);
-        let t = GatewayPlace::of_form("https://g", "", Some("mine")).unwrap();
-        assert!(t.image.ends_with(":mine"));
-        assert!(GatewayPlace::of_form("https://g", "", None).is_none());
+        assert_eq!(p.image, format!("{GATEWAY_IMAGE}:self-hosted-v18.4.1-ee"));
+        let t = GatewayPlace::of_form("https://g", "", Some(" mirror/gw "), Some("mine")).unwrap();
+        assert_eq!(t.image, "mirror/gw:mine");
+        assert!(GatewayPlace::of_form("https://g", "", Some("mirror/gw"), None).is_none());
     }
 }
