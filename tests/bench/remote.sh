@@ -93,7 +93,9 @@ hyperfine --warmup 2 --runs "${RUNS:-15}" -N --export-markdown "$out-detect.md" 
   -n "aigw-installer -H ssh:// detect --json" "$bin -H $url detect --json" \
   -n "ssh docker info + nvidia-smi + df" "$work/manual.sh"
 
-mkdir -p "$work/weights"
+mkdir -p "$work/weights" "$work/logs"
+# Through ssh:// the installer cannot hand the log folder to the gateway's user on that host: open it here.
+chmod 0755 "$work"; chmod 0777 "$work/logs"
 for f in config.json params.json model.safetensors consolidated.safetensors; do echo '{}' > "$work/weights/$f"; done
 cat > "$work/spec.toml" <<SPEC
 network = "aigw-bench-remote"
@@ -115,7 +117,10 @@ port = 18001
 source = "local"
 path = "$work/weights"
 SPEC
-# The engine is shared: wait while another operation holds its lock.
+# The engine is shared with the e2e suites: hold their lock (tests/src/lib.rs engine_lock) while our
+# containers run, and wait while another operation holds the installer's own lock.
+exec 9>"${TMPDIR:-/tmp}/aigw-e2e-engine.lock"
+flock 9
 for _ in $(seq 120); do
   if "$bin" -H "$url" apply --spec "$work/spec.toml" --no-smoke-test --stable-for 0 > "$work/apply.log" 2>&1; then break; fi
   grep -q "another operation is changing" "$work/apply.log" || { cat "$work/apply.log"; exit 1; }
