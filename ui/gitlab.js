@@ -1,7 +1,9 @@
 // The live checks on the page: Configure's "Test GitLab" (each step a pass, a finding with its fix, or not
 // run) and the Model step's "Detect", which fills the version only from GitLab's own answer. Each declares
 // its end as data-state ("passed", "findings", "found", "unknown", "error") for tests to wait on. The token
-// field is cleared after its one use.
+// field is cleared after its one use. "Test GitLab" also runs from the gateway's network (a short-lived
+// container of the gateway image the form implies); that list declares data-from-network ("pass",
+// "finding", "not-run" with its reason), set before the first list's data-state.
 import { $, el, invoke, errorText } from "./lib.js";
 
 export function stepLine(s) {
@@ -10,16 +12,45 @@ export function stepLine(s) {
   return el("li", { "data-result": "finding" }, `✗ ${s.step.toUpperCase()}: ${s.message} — fix: ${s.fix}`);
 }
 
+// The gateway network's answer: pass (every step that ran passed), finding, or not run.
+function networkState(check) {
+  if (check.steps.some((s) => s.result === "finding")) return "finding";
+  if (check.steps.some((s) => s.result === "pass")) return "pass";
+  return "not-run";
+}
+
+function showNetwork(net, check) {
+  if (!net) return;
+  const head = el("li", { class: "from" }, `From ${check.from}:`);
+  net.replaceChildren(head, ...check.steps.map(stepLine));
+  net.dataset.fromNetwork = networkState(check);
+}
+
 async function testGitlab() {
   const out = $("#c-gitlab-result");
+  const net = $("#c-gitlab-network");
   out.replaceChildren(el("li", {}, "testing…"));
   out.dataset.state = "running";
+  if (net) {
+    net.replaceChildren();
+    net.dataset.fromNetwork = "running";
+  }
   try {
-    const check = await invoke("check_gitlab", { url: $("#c-gitlab-url").value });
+    const check = await invoke("check_gitlab", {
+      url: $("#c-gitlab-url").value,
+      gitlabVersion: $("#m-gitlab")?.value || null,
+      gatewayImage: $("#c-gateway-image")?.value || null,
+      gatewayTag: $("#c-gateway-tag")?.value || null,
+    });
+    showNetwork(net, check.from_network);
     out.replaceChildren(...check.steps.map(stepLine));
     const findings = check.steps.some((s) => s.result === "finding");
     out.dataset.state = findings ? "findings" : "passed";
   } catch (e) {
+    if (net) {
+      net.replaceChildren();
+      net.dataset.fromNetwork = "not-run";
+    }
     out.replaceChildren(el("li", { "data-result": "finding" }, errorText(e)));
     out.dataset.state = "error";
   }

@@ -17,10 +17,44 @@ fn http(ca_file: Option<String>) -> HttpOptions {
     o
 }
 
-/// "Test GitLab": DNS, TCP, TLS and the keys the gateway fetches, from this machine.
+/// Both answers of "Test GitLab": this machine's steps (flattened, as before) and the gateway network's.
+#[derive(serde::Serialize)]
+pub struct GitlabChecks {
+    #[serde(flatten)]
+    here: Check,
+    from_network: Check,
+}
+
+/// "Test GitLab": DNS, TCP, TLS and the keys the gateway fetches, from this machine and from the gateway's
+/// network (the deployment network, the form's gateway image with its tag or GitLab version's), the latter
+/// not run with its reason when no engine answers, no tag is known yet or the image is not loaded.
 #[tauri::command]
-pub async fn check_gitlab(url: String, ca_file: Option<String>) -> Result<Check, UiError> {
-    Ok(usecase::check_gitlab(&url, &http(ca_file)).await?)
+pub async fn check_gitlab(
+    url: String,
+    ca_file: Option<String>,
+    gitlab_version: Option<String>,
+    gateway_image: Option<String>,
+    gateway_tag: Option<String>,
+) -> Result<GitlabChecks, UiError> {
+    let ca = ca_file.clone().filter(|f| !f.trim().is_empty());
+    let here = usecase::check_gitlab(&url, &http(ca_file)).await?;
+    let version = gitlab_version.unwrap_or_default();
+    let from_network = match usecase::GatewayPlace::of_form(
+        &url,
+        &version,
+        gateway_image.as_deref(),
+        gateway_tag.as_deref(),
+    ) {
+        Some(place) => {
+            usecase::check_gitlab_from_gateway(&place, ca.as_deref().map(std::path::Path::new))
+                .await
+        }
+        None => usecase::GatewayPlace::not_run_without_image(
+            &url,
+            "no gateway image yet: give the GitLab version (Model step) or a gateway tag",
+        ),
+    };
+    Ok(GitlabChecks { here, from_network })
 }
 
 /// What "Detect" answers: GitLab's answer, and where a token is kept when one was used or kept.

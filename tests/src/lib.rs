@@ -166,3 +166,20 @@ pub async fn clean_engine() -> Option<Engine> {
         _lock: lock,
     })
 }
+/// The default bridge's gateway address: the host as a container sees it (the engine may name only the
+/// subnet, whose first address is the gateway's).
+pub async fn bridge_gateway(docker: &bollard::Docker) -> String {
+    let n = docker.inspect_network("bridge", None).await.unwrap();
+    let config = n.ipam.and_then(|i| i.config).unwrap().remove(0);
+    config.gateway.unwrap_or_else(|| {
+        let net: std::net::Ipv4Addr = config
+            .subnet
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
+    })
+}

@@ -1,6 +1,7 @@
 //! Builds the stand-in images (TEST FIXTURES, tagged `aigw-test/*`): `tests/standin/standin.rs` compiled as
 //! a static binary with rustc, then `FROM scratch` images built through the real engine. No registry is
-//! needed, so the provisioning suites run offline.
+//! needed, so the provisioning suites run offline. Beside it, `/usr/bin/standin-tls` (the `tests/standin-tls`
+//! crate, built static with cargo: rustls needs crates) fetches HTTPS for the GitLab probe's `python3`.
 
 use bollard::query_parameters::BuildImageOptionsBuilder;
 use bollard::Docker;
@@ -16,20 +17,63 @@ pub const TAGS: [&str; 2] = ["standin", "standin-v2"];
 /// A tag whose containers exit at once, as a broken release would.
 pub const BROKEN_TAG: &str = "standin-broken";
 
-/// The stand-in binary, compiled once per test process.
-static BINARY: OnceCell<Vec<u8>> = OnceCell::const_new();
+/// The stand-in binary and `standin-tls`, compiled once per test process.
+static BINARY: OnceCell<(Vec<u8>, Vec<u8>)> = OnceCell::const_new();
 
 /// Names the stand-in source an image was built from. Suites of other checkouts build the same tags from
 /// their own source; a scenario (which holds the engine lock) must run the stand-in of its own.
 const SOURCE_LABEL: &str = "io.aigw-installer.standin-source";
 
-/// FNV-1a of the stand-in's source: what `SOURCE_LABEL` says.
+/// The files the stand-in images are built from.
+fn sources() -> [PathBuf; 4] {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    [
+        source(),
+        dir.join("standin/probe.rs"),
+        dir.join("standin-tls/src/main.rs"),
+        dir.join("standin-tls/Cargo.toml"),
+    ]
+}
+
+/// FNV-1a of the stand-in's sources: what `SOURCE_LABEL` says.
 fn source_id() -> String {
-    let text = std::fs::read(source()).expect("read the stand-in source");
-    let hash = text.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for file in sources() {
+        let text = std::fs::read(file).expect("read the stand-in source");
+        hash = text.iter().fold(hash, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
+        });
+    }
     format!("{hash:016x}")
+}
+
+/// Builds `standin-tls` static (glibc, crt-static) with cargo into its own target directory (the outer
+/// build's lock stays free), once per test process; cargo's lock serialises concurrent test processes.
+fn compile_tls() -> Vec<u8> {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace.join("target"))
+        .join("standin-tls");
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(&workspace)
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "aigw-standin-tls",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+        ])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env("CARGO_ENCODED_RUSTFLAGS", "-Ctarget-feature=+crt-static")
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building standin-tls failed");
+    std::fs::read(target.join("x86_64-unknown-linux-gnu/release/standin-tls"))
+        .expect("read standin-tls")
 }
 
 fn source() -> PathBuf {
@@ -93,7 +137,14 @@ pub fn tar(entries: &[(&str, u32, &[u8])]) -> Vec<u8> {
 /// The gateway stand-in runs as a named, non-root user, as the real image does (`aigateway`).
 pub const GATEWAY_UID: u32 = 1234;
 
-async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str, source: &str) {
+async fn build(
+    docker: &Docker,
+    tag: &str,
+    binaries: &(Vec<u8>, Vec<u8>),
+    role: &str,
+    source: &str,
+) {
+    let (binary, tls) = binaries;
     let user = if role == "gateway" {
         "COPY passwd /etc/passwd\nCOPY group /etc/group\nUSER aigateway\n"
     } else {
@@ -105,6 +156,7 @@ async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str, source: &s
          LABEL {SOURCE_LABEL}={source}\n\
          COPY standin /standin\n\
          COPY standin /usr/bin/python3\n\
+         COPY standin-tls /usr/bin/standin-tls\n\
          {user}\
          ENTRYPOINT [\"/standin\", \"{role}\"]\n"
     );
@@ -115,6 +167,7 @@ async fn build(docker: &Docker, tag: &str, binary: &[u8], role: &str, source: &s
     let context = tar(&[
         ("Dockerfile", 0o644, dockerfile.as_bytes()),
         ("standin", 0o755, binary),
+        ("standin-tls", 0o755, tls),
         ("passwd", 0o644, passwd.as_bytes()),
         ("group", 0o644, group.as_bytes()),
     ]);
@@ -163,7 +216,12 @@ pub async fn ensure_images(docker: &Docker) {
                 let dir = tempfile_dir();
                 let bin = std::fs::read(compile(&dir)).expect("read stand-in binary");
                 let _ = std::fs::remove_dir_all(&dir);
-                bin
+                (
+                    bin,
+                    tokio::task::spawn_blocking(compile_tls)
+                        .await
+                        .expect("build standin-tls"),
+                )
             })
             .await;
         build(docker, &image, binary, role, &source).await;

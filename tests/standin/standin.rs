@@ -6,7 +6,10 @@
 //!   standin check-args [args]   parses vLLM arguments as the model server does, prints what it understood
 //!                               (JSON) and exits 0, or exits 2 with vLLM's "unrecognized arguments" error
 //!   standin gateway             the AI Gateway: /monitoring/healthz, and /stand-in/env (the AIGW_* it saw)
-//!   python3 -c "<code>"         the health checks' `python3 -c "…urlopen('URL'…"`: GETs the URL, exit 0 on 200
+//!   python3 -c "<code>"         the health checks' `python3 -c "…urlopen('URL'…"`: GETs the URL, exit 0 on 200;
+//!                               and the installer's GitLab probe (a script that prints `json.dumps`): fetches
+//!                               its first http(s):// literal and prints the script's JSON line (`probe.rs`),
+//!                               HTTPS through `/usr/bin/standin-tls` (rustls, `SSL_CERT_FILE` only)
 //!
 //! Knobs (environment): STANDIN_START_DELAY_MS (slow to load), STANDIN_NEVER_HEALTHY=1 (health answers 503),
 //! STANDIN_CRASH_AFTER_MS (exits 1 after that long), STANDIN_CRASH_AFTER_HEALTHY_MS (the model server exits 3
@@ -28,10 +31,16 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod probe;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let argv0 = args.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
     if argv0.starts_with("python") {
+        let code = args.iter().skip_while(|a| *a != "-c").nth(1).cloned().unwrap_or_default();
+        if code.contains("json.dumps") {
+            std::process::exit(gitlab_probe(&code));
+        }
         std::process::exit(healthcheck(&args[1..]));
     }
     match args.get(1).map(String::as_str) {
@@ -82,6 +91,24 @@ fn healthcheck(args: &[String]) -> i32 {
         }
         None => 2,
     }
+}
+
+/// The installer's GitLab probe: plain HTTP here, HTTPS by the static rustls helper beside this binary.
+fn gitlab_probe(code: &str) -> i32 {
+    let Some(url) = probe::url_in(code) else {
+        return probe::report(Err("ValueError: no URL in the script".into()));
+    };
+    let target = match probe::Target::parse(&url) {
+        Ok(t) => t,
+        Err(e) => return probe::report(Err(e)),
+    };
+    if target.tls {
+        return match std::process::Command::new("/usr/bin/standin-tls").arg(&url).status() {
+            Ok(s) => s.code().unwrap_or(1),
+            Err(e) => probe::report(Err(format!("OSError: standin-tls: {e}"))),
+        };
+    }
+    probe::report(probe::connect(&target).and_then(|mut s| probe::get(&mut s, &target)))
 }
 
 fn get_ok(url: &str) -> i32 {

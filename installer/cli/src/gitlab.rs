@@ -33,8 +33,17 @@ pub enum GitlabCommand {
 )]
 pub struct CheckGitlabArgs {
     /// GitLab's URL, as the gateway will use it (AIGW_GITLAB_URL).
-    #[arg(long = "gitlab-url", alias = "url", value_name = "URL")]
-    url: String,
+    #[arg(
+        long = "gitlab-url",
+        alias = "url",
+        value_name = "URL",
+        required_unless_present = "spec"
+    )]
+    url: Option<String>,
+    /// Test from the spec's deployment: its GitLab URL, and from its network with its gateway image:tag
+    /// (as apply names them), besides from this machine.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["url", "network", "image"])]
+    spec: Option<PathBuf>,
     /// A PEM file of CA certificates to trust besides the system's (GitLab's site CA) [env: AIGW_CA_FILE]
     #[arg(long, value_name = "FILE")]
     ca_file: Option<PathBuf>,
@@ -125,22 +134,32 @@ pub async fn check(cmd: CheckCommand) -> anyhow::Result<ExitCode> {
 
 async fn check_gitlab(args: CheckGitlabArgs) -> anyhow::Result<ExitCode> {
     crate::render::set_json(args.json);
-    let check = usecase::check_gitlab(&args.url, &http(args.ca_file.clone())).await?;
-    let from_network = match (&args.network, &args.image) {
-        (Some(network), Some(image)) => {
-            let session = usecase::Session::connect().await?;
-            Some(
-                usecase::check_gitlab_from_network(
-                    &session,
-                    &args.url,
-                    network,
-                    image,
-                    args.ca_file.as_deref(),
-                )
-                .await?,
+    let place = match &args.spec {
+        Some(path) => Some(usecase::GatewayPlace::of_spec(&usecase::load_spec(path)?)?),
+        None => None,
+    };
+    let url = match (&place, &args.url) {
+        (Some(p), _) => p.url.clone(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => anyhow::bail!("give --gitlab-url or --spec"),
+    };
+    let check = usecase::check_gitlab(&url, &http(args.ca_file.clone())).await?;
+    let from_network = if let Some(p) = &place {
+        Some(usecase::check_gitlab_from_gateway(p, args.ca_file.as_deref()).await)
+    } else if let (Some(network), Some(image)) = (&args.network, &args.image) {
+        let session = usecase::Session::connect().await?;
+        Some(
+            usecase::check_gitlab_from_network(
+                &session,
+                &url,
+                network,
+                image,
+                args.ca_file.as_deref(),
             )
-        }
-        _ => None,
+            .await?,
+        )
+    } else {
+        None
     };
     let ok = check.passed() && from_network.as_ref().is_none_or(Check::passed);
     if args.json {

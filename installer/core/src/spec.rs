@@ -165,8 +165,11 @@ impl RestartPolicy {
 fn spec_version() -> u32 {
     SPEC_VERSION
 }
+/// The deployment network when the spec names none (what apply creates and the gateway joins).
+pub const DEFAULT_NETWORK: &str = "gitlab-aigw";
+
 pub(crate) fn default_network() -> String {
-    "gitlab-aigw".into()
+    DEFAULT_NETWORK.into()
 }
 pub(crate) fn default_log_dir() -> PathBuf {
     PathBuf::from(DEFAULT_LOG_DIR)

@@ -451,24 +451,6 @@ async fn the_gateway_health_is_asked_at_the_address_gitlab_uses() {
     assert!(steps[1].outcome.is_finding(), "{steps:?}");
 }
 
-/// The default bridge's gateway address: the host as a container sees it (the engine may name only the
-/// subnet, whose first address is the gateway's).
-async fn bridge_gateway(docker: &bollard::Docker) -> String {
-    let n = docker.inspect_network("bridge", None).await.unwrap();
-    let config = n.ipam.and_then(|i| i.config).unwrap().remove(0);
-    config.gateway.unwrap_or_else(|| {
-        let net: std::net::Ipv4Addr = config
-            .subnet
-            .unwrap()
-            .split('/')
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        std::net::Ipv4Addr::from(u32::from(net) + 1).to_string()
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_removed() {
     let Some(engine) = aigw_e2e::clean_engine().await else {
@@ -487,7 +469,7 @@ async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_r
         None,
     )
     .await;
-    let host = bridge_gateway(docker).await;
+    let host = aigw_e2e::bridge_gateway(docker).await;
     let url = format!("http://{host}:{}", keys.addr.port());
     let network = format!("aigw-gitlab-probe-test-{}", aigw_e2e::free_port());
     let image = format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE);
@@ -512,7 +494,10 @@ async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_r
     let r = result(&o);
     let from = &r["gateway_network"];
     assert!(from["from"].as_str().unwrap().contains(&network), "{r}");
-    assert_eq!(step(from, "keys")["result"], "pass", "{r}");
+    let keys_step = step(from, "keys");
+    assert_eq!(keys_step["result"], "pass", "{r}");
+    // The probe's own JSON line was judged: one key came back.
+    assert!(keys_step.to_string().contains("1 signing key(s)"), "{r}");
     // Requests from here and from the container both reached the stand-in.
     assert!(
         keys.seen()
@@ -550,6 +535,163 @@ async fn gitlab_is_tested_from_the_gateway_network_with_a_probe_that_is_always_r
     assert!(text(&o).contains("not on the engine"), "{}", text(&o));
 }
 
+/// The probe container and any network the check created are gone: asserted through the engine.
+async fn nothing_left(docker: &bollard::Docker, network: &str) {
+    assert!(
+        docker.inspect_network(network, None).await.is_err(),
+        "{network} left"
+    );
+    let left = aigw_engine::docker::labels::labelled(docker, aigw_core::plan::labels::APP)
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+/// `check gitlab` from here and from a fresh network with the gateway stand-in, as JSON.
+async fn check_from_network(
+    dir: &Path,
+    url: &str,
+    network: &str,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let image = format!("{}:standin", aigw_e2e::standin::GATEWAY_IMAGE);
+    let mut args = vec![
+        "check",
+        "gitlab",
+        "--url",
+        url,
+        "--network",
+        network,
+        "--image",
+        &image,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let o = cli(dir, &args, &[]).await;
+    (o.status.code(), result(&o), text(&o))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_gitlab_from_the_gateway_network_needs_the_ca_mount_and_a_wrong_port_is_a_finding() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let docker = &engine.docker;
+    let dir = tempfile::tempdir().unwrap();
+    let host = aigw_e2e::bridge_gateway(docker).await;
+    let ca = TestCa::new("aigw gateway-network test CA");
+    let ca_file = ca.write_cert(dir.path(), "site-ca");
+    let keys = Server::start_on(
+        "0.0.0.0",
+        handler(|req| async move {
+            match req.uri().path() {
+                "/oauth/discovery/keys" => {
+                    respond(200, r#"{"keys":[{"kid":"k1","n":"a{b"},{"kid":"k2"}]}"#)
+                }
+                _ => respond(404, ""),
+            }
+        }),
+        Some(ca.server_config(&ca.server(&[host.as_str()]))),
+    )
+    .await;
+    let url = format!("https://{host}:{}", keys.addr.port());
+    let network = format!("aigw-gitlab-probe-tls-{}", aigw_e2e::free_port());
+
+    // The site CA not given: the gateway's Python refuses the chain; the fix names the mount.
+    let (code, r, out) = check_from_network(dir.path(), &url, &network, &[]).await;
+    assert_eq!(code, Some(3), "{out}");
+    let from = step(&r["gateway_network"], "keys");
+    assert_eq!(from["result"], "finding", "{r}");
+    assert_eq!(from["code"], "gitlab_tls_untrusted", "{r}");
+    assert!(
+        from.to_string().contains("CERTIFICATE_VERIFY_FAILED"),
+        "{r}"
+    );
+    let fix = from["fix"].as_str().unwrap();
+    for want in [
+        "SSL_CERT_FILE=/etc/ssl/certs/aigw-gitlab-ca-bundle.pem",
+        "REQUESTS_CA_BUNDLE=",
+        ":/etc/ssl/certs/aigw-gitlab-ca-bundle.pem:ro",
+    ] {
+        assert!(fix.contains(want), "{want} not in {fix}");
+    }
+    nothing_left(docker, &network).await;
+
+    // Given: mounted at the gateway's CA path, both pass and two keys are counted.
+    let (code, r, out) = check_from_network(
+        dir.path(),
+        &url,
+        &network,
+        &["--ca-file", ca_file.to_str().unwrap()],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(step(&r, "tls")["result"], "pass", "{r}");
+    let from = step(&r["gateway_network"], "keys");
+    assert_eq!(from["result"], "pass", "{r}");
+    assert!(from.to_string().contains("2 signing key(s)"), "{r}");
+    nothing_left(docker, &network).await;
+
+    // From the spec: its GitLab URL, its network and its gateway image:tag, as apply names them.
+    let mut spec = aigw_e2e::standin_spec(dir.path(), &network);
+    spec.gitlab.url = url.clone();
+    let spec_file = dir.path().join("aigw-spec.toml");
+    std::fs::write(&spec_file, spec.to_toml()).unwrap();
+    let spec_arg = spec_file.to_str().unwrap();
+    let o = cli(
+        dir.path(),
+        &[
+            "check",
+            "gitlab",
+            "--spec",
+            spec_arg,
+            "--ca-file",
+            ca_file.to_str().unwrap(),
+            "--json",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = result(&o);
+    assert_eq!(r["url"].as_str().unwrap().trim_end_matches('/'), url, "{r}");
+    let from = &r["gateway_network"];
+    let image = format!(
+        "{}:{}",
+        aigw_e2e::standin::GATEWAY_IMAGE,
+        spec.gateway_tag().unwrap()
+    );
+    assert!(from["from"].as_str().unwrap().contains(&network), "{r}");
+    assert!(from["from"].as_str().unwrap().contains(&image), "{r}");
+    assert_eq!(step(from, "keys")["result"], "pass", "{r}");
+    nothing_left(docker, &network).await;
+    // The spec's image not on the engine yet: said plainly, not run.
+    spec.gateway.tag = Some("not-loaded-yet".into());
+    std::fs::write(&spec_file, spec.to_toml()).unwrap();
+    let o = cli(dir.path(), &["check", "gitlab", "--spec", spec_arg], &[]).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!(
+            "the image {}:not-loaded-yet is not on the engine",
+            aigw_e2e::standin::GATEWAY_IMAGE
+        )),
+        "{}",
+        text(&o)
+    );
+    nothing_left(docker, &network).await;
+
+    // A port nobody listens on, from the gateway's network: refused, with a fix.
+    let wrong = format!("http://{host}:{}", aigw_e2e::free_port());
+    let (code, r, out) = check_from_network(dir.path(), &wrong, &network, &[]).await;
+    assert_eq!(code, Some(3), "{out}");
+    let from = step(&r["gateway_network"], "keys");
+    assert_eq!(from["result"], "finding", "{r}");
+    assert_eq!(from["code"], "gitlab_unreachable_from_gateway", "{r}");
+    assert!(from.to_string().contains("Connection refused"), "{r}");
+    assert!(!from["fix"].as_str().unwrap_or_default().is_empty(), "{r}");
+    nothing_left(docker, &network).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
     if !aigw_e2e::docker_available() {
@@ -572,7 +714,7 @@ async fn status_asks_the_gateway_health_at_the_spec_gateway_address() {
         None,
     )
     .await;
-    let host = bridge_gateway(&conn.docker).await;
+    let host = aigw_e2e::bridge_gateway(&conn.docker).await;
     let spec = dir.path().join("spec.toml");
     std::fs::write(
         &spec,

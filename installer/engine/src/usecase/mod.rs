@@ -6,6 +6,7 @@ mod diagnose;
 mod engines;
 mod export;
 mod fetch;
+mod gateway_probe;
 mod gitlab;
 mod images;
 mod manage;
@@ -22,6 +23,7 @@ pub use diagnose::{
 pub use engines::{engines, remember_engine, remembered_engine, resolve, test_engine, KnownEngine};
 pub use export::{export, Exported};
 pub use fetch::{fetch_options, weights_fetch, weights_plan, FetchRequest};
+pub use gateway_probe::{check_gitlab_from_gateway, GatewayPlace};
 pub use gitlab::{
     check_gitlab, check_gitlab_from_network, forget_gitlab_token, gateway_health,
     gateway_health_for, gateway_tag_exists, gateway_tag_found, gitlab_version, keep_gitlab_token,
