@@ -32,6 +32,7 @@ pub use provision::{
 pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
 pub use weights::{
     check_weights, weights_export, weights_format, weights_import, weights_status, weights_verify,
+    KitFormat,
 };
 
 use aigw_core::preflight::Finding;
