@@ -1,5 +1,6 @@
 //! A Hugging Face Hub stand-in on [`crate::httpd`]: the model-info API
-//! (`/api/models/{repo}/revision/{rev}?blobs=true`), `/{repo}/resolve/{rev}/{file}` answered as the Hub
+//! (`/api/models/{repo}/revision/{rev}?blobs=true`), the recursive tree listing
+//! (`/api/models/{repo}/tree/{rev}`, what huggingface_hub's `snapshot_download` reads), `/{repo}/resolve/{rev}/{file}` answered as the Hub
 //! answers it (huggingface_hub's `file_download.py` reads these headers: `X-Repo-Commit`, `ETag`, and for
 //! LFS files a 302 to the CDN carrying `X-Linked-Etag` and `X-Linked-Size`), and a CDN-like second server
 //! (another port, so a client must drop `Authorization` on the redirect) serving the LFS content with
@@ -150,6 +151,35 @@ impl HubRepo {
             "siblings": siblings
         })
         .to_string()
+    }
+
+    /// `/api/models/{repo}/tree/{rev}?recursive=true` as the Hub writes it (huggingface_hub ≥ 1.0's
+    /// `snapshot_download` lists files through it): folders, then each file with its blob id and, for LFS
+    /// files, `lfs.oid` (the SHA-256). One page: no `Link` header.
+    pub fn tree_json(&self) -> String {
+        let mut folders: Vec<&str> = self
+            .files
+            .iter()
+            .filter_map(|f| f.name.rsplit_once('/').map(|(d, _)| d))
+            .collect();
+        folders.sort_unstable();
+        folders.dedup();
+        let mut entries: Vec<serde_json::Value> = folders
+            .iter()
+            .map(|d| serde_json::json!({"type": "directory", "oid": "0".repeat(40), "path": d}))
+            .collect();
+        entries.extend(self.files.iter().map(|f| {
+            let mut e = serde_json::json!({
+                "type": "file", "oid": f.blob_id(), "size": f.content.len(), "path": f.name
+            });
+            if f.lfs {
+                e["lfs"] = serde_json::json!({
+                    "oid": f.sha256(), "size": f.content.len(), "pointerSize": 134
+                });
+            }
+            e
+        }));
+        serde_json::Value::Array(entries).to_string()
     }
 }
 
@@ -345,6 +375,20 @@ async fn hub_answer(s: &State, req: Request<Incoming>) -> Response<Body> {
         }
         return respond(200, repo.info_json());
     }
+    // /api/models/{owner}/{name}/tree/{rev} (recursive; the only listing the stand-in has)
+    if parts.len() == 6 && parts[0] == "api" && parts[1] == "models" && parts[4] == "tree" {
+        let id = format!("{}/{}", parts[2], parts[3]);
+        let Some(repo) = s.repos.iter().find(|r| r.id == id) else {
+            return respond(404, r#"{"error":"Repository not found"}"#);
+        };
+        if let Some(r) = refuse(s, repo, token.as_deref()) {
+            return r;
+        }
+        if parts[5] != "main" && parts[5] != repo.commit {
+            return respond(404, r#"{"error":"Invalid rev id"}"#);
+        }
+        return respond(200, repo.tree_json());
+    }
     // /{owner}/{name}/resolve/{rev}/{file...}
     if parts.len() >= 5 && parts[2] == "resolve" {
         let id = format!("{}/{}", parts[0], parts[1]);
@@ -421,13 +465,16 @@ fn content(
     }
     let (start, end) = range.unwrap_or((0, len));
     let knobs = s.knobs.lock().unwrap().clone();
-    let mut data = f.content.slice(start as usize..end as usize).to_vec();
+    let mut data = f.content.slice(start as usize..end as usize);
     let mid = len / 2;
     if knobs.corrupt.as_deref() == Some(f.name.as_str())
         && (start..end).contains(&mid)
         && (knobs.corrupt_every_time || !s.corrupted.swap(true, Ordering::SeqCst))
     {
-        data[(mid - start) as usize] ^= 0xff;
+        // Copied only here: a 1 GiB shard is otherwise served from the shared bytes.
+        let mut v = data.to_vec();
+        v[(mid - start) as usize] ^= 0xff;
+        data = Bytes::from(v);
     }
     let cut = knobs
         .disconnect_after
@@ -440,7 +487,7 @@ fn content(
         end,
         sent: sent.clone(),
     });
-    let body = stream(Bytes::from(data), knobs.bytes_per_sec, cut, sent);
+    let body = stream(data, knobs.bytes_per_sec, cut, sent);
     let mut r = Response::new(body);
     let status = if range.is_some() { 206 } else { 200 };
     *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();

@@ -30,19 +30,23 @@ pub enum WeightsCommand {
         #[command(flatten)]
         spec: SpecArg,
     },
-    /// Copy the snapshot's files and manifest into a folder, each file checked as it is copied, to carry
-    /// to an air-gapped site.
+    /// Copy the snapshot's manifest and files into a folder or one .tar, each file checked as it is
+    /// copied, to carry to an air-gapped site.
     Export {
         #[command(flatten)]
         spec: SpecArg,
-        /// The folder to write (created; refused if it already holds an export).
-        #[arg(long, value_name = "DIR")]
+        /// The folder to write (created; refused if it already holds an export), or a new .tar file
+        /// (refused if it exists).
+        #[arg(long, value_name = "DIR|FILE.tar")]
         out: PathBuf,
+        /// What to write [default: tar when --out ends in .tar, else folder].
+        #[arg(long, value_enum)]
+        format: Option<Format>,
     },
-    /// Import an exported folder into the Hugging Face cache: every file verified against the manifest
-    /// before anything is linked; a tampered kit is refused.
+    /// Import an exported folder or .tar into the Hugging Face cache: every file verified against the
+    /// manifest before anything is linked; a tampered kit is refused.
     Import {
-        /// The exported folder.
+        /// The exported folder or .tar.
         from: PathBuf,
         /// The cache to import into [default: the spec's model.weights.cache_dir].
         #[arg(long, value_name = "DIR")]
@@ -50,6 +54,12 @@ pub enum WeightsCommand {
         #[command(flatten)]
         spec: SpecArg,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    Folder,
+    Tar,
 }
 
 #[derive(clap::Args)]
@@ -125,8 +135,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        WeightsCommand::Export { spec, out } => {
-            let e = usecase::weights_export(&load(&spec)?, &out)?;
+        WeightsCommand::Export { spec, out, format } => {
+            let asked = format.map(|f| match f {
+                Format::Folder => usecase::KitFormat::Folder,
+                Format::Tar => usecase::KitFormat::Tar,
+            });
+            let format = usecase::KitFormat::for_out(asked, &out);
+            let e = usecase::weights_export(&load(&spec)?, &out, format)?;
             if args.json {
                 json_result(serde_json::to_value(&e)?);
             } else {

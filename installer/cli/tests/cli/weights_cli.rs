@@ -191,3 +191,78 @@ fn a_tampered_kit_is_refused_and_a_corrupt_cache_fails_verify() {
     assert!(text(&o).contains("corrupt config.json"), "{}", text(&o));
     assert!(!blob.exists());
 }
+
+#[test]
+fn the_offline_kit_as_one_tar_exports_imports_and_refuses_a_tampered_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (connected, site) = (dir.join("connected"), dir.join("site"));
+    let kit = dir.join("weights-kit.tar");
+    let kit_s = kit.to_str().unwrap();
+    aigw_e2e::standin_hf_cache(&connected, REPO);
+    let (s1, s2) = (spec(dir, &connected), spec(dir, &site));
+    let (s1, s2) = (s1.to_str().unwrap(), s2.to_str().unwrap());
+
+    // `.tar` chooses the format: one file, never a folder.
+    let o = run(dir, &["weights", "export", "--spec", s1, "--out", kit_s]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("exported 4 file(s)"), "{}", text(&o));
+    assert!(kit.is_file());
+    let o = run(dir, &["weights", "export", "--spec", s1, "--out", kit_s]);
+    assert!(
+        !o.status.success() && text(&o).contains("exists"),
+        "{}",
+        text(&o)
+    );
+
+    let o = run(dir, &["weights", "import", kit_s, "--spec", s2, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(result(&o)["result"]["commit"], aigw_e2e::STANDIN_COMMIT);
+    let o = run(dir, &["weights", "verify", "--spec", s2]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("verified 4 file(s)"), "{}", text(&o));
+
+    // --format tar whatever the name; one byte of the last entry's data flipped is named on import.
+    let other = dir.join("kit.bin");
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "export",
+            "--spec",
+            s1,
+            "--out",
+            other.to_str().unwrap(),
+            "--format",
+            "tar",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut bytes = std::fs::read(&other).unwrap();
+    let name = b"model.safetensors\0";
+    let at = (0..bytes.len())
+        .step_by(512)
+        .find(|&i| bytes[i..].starts_with(name))
+        .expect("the weights entry");
+    bytes[at + 512 + 7] ^= 0x40;
+    std::fs::write(&other, bytes).unwrap();
+    let fresh = dir.join("fresh");
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "import",
+            other.to_str().unwrap(),
+            "--cache-dir",
+            fresh.to_str().unwrap(),
+        ],
+    );
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("model.safetensors"), "{}", text(&o));
+    assert!(
+        !fresh
+            .join("hub/models--mistralai--Mistral-7B-Instruct-v0.3/snapshots")
+            .exists(),
+        "nothing linked"
+    );
+}

@@ -39,6 +39,7 @@ pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_s
 pub use weights::{
     check_weights, weights_export, weights_format, weights_import, weights_status, weights_verify,
     LocalWeights,
+    KitFormat,
 };
 
 use aigw_core::preflight::Finding;

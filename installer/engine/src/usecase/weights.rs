@@ -42,22 +42,64 @@ pub fn weights_verify(s: &DeploymentSpec) -> Result<Verified, Error> {
     Ok(w::verify(dir, &m, now())?)
 }
 
-/// The snapshot's files and manifest into the folder `out` (for the offline kit).
-pub fn weights_export(s: &DeploymentSpec, out: &Path) -> Result<Exported, Error> {
-    let (repo, rev, dir) = hub_weights(s)?;
-    if out
-        .join(aigw_core::weights::manifest::EXPORT_MANIFEST)
-        .exists()
-    {
-        return Err(Error::Exists(out.display().to_string()));
-    }
-    Ok(w::export_folder(dir, repo, rev, out)?)
+/// How an offline kit's weights are written: a folder of files, or one `.tar`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KitFormat {
+    Folder,
+    Tar,
 }
 
-/// An exported folder into `cache_dir` (the spec's, on the site), every file verified before it is
-/// linked.
+impl KitFormat {
+    /// The format asked for, else the one `out`'s name implies (`.tar`: one file).
+    pub fn for_out(asked: Option<KitFormat>, out: &Path) -> KitFormat {
+        asked.unwrap_or_else(|| {
+            if out
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("tar"))
+            {
+                KitFormat::Tar
+            } else {
+                KitFormat::Folder
+            }
+        })
+    }
+}
+
+/// The snapshot's manifest and files into `out` (for the offline kit): a folder (created), or a new
+/// `.tar` (never over an existing file; nothing left there on failure).
+pub fn weights_export(
+    s: &DeploymentSpec,
+    out: &Path,
+    format: KitFormat,
+) -> Result<Exported, Error> {
+    let (repo, rev, dir) = hub_weights(s)?;
+    match format {
+        KitFormat::Tar => {
+            if out.exists() {
+                return Err(Error::Exists(out.display().to_string()));
+            }
+            Ok(w::export_tar(dir, repo, rev, out)?)
+        }
+        KitFormat::Folder => {
+            if out
+                .join(aigw_core::weights::manifest::EXPORT_MANIFEST)
+                .exists()
+            {
+                return Err(Error::Exists(out.display().to_string()));
+            }
+            Ok(w::export_folder(dir, repo, rev, out)?)
+        }
+    }
+}
+
+/// An exported folder or `.tar` into `cache_dir` (the spec's, on the site), every file verified before
+/// it is linked.
 pub fn weights_import(from: &Path, cache_dir: &Path) -> Result<Imported, Error> {
-    Ok(w::import_folder(from, cache_dir, now())?)
+    if from.is_file() {
+        Ok(w::import_tar(from, cache_dir, now())?)
+    } else {
+        Ok(w::import_folder(from, cache_dir, now())?)
+    }
 }
 
 /// The checkpoint format the spec's vLLM arguments load: Mistral's with `--load-format mistral`.

@@ -30,6 +30,10 @@ pub enum WeightsError {
     Tampered { corrupt: Vec<String> },
     #[error("{missing} named in the manifest is not in {dir}")]
     MissingFile { missing: String, dir: String },
+    #[error("{0} exists")]
+    KitExists(String),
+    #[error("the kit's entry {entry} {reason}")]
+    BadKit { entry: String, reason: &'static str },
 }
 
 impl WeightsError {
@@ -52,6 +56,8 @@ impl Explain for WeightsError {
             WeightsError::NotInCache { .. } => "weights_missing",
             WeightsError::Tampered { .. } => "weights_corrupt",
             WeightsError::MissingFile { .. } => "weights_incomplete",
+            WeightsError::KitExists(_) => "exists",
+            WeightsError::BadKit { .. } => "weights_kit_invalid",
         }
     }
     fn fix(&self) -> Option<String> {
@@ -67,7 +73,15 @@ impl Explain for WeightsError {
             WeightsError::Tampered { .. } => Some(
                 "the corrupt files were not used; export the kit again on the connected machine, or fetch them again".into(),
             ),
-            WeightsError::MissingFile { .. } => Some("copy the whole exported folder".into()),
+            WeightsError::MissingFile { .. } => {
+                Some("copy the whole exported folder or .tar again".into())
+            }
+            WeightsError::KitExists(_) => {
+                Some("choose another file name; an existing file is never replaced".into())
+            }
+            WeightsError::BadKit { .. } => Some(
+                "nothing was linked; import only a kit written by the weights export, or export it again on the connected machine".into(),
+            ),
         }
     }
     fn field(&self) -> Option<String> {

@@ -312,3 +312,208 @@ fn basis(bytes: u64) -> aigw_core::weights::local::SizeBasis {
         what: "the model".into(),
     }
 }
+
+/// A cache holding the verified snapshot of `files()`, as a fetch or an import leaves it.
+fn cache_with_snapshot(tmp: &Path) -> (std::path::PathBuf, Manifest) {
+    let (from, cache) = (tmp.join("kit"), tmp.join("hf"));
+    let m = kit(&from);
+    import_folder(&from, &cache, 1).unwrap();
+    (cache, m)
+}
+
+fn nothing_linked(site: &Path) {
+    let rc = RepoCache::new(site, REPO).unwrap();
+    assert!(!rc.snapshot_dir(COMMIT).unwrap().exists());
+    assert!(!rc.ref_file("main").unwrap().exists());
+    assert!(matches!(
+        find_manifest(site, REPO, "main"),
+        Err(WeightsError::NotInCache { .. })
+    ));
+    if let Ok(dir) = std::fs::read_dir(rc.blobs_dir()) {
+        let partial: Vec<_> = dir
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".incomplete"))
+            .collect();
+        assert!(partial.is_empty(), "{partial:?}");
+    }
+}
+
+#[test]
+fn a_tar_kit_round_trips_manifest_first_and_never_replaces_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, m) = cache_with_snapshot(tmp.path());
+    let out = tmp.path().join("kit.tar");
+    let exported = export_tar(&cache, REPO, "main", &out).unwrap();
+    assert_eq!((exported.files, exported.bytes), (3, m.total()));
+
+    // The manifest first, then each file as a regular entry under its repository name.
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).unwrap());
+    let entries: Vec<(String, tar::EntryType)> = archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().display().to_string(),
+                e.header().entry_type(),
+            )
+        })
+        .collect();
+    let names: Vec<&str> = entries.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            EXPORT_MANIFEST,
+            "config.json",
+            "model.safetensors",
+            "original/params.json"
+        ]
+    );
+    assert!(entries.iter().all(|(_, t)| *t == tar::EntryType::Regular));
+
+    let site = tmp.path().join("site");
+    let imported = import_tar(&out, &site, 7).unwrap();
+    assert_eq!((imported.commit.as_str(), imported.files), (COMMIT, 3));
+    for (name, body) in files() {
+        assert_eq!(
+            resolve_like_hf(&site, REPO, "main", name).as_deref(),
+            Some(&body[..]),
+            "{name}"
+        );
+    }
+    let v = verify(&site, &m, 8).unwrap();
+    assert!(v.is_ok(), "{v:?}");
+
+    // No clobber, and no temporary file left beside it.
+    let before = std::fs::read(&out).unwrap();
+    let e = export_tar(&cache, REPO, "main", &out).unwrap_err();
+    assert_eq!(aigw_core::problem::Explain::code(&e), "exists");
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    let names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+
+    // A cache that no longer matches its manifest is not exported, and nothing is left at `out`.
+    let rc = RepoCache::new(&cache, REPO).unwrap();
+    let config = m.files.iter().find(|f| f.name == "config.json").unwrap();
+    std::fs::write(
+        rc.blob(&config.etag).unwrap(),
+        br#"{"architectures":["MistralForCausalLX"]}"#,
+    )
+    .unwrap();
+    let out2 = tmp.path().join("kit2.tar");
+    let e = export_tar(&cache, REPO, "main", &out2).unwrap_err();
+    assert!(
+        matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["config.json"]),
+        "{e}"
+    );
+    assert!(!out2.exists());
+}
+
+#[test]
+fn a_tar_kit_with_one_flipped_byte_is_refused_naming_the_file_and_nothing_is_linked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, _) = cache_with_snapshot(tmp.path());
+    let out = tmp.path().join("kit.tar");
+    export_tar(&cache, REPO, "main", &out).unwrap();
+    let mut bytes = std::fs::read(&out).unwrap();
+    // The header block whose name is the weights file; its data follows it.
+    let at = (0..bytes.len())
+        .step_by(512)
+        .find(|&i| bytes[i..].starts_with(b"model.safetensors\0"))
+        .unwrap();
+    bytes[at + 512 + 1000] ^= 0x01;
+    std::fs::write(&out, bytes).unwrap();
+
+    let site = tmp.path().join("site");
+    let e = import_tar(&out, &site, 1).unwrap_err();
+    assert!(
+        matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["model.safetensors"]),
+        "{e}"
+    );
+    assert_eq!(aigw_core::problem::Explain::code(&e), "weights_corrupt");
+    nothing_linked(&site);
+}
+
+/// A tar whose first entry is the manifest of `files()` and whose second is `entry` (raw name bytes,
+/// so names `tar::Builder` refuses can be written).
+fn tar_with(
+    tmp: &Path,
+    kind: tar::EntryType,
+    name: &[u8],
+    link: Option<&str>,
+) -> std::path::PathBuf {
+    let m = kit(&tmp.join("src"));
+    let path = tmp.join(format!("evil-{}.tar", name.len()));
+    let mut b = tar::Builder::new(std::fs::File::create(&path).unwrap());
+    let json = m.to_json();
+    let mut h = tar::Header::new_gnu();
+    h.set_size(json.len() as u64);
+    h.set_mode(0o644);
+    b.append_data(&mut h, EXPORT_MANIFEST, json.as_bytes())
+        .unwrap();
+    let body = b"evil";
+    let mut h = tar::Header::new_gnu();
+    h.as_old_mut().name[..name.len()].copy_from_slice(name);
+    h.set_entry_type(kind);
+    h.set_mode(0o644);
+    h.set_size(if link.is_some() { 0 } else { body.len() as u64 });
+    if let Some(l) = link {
+        h.set_link_name(l).unwrap();
+    }
+    h.set_cksum();
+    b.append(&h, if link.is_some() { &b""[..] } else { &body[..] })
+        .unwrap();
+    b.into_inner().unwrap();
+    path
+}
+
+#[test]
+fn a_tar_kit_with_traversal_links_or_strangers_is_refused_and_nothing_is_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&[u8], tar::EntryType, Option<&str>, &str); 5] = [
+        (
+            b"../evil",
+            tar::EntryType::Regular,
+            None,
+            "leaves the kit's folder",
+        ),
+        (
+            b"original/../../evil",
+            tar::EntryType::Regular,
+            None,
+            "leaves the kit's folder",
+        ),
+        (b"/etc/evil", tar::EntryType::Regular, None, "absolute"),
+        (
+            b"model.safetensors",
+            tar::EntryType::Symlink,
+            Some("/etc/passwd"),
+            "not a regular file",
+        ),
+        (
+            b"extra.bin",
+            tar::EntryType::Regular,
+            None,
+            "not in the kit's manifest",
+        ),
+    ];
+    for (i, (name, kind, link, says)) in cases.into_iter().enumerate() {
+        let case = tmp.path().join(format!("case-{i}"));
+        std::fs::create_dir_all(&case).unwrap();
+        let kit = tar_with(&case, kind, name, link);
+        let site = case.join("site");
+        let e = import_tar(&kit, &site, 1).unwrap_err();
+        let shown = String::from_utf8_lossy(name);
+        assert!(matches!(e, WeightsError::BadKit { .. }), "{shown}: {e}");
+        assert_eq!(aigw_core::problem::Explain::code(&e), "weights_kit_invalid");
+        assert!(
+            e.to_string().contains(&*shown) && e.to_string().contains(says),
+            "{e}"
+        );
+        nothing_linked(&site);
+        assert!(!tmp.path().join("evil").exists() && !case.join("evil").exists());
+    }
+}
