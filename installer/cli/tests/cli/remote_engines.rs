@@ -350,7 +350,9 @@ async fn the_full_cycle_through_ssh() {
 /// directory's), then the engine's helper puts the snapshot, its manifest and the token (0600) into the
 /// spec's server paths; the model container mounts the server's token. Applied again, the upload is
 /// skipped (the server holds the same manifest) and the Hub is not asked again.
-#[tokio::test]
+// The Hub stand-in answers on this runtime while the CLI runs: a blocked current-thread runtime would
+// never serve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hugging_face_weights_and_the_token_reach_the_server_through_ssh() {
     use std::os::unix::fs::MetadataExt;
     let Some(_engine) = aigw_e2e::clean_engine().await else {
