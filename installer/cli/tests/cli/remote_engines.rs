@@ -16,6 +16,16 @@ const SSHD: &str = "/usr/sbin/sshd";
 
 /// The CLI with a home of its own: no docker config, data directory or ssh agent from the machine.
 fn cli(home: &Path, path_prefix: Option<&Path>, args: &[&str]) -> Output {
+    cli_with(home, path_prefix, args, &[])
+}
+
+/// [`cli`] with `env` set on top.
+fn cli_with(
+    home: &Path,
+    path_prefix: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
     let mut c = Command::new(BIN);
     c.args(args)
         .env("HOME", home)
@@ -32,6 +42,7 @@ fn cli(home: &Path, path_prefix: Option<&Path>, args: &[&str]) -> Output {
         let path = std::env::var("PATH").unwrap_or_default();
         c.env("PATH", format!("{}:{path}", bin.display()));
     }
+    c.envs(env.iter().copied());
     c.output().unwrap()
 }
 
@@ -205,9 +216,16 @@ impl Drop for Sshd {
     }
 }
 
-/// The stand-in spec under `dir`, its log directory made beforehand (apply makes it only for a local
-/// engine; here the "server" is this machine).
+/// The stand-in spec under `dir`. Its log directory is not made here: apply makes it, on the server
+/// through the engine for a remote one (here the "server" is this machine).
 fn write_spec(dir: &Path, name: &str) -> String {
+    let s = standin_spec(dir, name);
+    let path = dir.join("spec.toml");
+    std::fs::write(&path, s.to_toml()).unwrap();
+    path.display().to_string()
+}
+
+fn standin_spec(dir: &Path, name: &str) -> aigw_core::spec::DeploymentSpec {
     let mut s = aigw_e2e::standin_spec(dir, name);
     s.gitlab.url = "https://gitlab.example.com".into();
     s.gateway.tag = Some("standin".into());
@@ -216,12 +234,16 @@ fn write_spec(dir: &Path, name: &str) -> String {
     s.model.container = format!("{name}-model");
     s.model.served_model_name = "mistral-7b".into();
     s.model.port = free_port();
-    std::fs::create_dir_all(&s.log_dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&s.log_dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let path = dir.join("spec.toml");
-    std::fs::write(&path, s.to_toml()).unwrap();
-    path.display().to_string()
+    s
+}
+
+/// The log directory apply made, owned by the gateway image's user (the engine made it for a remote
+/// engine, the installer for a local one).
+fn assert_log_dir_made(home: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(home.join("logs")).expect("apply made the log directory");
+    assert!(m.is_dir());
+    assert_eq!(m.uid(), aigw_e2e::standin::GATEWAY_UID);
 }
 
 /// detect → plan → apply → status → logs → uninstall through `engine` (the global flags).
@@ -245,9 +267,18 @@ fn full_cycle(home: &Path, bin: Option<&Path>, engine: &[&str], name: &str, sche
         text(&p)
     );
 
+    assert!(!home.join("logs").exists());
     let a = with(&["apply", "--spec", &spec]);
     assert_eq!(a.status.code(), Some(0), "{}", text(&a));
     assert!(text(&a).contains("applied in"), "{}", text(&a));
+    assert_log_dir_made(home);
+    // Through the engine's helper exactly when the engine is not this machine.
+    assert_eq!(
+        text(&a).contains("files on the server (through the engine)"),
+        scheme == "ssh",
+        "{}",
+        text(&a)
+    );
 
     let again = with(&["plan", "--spec", &spec]);
     assert!(
@@ -313,6 +344,166 @@ async fn the_full_cycle_through_ssh() {
         .map(|f| f["code"].as_str().unwrap())
         .collect();
     assert!(codes.contains(&"docker.remote_engine"), "{codes:?}");
+}
+
+/// Hugging Face weights through ssh://: apply fetches into the workstation's cache (the data
+/// directory's), then the engine's helper puts the snapshot, its manifest and the token (0600) into the
+/// spec's server paths; the model container mounts the server's token. Applied again, the upload is
+/// skipped (the server holds the same manifest) and the Hub is not asked again.
+// The Hub stand-in answers on this runtime while the CLI runs: a blocked current-thread runtime would
+// never serve it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hugging_face_weights_and_the_token_reach_the_server_through_ssh() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(_engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    const TOKEN: &str = "hf_remote_standin_token_1234567";
+    let repo = aigw_e2e::hub::HubRepo::sharded("org/standin-remote", 2, 200_000);
+    let commit = repo.commit.clone();
+    let hub = aigw_e2e::hub::Hub::start(
+        vec![repo],
+        vec![TOKEN.into()],
+        aigw_e2e::hub::Knobs::default(),
+        None,
+    )
+    .await;
+    let bin = sshd.client("good", "user_key", &sshd.known_hosts());
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let name = "aigw-ssh-hf-e2e";
+    let server_cache = home.join("server-cache");
+    let mut s = standin_spec(home, name);
+    s.model.weights = aigw_core::spec::Weights::HuggingFace {
+        repo: "org/standin-remote".into(),
+        revision: "main".into(),
+        endpoint: Some(hub.hub.base.clone()),
+        cache_dir: server_cache.clone(),
+        token_file: None,
+    };
+    let spec = home.join("spec.toml");
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    let spec = spec.display().to_string();
+    let url = sshd.url();
+    let apply = || {
+        cli_with(
+            home,
+            Some(&bin),
+            &["-H", &url, "apply", "--spec", &spec],
+            &[("HF_TOKEN", TOKEN)],
+        )
+    };
+    let sent = || hub.sent_per_file().values().sum::<u64>();
+
+    let a = apply();
+    let out = text(&a);
+    assert_eq!(a.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("files on the server (through the engine)"),
+        "{out}"
+    );
+    assert!(!out.contains(TOKEN), "{out}");
+    // Fetched into the workstation's cache, the data directory's…
+    let data = home.join("data").join("aigw-installer");
+    let manifest = format!("aigw-manifests/models--org--standin-remote--{commit}.json");
+    assert!(data.join("hf-cache").join(&manifest).is_file(), "{out}");
+    assert!(
+        out.contains(&format!("into {}", data.join("hf-cache").display())),
+        "{out}"
+    );
+    // …then to the server's cache_dir through the helper, the manifest last.
+    assert!(
+        out.contains(&format!("to {} on the server", server_cache.display())),
+        "{out}"
+    );
+    assert!(server_cache.join(&manifest).is_file());
+    let snapshot = server_cache
+        .join("hub/models--org--standin-remote/snapshots")
+        .join(&commit);
+    for f in [
+        "config.json",
+        "model-00001-of-00002.safetensors",
+        "model.safetensors.index.json",
+    ] {
+        let link = snapshot.join(f);
+        assert!(
+            link.symlink_metadata().unwrap().file_type().is_symlink(),
+            "{f}"
+        );
+        assert_eq!(
+            std::fs::read(&link).unwrap(),
+            std::fs::read(
+                data.join("hf-cache/hub/models--org--standin-remote/snapshots")
+                    .join(&commit)
+                    .join(f)
+            )
+            .unwrap(),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(server_cache.join("hub/models--org--standin-remote/refs/main"))
+            .unwrap(),
+        commit
+    );
+    // The token: 0600 at the server path, owned by the model image's user (root for the stand-in).
+    let token = server_cache.join("aigw-secrets/hf-token");
+    let m = std::fs::metadata(&token).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid()), (0o600, 0));
+    assert_eq!(std::fs::read_to_string(&token).unwrap().trim(), TOKEN);
+    assert_log_dir_made(home);
+    // The model container mounts the server's token, not the workstation's file.
+    let docker = bollard::Docker::connect_with_local_defaults().unwrap();
+    let model = docker
+        .inspect_container(&format!("{name}-model"), None)
+        .await
+        .unwrap();
+    let binds = model.host_config.unwrap().binds.unwrap_or_default();
+    assert!(
+        binds
+            .iter()
+            .any(|b| b.starts_with(&format!("{}:", token.display()))),
+        "{binds:?}"
+    );
+    // No helper is left.
+    let helpers = docker
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .filters(&std::collections::HashMap::from([(
+                    "label",
+                    vec!["io.aigw-installer.files=1"],
+                )]))
+                .build(),
+        ))
+        .await
+        .unwrap();
+    assert!(
+        helpers.iter().all(|c| !c
+            .mounts
+            .iter()
+            .flatten()
+            .any(|m| m.source.as_deref() == Some(server_cache.to_str().unwrap()))),
+        "{helpers:?}"
+    );
+
+    // Again: the server holds the same manifest, nothing is uploaded and the Hub is not asked.
+    let before = sent();
+    let again = apply();
+    let out = text(&again);
+    assert_eq!(again.status.code(), Some(0), "{out}");
+    assert!(out.contains("already on the server"), "{out}");
+    assert!(
+        !out.contains(&format!("to {} on the server", server_cache.display())),
+        "{out}"
+    );
+    assert_eq!(sent(), before);
+
+    let u = cli(home, Some(&bin), &["-H", &url, "uninstall", "--json"]);
+    assert_eq!(u.status.code(), Some(0), "{}", text(&u));
 }
 
 #[test]

@@ -12,4 +12,5 @@ pub mod images;
 pub mod labels;
 pub mod manage;
 pub mod owner;
+pub mod server_files;
 pub mod ssh;

@@ -12,6 +12,7 @@ mod images;
 mod manage;
 mod provision;
 mod review_weights;
+mod server_side;
 mod specs;
 mod weights;
 
@@ -37,9 +38,8 @@ pub use provision::{
 pub use review_weights::{review_weights, NotListed, ReviewFile, WeightsReview};
 pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
 pub use weights::{
-    check_weights, weights_export, weights_format, weights_import, weights_status, weights_verify,
-    LocalWeights,
-    KitFormat,
+    check_weights, check_weights_on, weights_export, weights_format, weights_import,
+    weights_status, weights_verify, KitFormat, LocalWeights,
 };
 
 use aigw_core::preflight::Finding;
@@ -156,6 +156,8 @@ pub enum Error {
     Weights(#[from] crate::weights::WeightsError),
     #[error(transparent)]
     Fetch(#[from] crate::weights::fetch::FetchError),
+    #[error(transparent)]
+    ServerFiles(#[from] crate::docker::server_files::ServerFilesError),
     #[error("the spec's weights are a local folder, not a Hugging Face snapshot")]
     LocalWeights,
     #[error("the Docker engine cannot be reached: {}", .0.message)]
@@ -195,6 +197,7 @@ impl Explain for Error {
             Self::Lock(e) => e.code(),
             Self::Weights(e) => e.code(),
             Self::Fetch(e) => e.code(),
+            Self::ServerFiles(e) => e.code(),
             Self::LocalWeights => "invalid_input",
             Self::Unreachable(_) => "docker_unreachable",
             Self::NoDataDir => "no_data_dir",
@@ -213,6 +216,7 @@ impl Explain for Error {
             Self::Lock(e) => return e.fix(),
             Self::Weights(e) => return e.fix(),
             Self::Fetch(e) => return e.fix(),
+            Self::ServerFiles(e) => return e.fix(),
             Self::LocalWeights => {
                 "the weights commands act on source = \"hugging_face\"; a local folder is checked by review".into()
             }
@@ -240,6 +244,7 @@ impl Explain for Error {
             Self::Lock(e) => e.field(),
             Self::Weights(e) => e.field(),
             Self::Fetch(e) => e.field(),
+            Self::ServerFiles(e) => e.field(),
             Self::NotABundle { .. } => Some("image_bundle".into()),
             Self::NoNewTag => Some("upgrade.gateway_tag".into()),
             _ => None,

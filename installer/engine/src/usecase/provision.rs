@@ -7,6 +7,7 @@ use aigw_core::spec::{DeploymentSpec, Weights};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::server_side::{self, mounted_token};
 use super::{CancellationToken, Error, Session, Sink};
 use crate::docker::deploy::{self, ApplyOptions, ApplyReport};
 use crate::docker::images;
@@ -31,7 +32,7 @@ pub async fn review(
     s: &DeploymentSpec,
     fetch: Option<&super::FetchRequest>,
 ) -> Result<Reviewed, Error> {
-    let local = super::check_weights(s)?;
+    let local = super::check_weights_on(target.is_none_or(Session::is_local), s)?;
     let fetch = fetch.map(|r| super::FetchRequest {
         data_dir: r
             .data_dir
@@ -44,7 +45,8 @@ pub async fn review(
     let plan = match target {
         Some(t) => {
             let keys = secrets::resolve_jwt_keys(s, &t.data_dir, false)?;
-            let token = token_str(&secrets::planned_token_file(s, &t.data_dir)?);
+            let planned = secrets::planned_token_file(s, &t.data_dir)?;
+            let token = mounted_token(t.is_local(), s, planned.as_deref());
             Some(
                 deploy::plan(&t.conn.docker, s, token.as_deref(), &keys, t.is_local())
                     .await
@@ -126,10 +128,6 @@ pub fn supported(s: &DeploymentSpec) -> Result<Vec<String>, Error> {
         .map_err(aigw_core::export::archive::ExportError::from)?)
 }
 
-fn token_str(p: &Option<PathBuf>) -> Option<String> {
-    p.as_ref().map(|p| p.display().to_string())
-}
-
 /// Loads the offline bundle (if any), then applies the spec, holding the engine's lock throughout.
 pub async fn install(
     t: &Session,
@@ -146,13 +144,15 @@ pub async fn install(
     if let Some(bundle) = o.image_bundle {
         check_bundle(bundle)?;
     }
-    super::check_weights(s)?;
+    super::check_weights_on(t.is_local(), s)?;
     t.locked("apply", async {
         let (token_file, mut opts) = prepare(t, s, o.hf_token, cancel.clone())?;
         opts.rollback_on_failure = o.rollback_on_failure;
         opts.smoke_test = o.smoke_test;
         opts.stable_for = o.stable_for;
-        if let (
+        if !t.is_local() {
+            remote_files(t, s, o, token_file.as_deref(), sink, &cancel).await?;
+        } else if let (
             Some(req),
             Weights::HuggingFace {
                 repo,
@@ -194,7 +194,7 @@ pub async fn install(
         let report = deploy::apply(
             &t.conn.docker,
             s,
-            token_str(&token_file).as_deref(),
+            mounted_token(t.is_local(), s, token_file.as_deref()).as_deref(),
             &opts,
             sink,
         )
@@ -228,12 +228,18 @@ pub async fn upgrade(
     t.locked("upgrade", async {
         let (token_file, mut opts) = prepare(t, s, None, cancel)?;
         opts.stable_for = stable_for;
+        if !t.is_local() {
+            server_side::prepare_server(t, s, token_file.as_deref(), sink)
+                .await?
+                .close()
+                .await;
+        }
         let (next, report) = deploy::upgrade(
             &t.conn.docker,
             s,
             gateway_tag,
             model_tag,
-            token_str(&token_file).as_deref(),
+            mounted_token(t.is_local(), s, token_file.as_deref()).as_deref(),
             &opts,
             sink,
         )
@@ -271,6 +277,44 @@ fn with_pull_hint(e: deploy::DeployError, s: &DeploymentSpec) -> deploy::DeployE
         }
         other => other,
     }
+}
+
+/// A remote engine's files, made on the server through the engine before any container: the log
+/// directory and the token, then (when the install fetches) the snapshot fetched into the workstation's
+/// cache and streamed to the server. The helper is removed whatever happens.
+async fn remote_files(
+    t: &Session,
+    s: &DeploymentSpec,
+    o: &InstallOptions<'_>,
+    token_file: Option<&Path>,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    if let Weights::Local { path } = &s.model.weights {
+        let message = format!(
+            "the weights folder {} is read on the server, not from here: the installer does not check it; \
+             a missing checkpoint shows in the model server's log",
+            path.display()
+        );
+        crate::docker::events::emit(sink, crate::docker::events::Event::Warning { message });
+    }
+    let files = server_side::prepare_server(t, s, token_file, sink).await?;
+    let r = match &o.fetch {
+        Some(req) => {
+            let req = super::FetchRequest {
+                env_token: req
+                    .env_token
+                    .clone()
+                    .or_else(|| o.hf_token.map(Secret::new)),
+                data_dir: Some(t.data_dir.clone()),
+                ..req.clone()
+            };
+            server_side::weights_to_server(t, &files, s, &req, sink, cancel).await
+        }
+        None => Ok(()),
+    };
+    files.close().await;
+    r
 }
 
 fn with_token_file(mut s: DeploymentSpec, token: Option<&Path>) -> DeploymentSpec {

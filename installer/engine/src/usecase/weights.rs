@@ -148,6 +148,20 @@ pub struct LocalWeights {
     pub checkpoint: LocalCheckpoint,
 }
 
+/// As [`check_weights`], for the engine that runs the model: a local folder on a remote engine's host is
+/// not judged from here (a workstation folder of that name is not the server's, and the archive API
+/// would have to copy the whole folder to list it); the model server names a missing checkpoint in its
+/// log, and install says so as a warning.
+pub fn check_weights_on(
+    local_engine: bool,
+    s: &DeploymentSpec,
+) -> Result<Option<LocalWeights>, Error> {
+    match (&s.model.weights, local_engine) {
+        (Weights::Local { .. }, false) => Ok(None),
+        _ => check_weights(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
