@@ -764,7 +764,7 @@ async fn apply_reports_the_gateway_at_gitlabs_address_and_a_finding_keeps_the_in
     let env = [("AIGW_STABLE_FOR", "0")];
 
     // An address of this machine (the engine's bridge): the published gateway answers there.
-    let host = bridge_gateway(docker).await;
+    let host = aigw_e2e::bridge_gateway(docker).await;
     let spec = apply_spec(dir.path(), &host, gw, model);
     let o = cli(dir.path(), &["apply", "--spec", &spec, "--json"], &env).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

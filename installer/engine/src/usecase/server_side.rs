@@ -489,6 +489,7 @@ mod tests {
                 size: 3,
                 sha256: "a".repeat(64),
                 etag: "b".repeat(40),
+                git_blob: None,
             }],
             verified_at: Some(1),
         };
