@@ -106,10 +106,10 @@ pub fn engines() -> Engines {
         .collect();
     if !rows.iter().any(|r| r.in_use) {
         rows.push(EngineRow {
-            name: in_use.clone(),
+            name: "chosen here".into(),
             endpoint: in_use.clone(),
             local: endpoint.is_local(),
-            origin: "typed in here".into(),
+            origin: "typed in on Welcome".into(),
             choice: choice.clone(),
             in_use: true,
         });
