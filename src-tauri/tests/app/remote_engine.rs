@@ -1,7 +1,8 @@
 //! Welcome's engine chooser through WebDriver, over a real sshd on 127.0.0.1 (`aigw_e2e::sshd`): an SSH
 //! host typed in is tested (the server's facts), used (remembered in the data directory) and then read by
 //! the system check through the engine; a malformed host is refused on its field, and a port where no sshd
-//! listens fails with the engine's fix. The app reaches the server through the harness's `ssh` wrapper on
+//! listens fails with the engine's fix. The next start acts on the remembered engine, and says so when it
+//! no longer answers. The app reaches the server through the harness's `ssh` wrapper on
 //! PATH (the app inherits tauri-driver's environment).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,18 +48,15 @@ async fn an_ssh_host_is_tested_used_and_read_by_the_system_check() {
     );
     // No engine from the machine's environment or docker config: only this machine's socket is listed.
     let docker_config = tmp.path().join("docker-config");
-    let d = Driver::launch(
-        APP,
-        &[
-            ("XDG_DATA_HOME", data.to_str().unwrap()),
-            ("PATH", &path),
-            ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
-            ("DOCKER_HOST", ""),
-            ("DOCKER_CONTEXT", ""),
-            ("SSH_AUTH_SOCK", ""),
-        ],
-    )
-    .await;
+    let env = [
+        ("XDG_DATA_HOME", data.to_str().unwrap()),
+        ("PATH", path.as_str()),
+        ("DOCKER_CONFIG", docker_config.to_str().unwrap()),
+        ("DOCKER_HOST", ""),
+        ("DOCKER_CONTEXT", ""),
+        ("SSH_AUTH_SOCK", ""),
+    ];
+    let d = Driver::launch(APP, &env).await;
     d.wait_attribute("#engine-list", "data-ready", |v| v == Some("true"))
         .await;
     let local = d
@@ -128,5 +126,38 @@ async fn an_ssh_host_is_tested_used_and_read_by_the_system_check() {
     assert!(text.contains("Fix:"), "{text}");
     d.screenshot(&artifacts().join("welcome-engines-fail.png"))
         .await;
+    d.quit().await;
+
+    // The next start acts on the remembered engine… (a data directory of its own holding the remembered
+    // choice: the app that used an ssh engine may still be ending, holding the single-instance lock).
+    let relaunch = |name: &str| {
+        let dir = tmp.path().join(name).join("aigw-installer");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("engine.json"), &remembered).unwrap();
+        tmp.path().join(name)
+    };
+    let data2 = relaunch("data2");
+    let mut env2 = env;
+    env2[0] = ("XDG_DATA_HOME", data2.to_str().unwrap());
+    let d = Driver::launch(APP, &env2).await;
+    d.wait_attribute("body", "data-engine", |v| v == Some(url.as_str()))
+        .await;
+    assert_eq!(
+        d.attribute("#engine-list .engine[data-in-use='true']", "data-endpoint")
+            .await
+            .as_deref(),
+        Some(url.as_str())
+    );
+    d.quit().await;
+    // …and when it no longer answers, Welcome says so and offers the list.
+    drop(sshd);
+    let data3 = relaunch("data3");
+    let mut env3 = env;
+    env3[0] = ("XDG_DATA_HOME", data3.to_str().unwrap());
+    let d = Driver::launch(APP, &env3).await;
+    let note = d
+        .wait_text("#engines-note", |t| t.contains("does not answer"))
+        .await;
+    assert!(note.contains(&url) && note.contains("Choose another"), "{note}");
     d.quit().await;
 }
