@@ -4,7 +4,7 @@
 //! commands take it from here and pass it to `Session::connect_with` and `DetectOptions::for_engine`.
 
 use aigw_core::report::endpoint::{parse_host, EngineChoice, Origin};
-use aigw_core::report::engine::{EngineFacts, Endpoint};
+use aigw_core::report::engine::{Endpoint, EngineFacts};
 use aigw_engine::hardware::DetectOptions;
 use aigw_engine::usecase::{self, Session};
 use serde::Serialize;

@@ -84,8 +84,14 @@ async fn an_ssh_host_is_tested_used_and_read_by_the_system_check() {
     d.type_into("#engine-host", &url).await;
     let (state, text) = test_engine(&d).await;
     assert_eq!(state, "pass", "{text}");
-    assert!(text.contains(&url) && text.contains("another machine"), "{text}");
-    assert!(text.contains("Docker ") && text.contains("linux/"), "{text}");
+    assert!(
+        text.contains(&url) && text.contains("another machine"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Docker ") && text.contains("linux/"),
+        "{text}"
+    );
     d.screenshot(&artifacts().join("welcome-engines.png")).await;
 
     // Used: declared on the page, remembered in the data directory.
@@ -100,9 +106,7 @@ async fn an_ssh_host_is_tested_used_and_read_by_the_system_check() {
     // The system check reads the server through the engine, and says so.
     d.click("#start").await;
     let said = d
-        .wait_text_within("#check-engine", Duration::from_secs(120), |t| {
-            !t.is_empty()
-        })
+        .wait_text_within("#check-engine", Duration::from_secs(120), |t| !t.is_empty())
         .await;
     assert!(
         said.contains(&format!("through {url}")) && said.contains("not this workstation"),
@@ -158,6 +162,9 @@ async fn an_ssh_host_is_tested_used_and_read_by_the_system_check() {
     let note = d
         .wait_text("#engines-note", |t| t.contains("does not answer"))
         .await;
-    assert!(note.contains(&url) && note.contains("Choose another"), "{note}");
+    assert!(
+        note.contains(&url) && note.contains("Choose another"),
+        "{note}"
+    );
     d.quit().await;
 }

@@ -3,7 +3,15 @@
 //! can reach it, directly or through another crate.
 
 /// The dependencies the core may have: data formats, hashing, errors, URLs.
-const ALLOWED: [&str; 7] = ["serde", "serde_json", "sha1", "sha2", "thiserror", "toml", "url"];
+const ALLOWED: [&str; 7] = [
+    "serde",
+    "serde_json",
+    "sha1",
+    "sha2",
+    "thiserror",
+    "toml",
+    "url",
+];
 
 #[test]
 fn the_core_depends_on_data_crates_only() {

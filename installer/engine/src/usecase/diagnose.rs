@@ -158,7 +158,11 @@ pub async fn diagnose(o: &DiagnoseOptions<'_>) -> Result<Diagnosed, Error> {
     let detect_opts = DetectOptions::for_engine(&choice);
     let (report, engine) = tokio::join!(
         super::detect(&detect_opts),
-        within(async { Session::connect_with(&choice).await.map_err(|e| e.to_string()) })
+        within(async {
+            Session::connect_with(&choice)
+                .await
+                .map_err(|e| e.to_string())
+        })
     );
     b.json(
         "system/detect.json",
