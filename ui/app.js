@@ -6,6 +6,7 @@ import { startInstall } from "./install.js";
 import { showWeights } from "./review-weights.js";
 import { refreshInstalled } from "./manage.js";
 import "./connect.js";
+import "./engines.js";
 import "./gitlab.js";
 import "./options.js";
 import "./zoom.js";
@@ -54,6 +55,10 @@ async function runCheck() {
       : warnings ? `Ready, with ${warnings} warning(s).` : "Ready.";
     renderGpus(report);
     renderFindings(report);
+    const engine = document.body.dataset.engine ?? "";
+    $("#check-engine").textContent = report.docker?.local === false
+      ? `Read through ${engine} — the server, not this workstation.`
+      : `Read on this machine${engine ? ` (${engine})` : ""}.`;
   } catch (e) {
     status.textContent = `The check failed: ${e?.message ?? e}`;
   } finally {

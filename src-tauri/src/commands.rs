@@ -8,9 +8,9 @@ use aigw_core::problem::Explain;
 use aigw_core::recommend::Answers;
 use aigw_core::recommend::{self, Machine, Recommendation, Request};
 use aigw_core::spec::{Context, DeploymentSpec, Weights};
-use aigw_engine::hardware::{DetectOptions, SystemReport};
+use aigw_engine::hardware::SystemReport;
 use aigw_engine::spec_file::SpecFile;
-use aigw_engine::usecase::{self, detect as run_detect, Session};
+use aigw_engine::usecase::{self, detect as run_detect};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -19,7 +19,7 @@ use crate::error::{field, UiError};
 /// Runs the same detection as `aigw-installer detect --json`.
 #[tauri::command]
 pub async fn detect() -> SystemReport {
-    run_detect(&DetectOptions::from_env()).await
+    run_detect(&crate::engines::detect_options()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -73,7 +73,10 @@ async fn recommend_with(
         Some(gpus) => Machine::what_if(&catalog, Some(&gpus), None, None)?,
         None => match report {
             Some(r) => Machine::from_report(r, &catalog),
-            None => Machine::from_report(&run_detect(&DetectOptions::from_env()).await, &catalog),
+            None => Machine::from_report(
+                &run_detect(&crate::engines::detect_options()).await,
+                &catalog,
+            ),
         },
     };
     // A licence to accept comes back as `license_required` with the model in its field: the page shows
@@ -167,7 +170,7 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
         )
     })?;
     // One detection serves the recommendation, the platform and the GPU-id check.
-    let report = run_detect(&DetectOptions::from_env()).await;
+    let report = run_detect(&crate::engines::detect_options()).await;
     let plan = recommend_with(rec, Some(&report)).await?;
     let deployment = plan.recommendation.ok_or_else(|| {
         UiError::new(
@@ -239,7 +242,7 @@ pub async fn build_spec(rec: RecommendArgs, form: &ConfigForm) -> Result<Deploym
 pub async fn review(rec: RecommendArgs, form: ConfigForm) -> Result<Review, UiError> {
     let image_bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
-    let target = Session::connect().await;
+    let target = crate::engines::connect().await;
     let fetch = aigw_engine::usecase::FetchRequest {
         env_token: (!form.hf_token.is_empty()).then(|| form.hf_token.clone()),
         ..crate::install::fetch_request()

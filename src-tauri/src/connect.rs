@@ -123,3 +123,38 @@ pub fn export_zip(args: ExportArgs) -> Result<Exported, UiError> {
         files: done.files,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The snippets, the registration and the gateway URL name the spec's gateway host (the server the
+    /// admin chose), never the workstation the wizard runs on.
+    #[test]
+    fn the_snippets_name_the_server_not_this_workstation() {
+        let spec = include_str!("../../tests/fixtures/specs/hf-mistral-small.toml")
+            .replace("aigw.example.com", "gpu01.lab.example");
+        let info = connect_info(Some(spec), None).unwrap();
+        assert!(
+            info.gateway_url.contains("gpu01.lab.example"),
+            "{}",
+            info.gateway_url
+        );
+        let all = format!(
+            "{} {} {}",
+            info.gateway_url,
+            info.registration.endpoint,
+            info.snippets
+                .iter()
+                .map(|s| s.body.as_str())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        assert!(all.contains("gpu01.lab.example"), "{all}");
+        let workstation = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        let workstation = workstation.trim();
+        if !workstation.is_empty() && !"gpu01.lab.example".contains(workstation) {
+            assert!(!all.contains(workstation), "{workstation} in {all}");
+        }
+    }
+}

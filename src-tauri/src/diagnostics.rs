@@ -23,10 +23,12 @@ pub async fn save_diagnostics(path: Option<String>) -> Result<Saved, UiError> {
         Some(p) => (PathBuf::from(p), true),
         None => (usecase::default_diagnostics_path()?, false),
     };
+    let engine = crate::engines::current();
     let done = usecase::diagnose(&DiagnoseOptions {
         out: &out,
         force,
         spec: None,
+        engine: Some(&engine),
     })
     .await?;
     Ok(Saved {

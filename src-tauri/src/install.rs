@@ -3,7 +3,7 @@
 //! CLI (the engine then rolls back what the run changed). One operation at a time.
 
 use aigw_engine::docker::events::{Event, Sink};
-use aigw_engine::usecase::{self, InstallOptions, Installed, Session};
+use aigw_engine::usecase::{self, InstallOptions, Installed};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -140,7 +140,7 @@ async fn install_then_save(
     let bundle = form.image_bundle()?;
     let s = build_spec(rec, &form).await?;
     let (_job, cancel) = jobs.start()?;
-    let target = Session::connect().await?;
+    let target = crate::engines::connect().await?;
     let token = Some(form.hf_token.expose()).filter(|t| !t.trim().is_empty());
     let opts = InstallOptions {
         hf_token: token,
@@ -181,7 +181,7 @@ async fn upgrade_then_save(
     let gateway_tag = Some(args.gateway_tag.trim()).filter(|t| !t.is_empty());
     let model_tag = Some(args.model_tag.trim()).filter(|t| !t.is_empty());
     let (_job, cancel) = jobs.start()?;
-    let target = Session::connect().await?;
+    let target = crate::engines::connect().await?;
     let (sink, forwarder) = forward(on_event);
     let stable_for = std::time::Duration::from_secs(usecase::DEFAULT_STABLE_FOR_S);
     let result = usecase::upgrade(

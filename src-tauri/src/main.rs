@@ -9,6 +9,7 @@ use tauri::Manager;
 mod commands;
 mod connect;
 mod diagnostics;
+mod engines;
 mod error;
 mod gitlab;
 mod install;
@@ -42,6 +43,9 @@ fn main() {
             connect::export_zip,
             diagnostics::save_diagnostics,
             diagnostics::open_log_folder,
+            engines::engines,
+            engines::test_engine,
+            engines::use_engine,
             gitlab::check_gitlab,
             gitlab::gitlab_version,
             manage::status,
@@ -51,6 +55,7 @@ fn main() {
             zoom::zoom
         ])
         .setup(|app| {
+            engines::load_remembered();
             stop_on_signals(app.handle().clone());
             Ok(())
         })

@@ -3,7 +3,7 @@
 
 use aigw_core::plan::Component;
 use aigw_core::problem::Explain;
-use aigw_engine::usecase::{self, Session};
+use aigw_engine::usecase;
 use aigw_engine::usecase::{ContainerStatus, Removed};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -28,7 +28,7 @@ pub struct Status {
 #[tauri::command]
 pub async fn status() -> Result<Status, UiError> {
     let spec = store::installed_spec().ok().flatten();
-    let (containers, engine_problem) = match Session::connect().await {
+    let (containers, engine_problem) = match crate::engines::connect().await {
         Ok(t) => (usecase::status(&t).await?, None),
         Err(e) => (Vec::new(), Some(e.problem().one_line())),
     };
@@ -38,16 +38,14 @@ pub async fn status() -> Result<Status, UiError> {
         gateway_tag: spec.as_ref().and_then(|(_, s)| s.gateway_tag().ok()),
         model_tag: spec.as_ref().map(|(_, s)| s.model.tag.clone()),
         engine_problem,
-        engine: aigw_engine::hardware::DetectOptions::from_env()
-            .docker_endpoint
-            .display(),
+        engine: crate::engines::endpoint(),
     })
 }
 
 /// The last `tail` lines of a component's log (at most 5000).
 #[tauri::command]
 pub async fn logs(component: Component, tail: Option<u32>) -> Result<Vec<String>, UiError> {
-    let t = Session::connect().await?;
+    let t = crate::engines::connect().await?;
     let (_, stream) = usecase::logs(&t, component, tail.unwrap_or(200).min(5000), false).await?;
     let chunks: Vec<String> = stream.filter_map(|r| async move { r.ok() }).collect().await;
     Ok(chunks
@@ -66,7 +64,7 @@ pub struct Uninstalled {
 /// Removes what carries our labels; says what stays (the spec, logs, weights) and how to delete it too.
 #[tauri::command]
 pub async fn uninstall() -> Result<Uninstalled, UiError> {
-    let t = Session::connect().await?;
+    let t = crate::engines::connect().await?;
     let done = usecase::uninstall(&t, None).await?;
     let mut kept = done.kept;
     if let Ok(path) = usecase::installed_spec_path() {

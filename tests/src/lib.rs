@@ -7,6 +7,7 @@ pub mod httpd;
 pub mod hub;
 pub mod interpose;
 pub mod proxy;
+pub mod sshd;
 pub mod standin;
 pub mod tls;
 pub mod webdriver;

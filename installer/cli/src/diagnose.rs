@@ -37,6 +37,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         out: &args.out,
         force: args.force,
         spec: args.spec.as_deref(),
+        engine: None,
     })
     .await?;
     let m = &done.manifest;

@@ -3,6 +3,7 @@
 
 mod appearance;
 mod gitlab_live;
+mod remote_engine;
 mod single_instance;
 mod ui_modules;
 mod wizard;

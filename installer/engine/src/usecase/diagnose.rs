@@ -30,6 +30,8 @@ pub struct DiagnoseOptions<'a> {
     pub force: bool,
     /// The spec to include and plan (else the installation's, if any).
     pub spec: Option<&'a Path>,
+    /// The engine to read (the wizard's current choice); `None`: the front end's process-wide one.
+    pub engine: Option<&'a crate::docker::engine::EngineChoice>,
 }
 
 pub struct Diagnosed {
@@ -152,10 +154,18 @@ pub async fn diagnose(o: &DiagnoseOptions<'_>) -> Result<Diagnosed, Error> {
             None
         }
     };
-    let detect_opts = DetectOptions::from_env();
+    let choice = o
+        .engine
+        .cloned()
+        .unwrap_or_else(crate::docker::engine::chosen);
+    let detect_opts = DetectOptions::for_engine(&choice);
     let (report, engine) = tokio::join!(
         super::detect(&detect_opts),
-        within(async { Session::connect().await.map_err(|e| e.to_string()) })
+        within(async {
+            Session::connect_with(&choice)
+                .await
+                .map_err(|e| e.to_string())
+        })
     );
     b.json(
         "system/detect.json",
