@@ -98,7 +98,7 @@ pub struct Imported {
 pub fn import_folder(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, WeightsError> {
     let mpath = from.join(EXPORT_MANIFEST);
     let text = std::fs::read_to_string(&mpath).map_err(WeightsError::io(&mpath))?;
-    let mut m = Manifest::parse(&text)?;
+    let m = Manifest::parse(&text)?;
     let cache = RepoCache::new(cache_dir, &m.repo)?;
     let blobs = cache.blobs_dir();
     std::fs::create_dir_all(&blobs).map_err(WeightsError::io(&blobs))?;
@@ -125,12 +125,23 @@ pub fn import_folder(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported
     if !corrupt.is_empty() {
         return Err(WeightsError::Tampered { corrupt });
     }
+    link_verified(&cache, cache_dir, m, now)
+}
+
+/// The last step of an import, once every blob matched its manifest: the snapshot links, the ref and
+/// the manifest stamped as verified now.
+pub(super) fn link_verified(
+    cache: &RepoCache,
+    cache_dir: &Path,
+    mut m: Manifest,
+    now: u64,
+) -> Result<Imported, WeightsError> {
     let pairs: Vec<(&str, &str)> = m
         .files
         .iter()
         .map(|f| (f.name.as_str(), f.etag.as_str()))
         .collect();
-    let snapshot = link_snapshot(&cache, &m.revision, &m.commit, &pairs)?;
+    let snapshot = link_snapshot(cache, &m.revision, &m.commit, &pairs)?;
     m.verified_at = Some(now);
     write_manifest(cache_dir, &m)?;
     Ok(Imported {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::kit::{Exported, Imported};
 use super::verify::hex;
-use super::{find_manifest, link_snapshot, write_manifest, WeightsError};
+use super::{find_manifest, WeightsError};
 
 /// A manifest larger than this is not one we wrote (a few hundred bytes per file).
 const MAX_MANIFEST: u64 = 16 << 20;
@@ -175,7 +175,7 @@ pub fn import_tar(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, W
             reason: "is empty",
         })?
         .map_err(WeightsError::io(from))?;
-    let mut m = read_manifest_entry(first)?;
+    let m = read_manifest_entry(first)?;
     let cache = RepoCache::new(cache_dir, &m.repo)?;
     let blobs = cache.blobs_dir();
     std::fs::create_dir_all(&blobs).map_err(WeightsError::io(&blobs))?;
@@ -215,22 +215,7 @@ pub fn import_tar(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, W
             dir: from.display().to_string(),
         });
     }
-    let pairs: Vec<(&str, &str)> = m
-        .files
-        .iter()
-        .map(|f| (f.name.as_str(), f.etag.as_str()))
-        .collect();
-    let snapshot = link_snapshot(&cache, &m.revision, &m.commit, &pairs)?;
-    m.verified_at = Some(now);
-    write_manifest(cache_dir, &m)?;
-    Ok(Imported {
-        repo: m.repo.clone(),
-        revision: m.revision.clone(),
-        commit: m.commit.clone(),
-        snapshot,
-        files: m.files.len(),
-        bytes: m.total(),
-    })
+    super::kit::link_verified(&cache, cache_dir, m, now)
 }
 
 fn read_manifest_entry(mut entry: tar::Entry<'_, impl Read>) -> Result<Manifest, WeightsError> {
