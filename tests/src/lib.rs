@@ -93,9 +93,14 @@ pub fn standin_hf_cache(cache_dir: &std::path::Path, repo: &str) -> PathBuf {
         verified_at: None,
     };
     std::fs::write(kit.join(EXPORT_MANIFEST), m.to_json()).unwrap();
-    aigw_engine::weights::import_folder(&kit, cache_dir, 0)
-        .unwrap()
-        .snapshot
+    aigw_engine::weights::import_folder(
+        &kit,
+        cache_dir,
+        0,
+        &aigw_engine::weights::KitControl::default(),
+    )
+    .unwrap()
+    .snapshot
 }
 
 /// A TCP port free on 127.0.0.1 right now (the OS picks it), for a service or a driver under test.

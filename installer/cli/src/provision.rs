@@ -302,8 +302,20 @@ pub async fn upgrade(args: UpgradeArgs) -> anyhow::Result<ExitCode> {
 pub(crate) fn cancel_on_ctrl_c() -> CancellationToken {
     let cancel = CancellationToken::new();
     let c = cancel.clone();
+    // Listening from here on, not from when the task first runs: a Ctrl-C right after the start
+    // cancels rather than kills.
+    #[cfg(unix)]
+    let mut interrupt =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        #[cfg(unix)]
+        let pressed = match interrupt.as_mut() {
+            Some(s) => s.recv().await.is_some(),
+            None => tokio::signal::ctrl_c().await.is_ok(),
+        };
+        #[cfg(not(unix))]
+        let pressed = tokio::signal::ctrl_c().await.is_ok();
+        if pressed {
             anstream::eprintln!("cancelling: undoing what this run changed…");
             c.cancel();
         }

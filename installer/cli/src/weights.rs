@@ -1,5 +1,6 @@
 //! `aigw-installer weights status | verify | export | import`: the spec's Hugging Face snapshot in the
-//! cache, without the network (the offline kit's weights half).
+//! cache, without the network (the offline kit's weights half; export and import with bars, Ctrl-C
+//! cancels).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use aigw_engine::usecase;
 use aigw_engine::weights::FileState;
 use anstream::{eprintln, println};
 
-use crate::provision::{load, SpecArg};
+use crate::provision::{cancel_on_ctrl_c, load, renderer, SpecArg};
 use crate::render::{json_result, set_json, severity_style};
 
 #[derive(clap::Subcommand)]
@@ -31,7 +32,8 @@ pub enum WeightsCommand {
         spec: SpecArg,
     },
     /// Copy the snapshot's manifest and files into a folder or one .tar, each file checked as it is
-    /// copied, to carry to an air-gapped site.
+    /// copied, to carry to an air-gapped site. Bars show each file and the total; Ctrl-C cancels and
+    /// removes what this export wrote.
     Export {
         #[command(flatten)]
         spec: SpecArg,
@@ -42,9 +44,12 @@ pub enum WeightsCommand {
         /// What to write [default: tar when --out ends in .tar, else folder].
         #[arg(long, value_enum)]
         format: Option<Format>,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
     /// Import an exported folder or .tar into the Hugging Face cache: every file verified against the
-    /// manifest before anything is linked; a tampered kit is refused.
+    /// manifest before anything is linked; a tampered kit is refused. Bars show each file and the total;
+    /// Ctrl-C cancels and links nothing.
     Import {
         /// The exported folder or .tar.
         from: PathBuf,
@@ -53,7 +58,24 @@ pub enum WeightsCommand {
         cache_dir: Option<PathBuf>,
         #[command(flatten)]
         spec: SpecArg,
+        #[command(flatten)]
+        copy: CopyArgs,
     },
+}
+
+#[derive(clap::Args)]
+pub struct CopyArgs {
+    /// Bytes per second at most (tests and benchmarks).
+    #[arg(long, value_name = "BYTES_PER_SEC", hide = true)]
+    max_rate: Option<u64>,
+}
+
+impl CopyArgs {
+    fn options(&self) -> usecase::KitOptions {
+        usecase::KitOptions {
+            max_bytes_per_sec: self.max_rate,
+        }
+    }
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -135,13 +157,30 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 ExitCode::FAILURE
             })
         }
-        WeightsCommand::Export { spec, out, format } => {
+        WeightsCommand::Export {
+            spec,
+            out,
+            format,
+            copy,
+        } => {
             let asked = format.map(|f| match f {
                 Format::Folder => usecase::KitFormat::Folder,
                 Format::Tar => usecase::KitFormat::Tar,
             });
             let format = usecase::KitFormat::for_out(asked, &out);
-            let e = usecase::weights_export(&load(&spec)?, &out, format)?;
+            let spec = load(&spec)?;
+            let (tx, render) = renderer();
+            let result = usecase::weights_export(
+                &spec,
+                &out,
+                format,
+                &copy.options(),
+                &Some(tx),
+                &cancel_on_ctrl_c(),
+            )
+            .await;
+            let _ = render.await;
+            let e = result?;
             if args.json {
                 json_result(serde_json::to_value(&e)?);
             } else {
@@ -160,6 +199,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             from,
             cache_dir,
             spec,
+            copy,
         } => {
             let cache_dir = match cache_dir {
                 Some(d) => d,
@@ -168,7 +208,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Weights::Local { .. } => return Err(usecase::Error::LocalWeights.into()),
                 },
             };
-            let i = usecase::weights_import(&from, &cache_dir)?;
+            let (tx, render) = renderer();
+            let result = usecase::weights_import(
+                &from,
+                &cache_dir,
+                &copy.options(),
+                &Some(tx),
+                &cancel_on_ctrl_c(),
+            )
+            .await;
+            let _ = render.await;
+            let i = result?;
             if args.json {
                 json_result(serde_json::to_value(&i)?);
             } else {

@@ -266,3 +266,177 @@ fn the_offline_kit_as_one_tar_exports_imports_and_refuses_a_tampered_one() {
         "nothing linked"
     );
 }
+
+/// A kit folder whose second file is big enough to be mid-copy under `--max-rate` when Ctrl-C comes.
+fn big_kit(kit: &Path) {
+    use aigw_core::weights::manifest::{Manifest, ManifestFile, EXPORT_MANIFEST, MANIFEST_VERSION};
+    std::fs::create_dir_all(kit).unwrap();
+    std::fs::write(kit.join("config.json"), "{}").unwrap();
+    let big: Vec<u8> = (0..8u32 << 20).map(|i| (i % 251) as u8).collect();
+    std::fs::write(kit.join("model.safetensors"), big).unwrap();
+    let files = ["config.json", "model.safetensors"]
+        .into_iter()
+        .map(|name| {
+            let (size, sha256) = aigw_engine::weights::verify_file(&kit.join(name)).unwrap();
+            ManifestFile {
+                name: name.into(),
+                size,
+                etag: sha256.clone(),
+                sha256,
+                git_blob: None,
+            }
+        })
+        .collect();
+    let m = Manifest {
+        version: MANIFEST_VERSION,
+        repo: REPO.into(),
+        revision: "main".into(),
+        commit: aigw_e2e::STANDIN_COMMIT.into(),
+        endpoint: None,
+        files,
+        verified_at: None,
+    };
+    std::fs::write(kit.join(EXPORT_MANIFEST), m.to_json()).unwrap();
+}
+
+/// Starts the binary, waits until `started` holds (a file the copy declares by creating it), sends
+/// SIGINT, and returns the exit code and stderr.
+fn interrupted(dir: &Path, args: &[&str], started: impl Fn(u32) -> bool) -> (Option<i32>, String) {
+    let mut child = Command::new(BIN)
+        .arg("--color=never")
+        .args(args)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("HOME", dir)
+        .env_remove("AIGW_SPEC")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started(child.id()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "ended before the copy started"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the copy never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn ctrl_c_stops_an_export_and_an_import_mid_copy_leaving_nothing_half_made() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (connected, site, kit) = (dir.join("connected"), dir.join("site"), dir.join("kit"));
+    big_kit(&kit);
+    let (s1, s2) = (spec(dir, &connected), spec(dir, &site));
+    let (s1, s2) = (s1.to_str().unwrap(), s2.to_str().unwrap());
+    let o = run(
+        dir,
+        &["weights", "import", kit.to_str().unwrap(), "--spec", s1],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    // 8 MiB at 2 MiB/s: the temporary tar appears at the start and the copy runs for seconds.
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let tar = out.join("x.tar");
+    let (code, stderr) = interrupted(
+        dir,
+        &[
+            "weights",
+            "export",
+            "--spec",
+            s1,
+            "--out",
+            tar.to_str().unwrap(),
+            "--max-rate",
+            "2097152",
+        ],
+        |pid| out.join(format!(".x.tar.tmp-{pid}")).exists(),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("cancelled; what this export had written was removed"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "neither x.tar nor its temporary file: {left:?}"
+    );
+
+    // The import: its `.incomplete` appears, Ctrl-C, and nothing is linked nor left half-written.
+    let blobs = site.join("hub/models--mistralai--Mistral-7B-Instruct-v0.3/blobs");
+    let writing = || {
+        std::fs::read_dir(&blobs).is_ok_and(|d| {
+            d.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".incomplete"))
+        })
+    };
+    let (code, stderr) = interrupted(
+        dir,
+        &[
+            "weights",
+            "import",
+            kit.to_str().unwrap(),
+            "--spec",
+            s2,
+            "--max-rate",
+            "2097152",
+        ],
+        |_| writing(),
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(
+        stderr.contains("cancelled; nothing was linked — run the import again"),
+        "{stderr}"
+    );
+    assert!(!writing(), "the .incomplete is removed");
+    assert!(
+        !blobs.with_file_name("snapshots").exists(),
+        "nothing linked"
+    );
+
+    // Run again, it completes; with --json stdout holds JSON lines only (no bars), the result last.
+    let o = run(
+        dir,
+        &[
+            "weights",
+            "export",
+            "--spec",
+            s1,
+            "--out",
+            tar.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout
+            .lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "{stdout}"
+    );
+    assert_eq!(result(&o)["result"]["files"], 2);
+    let o = run(
+        dir,
+        &["weights", "import", tar.to_str().unwrap(), "--spec", s2],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("imported 2 file(s)"), "{}", text(&o));
+}

@@ -62,6 +62,8 @@ pub enum Event {
 pub enum WeightsFileState {
     Fetching,
     Verifying,
+    /// Copied by the offline kit's export or import, hashed in the same pass.
+    Copying,
     /// Verified and in the cache (fetched now, or found verified).
     Done,
 }

@@ -39,7 +39,7 @@ pub use review_weights::{review_weights, NotListed, ReviewFile, WeightsReview};
 pub use specs::{installed_spec, installed_spec_path, load_spec, save_installed_spec};
 pub use weights::{
     check_weights, check_weights_on, weights_export, weights_format, weights_import,
-    weights_status, weights_verify, KitFormat, LocalWeights,
+    weights_status, weights_verify, KitFormat, KitOptions, LocalWeights,
 };
 
 use aigw_core::preflight::Finding;

@@ -7,7 +7,10 @@ use aigw_core::catalog::WeightsFormat;
 use aigw_core::spec::{DeploymentSpec, Weights};
 use aigw_core::weights::local::{size_basis, LocalCheckpoint, LocalFile};
 
+use tokio_util::sync::CancellationToken;
+
 use super::Error;
+use crate::docker::events::{emit, Event, PhaseState, Sink};
 use crate::weights::{self as w, Exported, Imported, Verified, WeightsStatus};
 
 /// The spec's Hugging Face weights: (repo, revision, cache directory).
@@ -65,40 +68,107 @@ impl KitFormat {
     }
 }
 
+/// Knobs of an export or import; the default copies as fast as the disks go.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KitOptions {
+    /// Bytes per second at most (tests, and a slow disk shared with others).
+    pub max_bytes_per_sec: Option<u64>,
+}
+
+/// Runs one kit copy off the async runtime (it reads and writes tens of GB), between its phase events.
+async fn kit_phase<T: Send + 'static>(
+    phase: String,
+    sink: &Sink,
+    copy: impl FnOnce() -> Result<T, w::WeightsError> + Send + 'static,
+) -> Result<T, Error> {
+    let event = |state| Event::Phase {
+        phase: phase.clone(),
+        state,
+    };
+    emit(sink, event(PhaseState::Started));
+    let result = tokio::task::spawn_blocking(copy).await.unwrap_or_else(|e| {
+        Err(w::WeightsError::Io {
+            path: phase.clone(),
+            source: std::io::Error::other(e.to_string()),
+        })
+    });
+    emit(
+        sink,
+        event(if result.is_ok() {
+            PhaseState::Done
+        } else {
+            PhaseState::Failed
+        }),
+    );
+    Ok(result?)
+}
+
 /// The snapshot's manifest and files into `out` (for the offline kit): a folder (created), or a new
-/// `.tar` (never over an existing file; nothing left there on failure).
-pub fn weights_export(
+/// `.tar` (never over an existing file; nothing left there on failure). Events: the phase, each file and
+/// the total as they are copied; a cancel removes what this export wrote.
+pub async fn weights_export(
     s: &DeploymentSpec,
     out: &Path,
     format: KitFormat,
+    opts: &KitOptions,
+    sink: &Sink,
+    cancel: &CancellationToken,
 ) -> Result<Exported, Error> {
     let (repo, rev, dir) = hub_weights(s)?;
-    match format {
-        KitFormat::Tar => {
-            if out.exists() {
-                return Err(Error::Exists(out.display().to_string()));
-            }
-            Ok(w::export_tar(dir, repo, rev, out)?)
-        }
-        KitFormat::Folder => {
-            if out
-                .join(aigw_core::weights::manifest::EXPORT_MANIFEST)
-                .exists()
-            {
-                return Err(Error::Exists(out.display().to_string()));
-            }
-            Ok(w::export_folder(dir, repo, rev, out)?)
-        }
+    let taken = match format {
+        KitFormat::Tar => out.exists(),
+        KitFormat::Folder => out
+            .join(aigw_core::weights::manifest::EXPORT_MANIFEST)
+            .exists(),
+    };
+    if taken {
+        return Err(Error::Exists(out.display().to_string()));
     }
+    let ctl = kit_control(opts, sink, cancel);
+    let (repo, rev, dir, dst) = (
+        repo.to_string(),
+        rev.to_string(),
+        dir.to_path_buf(),
+        out.to_path_buf(),
+    );
+    let phase = format!("weights export: {repo} to {}", out.display());
+    kit_phase(phase, sink, move || match format {
+        KitFormat::Tar => w::export_tar(&dir, &repo, &rev, &dst, &ctl),
+        KitFormat::Folder => w::export_folder(&dir, &repo, &rev, &dst, &ctl),
+    })
+    .await
 }
 
 /// An exported folder or `.tar` into `cache_dir` (the spec's, on the site), every file verified before
-/// it is linked.
-pub fn weights_import(from: &Path, cache_dir: &Path) -> Result<Imported, Error> {
-    if from.is_file() {
-        Ok(w::import_tar(from, cache_dir, now())?)
-    } else {
-        Ok(w::import_folder(from, cache_dir, now())?)
+/// it is linked. Events as [`weights_export`]'s; a cancel links nothing.
+pub async fn weights_import(
+    from: &Path,
+    cache_dir: &Path,
+    opts: &KitOptions,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<Imported, Error> {
+    let ctl = kit_control(opts, sink, cancel);
+    let (src, dst) = (from.to_path_buf(), cache_dir.to_path_buf());
+    let phase = format!(
+        "weights import: {} into {}",
+        from.display(),
+        cache_dir.display()
+    );
+    kit_phase(phase, sink, move || {
+        if src.is_file() {
+            w::import_tar(&src, &dst, now(), &ctl)
+        } else {
+            w::import_folder(&src, &dst, now(), &ctl)
+        }
+    })
+    .await
+}
+
+fn kit_control(opts: &KitOptions, sink: &Sink, cancel: &CancellationToken) -> w::KitControl {
+    w::KitControl {
+        max_bytes_per_sec: opts.max_bytes_per_sec,
+        ..w::KitControl::new(sink, cancel)
     }
 }
 

@@ -4,6 +4,8 @@ use aigw_core::weights::layout::LayoutError;
 use aigw_core::weights::local::LocalError;
 use aigw_core::weights::manifest::ManifestError;
 
+use super::kit_progress::KitOp;
+
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
     #[error("{path}: {source}")]
@@ -34,6 +36,11 @@ pub enum WeightsError {
     KitExists(String),
     #[error("the kit's entry {entry} {reason}")]
     BadKit { entry: String, reason: &'static str },
+    #[error("cancelled; {}", match .0 {
+        KitOp::Export => "what this export had written was removed — run the export again",
+        KitOp::Import => "nothing was linked — run the import again",
+    })]
+    Cancelled(KitOp),
 }
 
 impl WeightsError {
@@ -58,6 +65,7 @@ impl Explain for WeightsError {
             WeightsError::MissingFile { .. } => "weights_incomplete",
             WeightsError::KitExists(_) => "exists",
             WeightsError::BadKit { .. } => "weights_kit_invalid",
+            WeightsError::Cancelled(_) => "cancelled",
         }
     }
     fn fix(&self) -> Option<String> {
@@ -82,6 +90,8 @@ impl Explain for WeightsError {
             WeightsError::BadKit { .. } => Some(
                 "nothing was linked; import only a kit written by the weights export, or export it again on the connected machine".into(),
             ),
+            // The message says what was undone and what to do.
+            WeightsError::Cancelled(_) => None,
         }
     }
     fn field(&self) -> Option<String> {

@@ -1,6 +1,7 @@
 //! The offline kit's weights as one `.tar`: the manifest first, so an import knows every expected size and
 //! SHA-256 before the first blob byte, then each file as a regular entry. Both sides stream: no blob is
-//! held in memory, each is hashed in the same pass that copies it.
+//! held in memory, each is hashed in the same pass that copies it, reported as it goes, and a cancel
+//! leaves nothing half-made.
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read};
@@ -11,6 +12,7 @@ use aigw_core::weights::manifest::{Manifest, ManifestFile, EXPORT_MANIFEST};
 use sha2::{Digest, Sha256};
 
 use super::kit::{Exported, Imported};
+use super::kit_progress::{KitControl, KitOp, Tracked, Tracker};
 use super::verify::hex;
 use super::{find_manifest, WeightsError};
 
@@ -57,13 +59,14 @@ fn header(size: u64) -> tar::Header {
 
 /// Writes the manifest and the snapshot's files of `repo` at `revision` into the new file `out`
 /// (refused if it exists). The tar is written to a temporary file beside it and linked into place only
-/// when complete, so a failed export leaves nothing at `out`; a file that no longer matches the manifest
-/// fails the export, naming it.
+/// when complete, so a failed or cancelled export leaves nothing at `out` (and removes the temporary
+/// file); a file that no longer matches the manifest fails the export, naming it.
 pub fn export_tar(
     cache_dir: &Path,
     repo: &str,
     revision: &str,
     out: &Path,
+    ctl: &KitControl,
 ) -> Result<Exported, WeightsError> {
     let m = find_manifest(cache_dir, repo, revision)?;
     let cache = RepoCache::new(cache_dir, repo)?;
@@ -78,7 +81,10 @@ pub fn export_tar(
         .file_name()
         .map_or_else(|| "kit.tar".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let result = write_tar(&cache, &m, &tmp).and_then(|()| {
+    let mut t = Tracker::new(ctl, KitOp::Export, m.total());
+    let result = write_tar(&cache, &m, &tmp, &mut t).and_then(|()| {
+        // The last moment a cancel is heard: past it the tar is whole and only linked into place.
+        t.check()?;
         std::fs::hard_link(&tmp, out).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 WeightsError::KitExists(out.display().to_string())
@@ -89,6 +95,7 @@ pub fn export_tar(
     });
     let _ = std::fs::remove_file(&tmp);
     result?;
+    t.finish();
     Ok(Exported {
         dir: out.to_path_buf(),
         repo: m.repo.clone(),
@@ -98,7 +105,12 @@ pub fn export_tar(
     })
 }
 
-fn write_tar(cache: &RepoCache, m: &Manifest, tmp: &Path) -> Result<(), WeightsError> {
+fn write_tar(
+    cache: &RepoCache,
+    m: &Manifest,
+    tmp: &Path,
+    t: &mut Tracker<'_>,
+) -> Result<(), WeightsError> {
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -118,12 +130,17 @@ fn write_tar(cache: &RepoCache, m: &Manifest, tmp: &Path) -> Result<(), WeightsE
                 corrupt: vec![f.name.clone()],
             });
         }
+        t.start_file(&f.name, f.size)?;
         // `take`: the entry holds exactly the size its header declares even if the file grows meanwhile.
-        let mut reader = Hashing::new(BufReader::with_capacity(1 << 20, file).take(f.size));
+        let mut reader = Hashing::new(Tracked {
+            inner: BufReader::with_capacity(1 << 20, file).take(f.size),
+            tracker: &mut *t,
+        });
         let mut h = header(f.size);
-        tar.append_data(&mut h, &f.name, &mut reader)
-            .map_err(WeightsError::io(tmp))?;
+        let appended = tar.append_data(&mut h, &f.name, &mut reader);
         let (size, sha) = reader.finish();
+        appended.map_err(|e| t.or_cancelled(WeightsError::io(tmp)(e)))?;
+        t.end_file();
         if size != f.size || sha != f.sha256 {
             return Err(WeightsError::Tampered {
                 corrupt: vec![f.name.clone()],
@@ -163,8 +180,15 @@ fn entry_name(entry: &tar::Entry<'_, impl Read>) -> Result<String, WeightsError>
 /// `blobs/<etag>.incomplete` while hashed and moved into place when its size and SHA-256 match. An entry
 /// that is not in the manifest, a link, an absolute path or one with `..` stops the import. The snapshot
 /// is linked, the ref and the manifest written only when every file matched: a tampered or truncated
-/// file is named and nothing is linked.
-pub fn import_tar(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, WeightsError> {
+/// file is named and nothing is linked. A failed or cancelled import removes the `.incomplete` it was
+/// writing; blobs already moved into place stay (they matched) and the next import copies and checks
+/// them again.
+pub fn import_tar(
+    from: &Path,
+    cache_dir: &Path,
+    now: u64,
+    ctl: &KitControl,
+) -> Result<Imported, WeightsError> {
     let file = File::open(from).map_err(WeightsError::io(from))?;
     let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
     let mut entries = archive.entries().map_err(WeightsError::io(from))?;
@@ -179,9 +203,11 @@ pub fn import_tar(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, W
     let cache = RepoCache::new(cache_dir, &m.repo)?;
     let blobs = cache.blobs_dir();
     std::fs::create_dir_all(&blobs).map_err(WeightsError::io(&blobs))?;
+    let mut t = Tracker::new(ctl, KitOp::Import, m.total());
     let mut seen = vec![false; m.files.len()];
     let mut corrupt = Vec::new();
     for entry in entries {
+        t.check()?;
         let entry = entry.map_err(WeightsError::io(from))?;
         let name = entry_name(&entry)?;
         let Some(i) = m.files.iter().position(|f| f.name == name) else {
@@ -196,7 +222,10 @@ pub fn import_tar(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, W
                 reason: "appears twice",
             });
         }
-        if !import_entry(&cache, &m.files[i], entry, from)? {
+        t.start_file(&name, m.files[i].size)?;
+        let matched = import_entry(&cache, &m.files[i], entry, from, &mut t)?;
+        t.end_file();
+        if !matched {
             corrupt.push(name);
         }
     }
@@ -215,7 +244,11 @@ pub fn import_tar(from: &Path, cache_dir: &Path, now: u64) -> Result<Imported, W
             dir: from.display().to_string(),
         });
     }
-    super::kit::link_verified(&cache, cache_dir, m, now)
+    // The last moment a cancel is heard: past it the links and the manifest are written whole.
+    t.check()?;
+    let imported = super::kit::link_verified(&cache, cache_dir, m, now)?;
+    t.finish();
+    Ok(imported)
 }
 
 fn read_manifest_entry(mut entry: tar::Entry<'_, impl Read>) -> Result<Manifest, WeightsError> {
@@ -239,13 +272,14 @@ fn read_manifest_entry(mut entry: tar::Entry<'_, impl Read>) -> Result<Manifest,
     Ok(Manifest::parse(&text)?)
 }
 
-/// One entry into `blobs/`: `true` when it matched and was moved into place; a mismatch removes what
-/// was written.
+/// One entry into `blobs/`: `true` when it matched and was moved into place; a mismatch, a failure or a
+/// cancel removes what was written.
 fn import_entry(
     cache: &RepoCache,
     f: &ManifestFile,
     entry: tar::Entry<'_, impl Read>,
     from: &Path,
+    t: &mut Tracker<'_>,
 ) -> Result<bool, WeightsError> {
     if entry.size() != f.size {
         return Ok(false);
@@ -253,7 +287,10 @@ fn import_entry(
     let part = cache.incomplete(&f.etag)?;
     let copied = (|| -> std::io::Result<(u64, String)> {
         let mut out = BufWriter::with_capacity(1 << 20, File::create(&part)?);
-        let mut reader = Hashing::new(entry);
+        let mut reader = Hashing::new(Tracked {
+            inner: entry,
+            tracker: &mut *t,
+        });
         std::io::copy(&mut reader, &mut out)?;
         let file = out.into_inner().map_err(|e| e.into_error())?;
         file.sync_all()?;
@@ -264,7 +301,7 @@ fn import_entry(
         Err(e) => {
             let _ = std::fs::remove_file(&part);
             // A read error is the kit's (truncated); a write error the cache's.
-            return Err(WeightsError::io(from)(e));
+            return Err(t.or_cancelled(WeightsError::io(from)(e)));
         }
     };
     if size != f.size || sha != f.sha256 {

@@ -9,6 +9,8 @@ use aigw_core::weights::local::SizeBasis;
 use aigw_core::weights::manifest::{Manifest, ManifestFile, EXPORT_MANIFEST, MANIFEST_VERSION};
 
 use super::*;
+use crate::docker::events::{Event, WeightsFileState};
+use tokio_util::sync::CancellationToken;
 
 const REPO: &str = "mistralai/Mistral-7B-Instruct-v0.3";
 const COMMIT: &str = "0d4b76e1efeb5eb6f6b5e757c79870472e04bd3a";
@@ -30,8 +32,13 @@ fn files() -> Vec<(&'static str, Vec<u8>)> {
 
 /// An export folder as `weights export` writes it: the files and the manifest.
 fn kit(dir: &Path) -> Manifest {
+    kit_of(dir, files())
+}
+
+/// An export folder of `files`.
+fn kit_of(dir: &Path, files: Vec<(&'static str, Vec<u8>)>) -> Manifest {
     let mut entries = Vec::new();
-    for (name, body) in files() {
+    for (name, body) in files {
         let p = dir.join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, &body).unwrap();
@@ -93,7 +100,7 @@ fn an_imported_snapshot_resolves_as_huggingface_hub_would() {
     let tmp = tempfile::tempdir().unwrap();
     let (from, cache) = (tmp.path().join("kit"), tmp.path().join("hf"));
     kit(&from);
-    let imported = import_folder(&from, &cache, 1_796_000_000).unwrap();
+    let imported = import_folder(&from, &cache, 1_796_000_000, &KitControl::default()).unwrap();
     assert_eq!(imported.commit, COMMIT);
     for (name, body) in files() {
         assert_eq!(
@@ -121,7 +128,7 @@ fn verify_names_and_removes_a_blob_with_one_flipped_byte() {
     let tmp = tempfile::tempdir().unwrap();
     let (from, cache) = (tmp.path().join("kit"), tmp.path().join("hf"));
     let m = kit(&from);
-    import_folder(&from, &cache, 1).unwrap();
+    import_folder(&from, &cache, 1, &KitControl::default()).unwrap();
     let ok = verify(&cache, &m, 2).unwrap();
     assert!(ok.is_ok(), "{ok:?}");
     assert_eq!(
@@ -163,7 +170,7 @@ fn import_refuses_a_tampered_file_and_links_nothing() {
     body[0] ^= 0x80;
     std::fs::write(from.join("model.safetensors"), body).unwrap();
 
-    let e = import_folder(&from, &cache, 1).unwrap_err();
+    let e = import_folder(&from, &cache, 1, &KitControl::default()).unwrap_err();
     let WeightsError::Tampered { corrupt } = &e else {
         panic!("{e}")
     };
@@ -185,7 +192,7 @@ fn import_refuses_a_tampered_file_and_links_nothing() {
 
     // A missing file is named before anything is copied.
     std::fs::remove_file(from.join("config.json")).unwrap();
-    let e = import_folder(&from, &cache, 1).unwrap_err();
+    let e = import_folder(&from, &cache, 1, &KitControl::default()).unwrap_err();
     assert!(e.to_string().contains("config.json"), "{e}");
 }
 
@@ -199,14 +206,14 @@ fn export_then_import_round_trips_and_status_reports_each_file() {
         tmp.path().join("site"),
     );
     let m = kit(&from);
-    import_folder(&from, &cache, 1).unwrap();
-    let exported = export_folder(&cache, REPO, "main", &out).unwrap();
+    import_folder(&from, &cache, 1, &KitControl::default()).unwrap();
+    let exported = export_folder(&cache, REPO, "main", &out, &KitControl::default()).unwrap();
     assert_eq!((exported.files, exported.bytes), (3, m.total()));
     assert_eq!(
         std::fs::read(out.join("original/params.json")).unwrap(),
         br#"{"dim":4096}"#
     );
-    import_folder(&out, &site, 5).unwrap();
+    import_folder(&out, &site, 5, &KitControl::default()).unwrap();
     let st = status(&site, REPO, COMMIT).unwrap();
     assert!(st.complete(), "{st:?}");
     assert_eq!(
@@ -250,11 +257,13 @@ fn export_then_import_round_trips_and_status_reports_each_file() {
         &[("original/params.json", &params.etag)],
     )
     .unwrap();
-    let e = export_folder(&site, REPO, "main", &tmp.path().join("out2")).unwrap_err();
+    let out2 = tmp.path().join("out2");
+    let e = export_folder(&site, REPO, "main", &out2, &KitControl::default()).unwrap_err();
     assert!(
         matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["config.json"]),
         "{e}"
     );
+    assert!(!out2.exists(), "a refused export leaves nothing");
 }
 
 #[test]
@@ -317,7 +326,7 @@ fn basis(bytes: u64) -> aigw_core::weights::local::SizeBasis {
 fn cache_with_snapshot(tmp: &Path) -> (std::path::PathBuf, Manifest) {
     let (from, cache) = (tmp.join("kit"), tmp.join("hf"));
     let m = kit(&from);
-    import_folder(&from, &cache, 1).unwrap();
+    import_folder(&from, &cache, 1, &KitControl::default()).unwrap();
     (cache, m)
 }
 
@@ -343,7 +352,7 @@ fn a_tar_kit_round_trips_manifest_first_and_never_replaces_a_file() {
     let tmp = tempfile::tempdir().unwrap();
     let (cache, m) = cache_with_snapshot(tmp.path());
     let out = tmp.path().join("kit.tar");
-    let exported = export_tar(&cache, REPO, "main", &out).unwrap();
+    let exported = export_tar(&cache, REPO, "main", &out, &KitControl::default()).unwrap();
     assert_eq!((exported.files, exported.bytes), (3, m.total()));
 
     // The manifest first, then each file as a regular entry under its repository name.
@@ -372,7 +381,7 @@ fn a_tar_kit_round_trips_manifest_first_and_never_replaces_a_file() {
     assert!(entries.iter().all(|(_, t)| *t == tar::EntryType::Regular));
 
     let site = tmp.path().join("site");
-    let imported = import_tar(&out, &site, 7).unwrap();
+    let imported = import_tar(&out, &site, 7, &KitControl::default()).unwrap();
     assert_eq!((imported.commit.as_str(), imported.files), (COMMIT, 3));
     for (name, body) in files() {
         assert_eq!(
@@ -386,7 +395,7 @@ fn a_tar_kit_round_trips_manifest_first_and_never_replaces_a_file() {
 
     // No clobber, and no temporary file left beside it.
     let before = std::fs::read(&out).unwrap();
-    let e = export_tar(&cache, REPO, "main", &out).unwrap_err();
+    let e = export_tar(&cache, REPO, "main", &out, &KitControl::default()).unwrap_err();
     assert_eq!(aigw_core::problem::Explain::code(&e), "exists");
     assert_eq!(std::fs::read(&out).unwrap(), before);
     let names: Vec<_> = std::fs::read_dir(tmp.path())
@@ -404,7 +413,7 @@ fn a_tar_kit_round_trips_manifest_first_and_never_replaces_a_file() {
     )
     .unwrap();
     let out2 = tmp.path().join("kit2.tar");
-    let e = export_tar(&cache, REPO, "main", &out2).unwrap_err();
+    let e = export_tar(&cache, REPO, "main", &out2, &KitControl::default()).unwrap_err();
     assert!(
         matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["config.json"]),
         "{e}"
@@ -417,7 +426,7 @@ fn a_tar_kit_with_one_flipped_byte_is_refused_naming_the_file_and_nothing_is_lin
     let tmp = tempfile::tempdir().unwrap();
     let (cache, _) = cache_with_snapshot(tmp.path());
     let out = tmp.path().join("kit.tar");
-    export_tar(&cache, REPO, "main", &out).unwrap();
+    export_tar(&cache, REPO, "main", &out, &KitControl::default()).unwrap();
     let mut bytes = std::fs::read(&out).unwrap();
     // The header block whose name is the weights file; its data follows it.
     let at = (0..bytes.len())
@@ -428,7 +437,7 @@ fn a_tar_kit_with_one_flipped_byte_is_refused_naming_the_file_and_nothing_is_lin
     std::fs::write(&out, bytes).unwrap();
 
     let site = tmp.path().join("site");
-    let e = import_tar(&out, &site, 1).unwrap_err();
+    let e = import_tar(&out, &site, 1, &KitControl::default()).unwrap_err();
     assert!(
         matches!(e, WeightsError::Tampered { ref corrupt } if corrupt == &["model.safetensors"]),
         "{e}"
@@ -505,7 +514,7 @@ fn a_tar_kit_with_traversal_links_or_strangers_is_refused_and_nothing_is_written
         std::fs::create_dir_all(&case).unwrap();
         let kit = tar_with(&case, kind, name, link);
         let site = case.join("site");
-        let e = import_tar(&kit, &site, 1).unwrap_err();
+        let e = import_tar(&kit, &site, 1, &KitControl::default()).unwrap_err();
         let shown = String::from_utf8_lossy(name);
         assert!(matches!(e, WeightsError::BadKit { .. }), "{shown}: {e}");
         assert_eq!(aigw_core::problem::Explain::code(&e), "weights_kit_invalid");
@@ -515,5 +524,267 @@ fn a_tar_kit_with_traversal_links_or_strangers_is_refused_and_nothing_is_written
         );
         nothing_linked(&site);
         assert!(!tmp.path().join("evil").exists() && !case.join("evil").exists());
+    }
+}
+
+/// A kit whose second file is big enough to be cancelled mid-copy under the cap.
+const BIG: usize = 6 << 20;
+/// Bytes per second of the cancel tests: the big file would take 3 s.
+const CAP: u64 = 2 << 20;
+
+fn big_files() -> Vec<(&'static str, Vec<u8>)> {
+    let mut f = files();
+    f[1].1 = (0..BIG).map(|i| (i % 253) as u8).collect();
+    f
+}
+
+/// A cache holding the verified snapshot of `big_files()`.
+fn cache_with_big_snapshot(tmp: &Path) -> (std::path::PathBuf, Manifest) {
+    let (from, cache) = (tmp.join("bigkit"), tmp.join("bighf"));
+    let m = kit_of(&from, big_files());
+    import_folder(&from, &cache, 1, &KitControl::default()).unwrap();
+    (cache, m)
+}
+
+/// Runs `op` with a sink and returns its result and every event it sent.
+fn with_events<T>(
+    op: impl FnOnce(&KitControl) -> Result<T, WeightsError>,
+) -> (Result<T, WeightsError>, Vec<Event>) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let ctl = KitControl::new(&Some(tx), &CancellationToken::new());
+    let result = op(&ctl);
+    drop(ctl);
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    (result, events)
+}
+
+/// Runs `op` under the cap with a sink whose receiver cancels the token at the first event of `file`;
+/// returns the op's result and how long it ran on after the cancel.
+fn cancelled_at<T>(
+    file: &str,
+    op: impl FnOnce(&KitControl) -> Result<T, WeightsError>,
+) -> (Result<T, WeightsError>, std::time::Duration) {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let cancel = CancellationToken::new();
+    let ctl = KitControl {
+        max_bytes_per_sec: Some(CAP),
+        ..KitControl::new(&Some(tx), &cancel)
+    };
+    let file = file.to_string();
+    let watcher = std::thread::spawn(move || {
+        while let Some(e) = rx.blocking_recv() {
+            if matches!(&e, Event::WeightsFile { file: f, .. } if *f == file) {
+                cancel.cancel();
+                return Some(std::time::Instant::now());
+            }
+        }
+        None
+    });
+    let result = op(&ctl);
+    let ended = std::time::Instant::now();
+    drop(ctl);
+    let at = watcher.join().unwrap().expect("an event of the file");
+    (result, ended.duration_since(at))
+}
+
+fn assert_cancelled<T: std::fmt::Debug>(
+    r: (Result<T, WeightsError>, std::time::Duration),
+    op: KitOp,
+) -> WeightsError {
+    let (result, after) = r;
+    let e = result.unwrap_err();
+    assert!(matches!(e, WeightsError::Cancelled(o) if o == op), "{e}");
+    assert_eq!(aigw_core::problem::Explain::code(&e), "cancelled");
+    assert!(
+        after < std::time::Duration::from_secs(1),
+        "stopped {after:?} after the cancel"
+    );
+    e
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut n: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    n.sort();
+    n
+}
+
+/// The total only grows and ends at the kit's size; every file starts copying and ends done; the
+/// total is reported a few times a second, not at every read.
+fn assert_progress(events: &[Event], m: &Manifest, took: std::time::Duration) {
+    let totals: Vec<(u64, u64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Weights { current, total, .. } => Some((*current, *total)),
+            _ => None,
+        })
+        .collect();
+    assert!(totals.iter().all(|(_, t)| *t == m.total()), "{totals:?}");
+    assert!(totals.windows(2).all(|w| w[0].0 <= w[1].0), "{totals:?}");
+    assert_eq!(totals.last().map(|t| t.0), Some(m.total()), "{totals:?}");
+    let ticks = took.as_millis() as usize / 250 + 3;
+    assert!(totals.len() <= ticks, "{} totals in {took:?}", totals.len());
+    for f in &m.files {
+        let states: Vec<(WeightsFileState, u64)> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::WeightsFile {
+                    file,
+                    current,
+                    total,
+                    state,
+                } if *file == f.name => {
+                    assert_eq!(*total, f.size);
+                    Some((*state, *current))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            states.first(),
+            Some(&(WeightsFileState::Copying, 0)),
+            "{}",
+            f.name
+        );
+        assert_eq!(
+            states.last(),
+            Some(&(WeightsFileState::Done, f.size)),
+            "{}",
+            f.name
+        );
+    }
+}
+
+#[test]
+fn export_and_import_report_each_file_and_a_growing_total_ending_at_the_kits_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, m) = cache_with_big_snapshot(tmp.path());
+    let timed = |op: &dyn Fn(&KitControl) -> Result<(), WeightsError>| {
+        let at = std::time::Instant::now();
+        let (r, events) = with_events(op);
+        r.unwrap();
+        assert_progress(&events, &m, at.elapsed());
+    };
+    let (folder, tar) = (tmp.path().join("kit"), tmp.path().join("kit.tar"));
+    timed(&|c| export_folder(&cache, REPO, "main", &folder, c).map(drop));
+    timed(&|c| export_tar(&cache, REPO, "main", &tar, c).map(drop));
+    timed(&|c| import_folder(&folder, &tmp.path().join("a"), 1, c).map(drop));
+    timed(&|c| import_tar(&tar, &tmp.path().join("b"), 1, c).map(drop));
+    // Under the cap the total is reported as it grows, and still only a few times a second.
+    let at = std::time::Instant::now();
+    let (r, events) = with_events(|c| {
+        let capped = KitControl {
+            max_bytes_per_sec: Some(4 * CAP),
+            ..c.clone()
+        };
+        import_tar(&tar, &tmp.path().join("c"), 1, &capped)
+    });
+    r.unwrap();
+    assert_progress(&events, &m, at.elapsed());
+    let between = events
+        .iter()
+        .filter(
+            |e| matches!(e, Event::Weights { current, .. } if *current > 0 && *current < m.total()),
+        )
+        .count();
+    assert!(between >= 1, "{events:?}");
+}
+
+#[test]
+fn a_cancelled_export_leaves_nothing_it_wrote_and_keeps_what_was_there() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, _) = cache_with_big_snapshot(tmp.path());
+
+    // A folder this run creates is removed with everything in it…
+    let out = tmp.path().join("out").join("kit");
+    let e = assert_cancelled(
+        cancelled_at("model.safetensors", |c| {
+            export_folder(&cache, REPO, "main", &out, c)
+        }),
+        KitOp::Export,
+    );
+    assert!(e.to_string().contains("run the export again"), "{e}");
+    assert!(!tmp.path().join("out").exists(), "{:?}", names_in(&out));
+
+    // …a folder that was there keeps what it held, and only that.
+    let there = tmp.path().join("there");
+    std::fs::create_dir_all(there.join("original")).unwrap();
+    std::fs::write(there.join("notes.txt"), "mine").unwrap();
+    std::fs::write(there.join("config.json"), "old").unwrap();
+    assert_cancelled(
+        cancelled_at("model.safetensors", |c| {
+            export_folder(&cache, REPO, "main", &there, c)
+        }),
+        KitOp::Export,
+    );
+    assert_eq!(names_in(&there), ["config.json", "notes.txt", "original"]);
+    assert_eq!(std::fs::read(there.join("config.json")).unwrap(), b"old");
+    assert!(names_in(&there.join("original")).is_empty());
+
+    // The tar: neither `out` nor its temporary file.
+    let dir = tmp.path().join("tars");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar = dir.join("kit.tar");
+    assert_cancelled(
+        cancelled_at("model.safetensors", |c| {
+            export_tar(&cache, REPO, "main", &tar, c)
+        }),
+        KitOp::Export,
+    );
+    assert!(names_in(&dir).is_empty(), "{:?}", names_in(&dir));
+}
+
+#[test]
+fn a_cancelled_import_links_nothing_and_the_next_one_completes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, m) = cache_with_big_snapshot(tmp.path());
+    let (folder, tar) = (tmp.path().join("kit"), tmp.path().join("kit.tar"));
+    export_folder(&cache, REPO, "main", &folder, &KitControl::default()).unwrap();
+    export_tar(&cache, REPO, "main", &tar, &KitControl::default()).unwrap();
+    let config = m.files.iter().find(|f| f.name == "config.json").unwrap();
+
+    for (kit, site) in [(&folder, "site-folder"), (&tar, "site-tar")] {
+        let site = tmp.path().join(site);
+        let e = assert_cancelled(
+            cancelled_at("model.safetensors", |c| import_folder_or_tar(kit, &site, c)),
+            KitOp::Import,
+        );
+        assert!(
+            e.to_string()
+                .contains("nothing was linked — run the import again"),
+            "{e}"
+        );
+        nothing_linked(&site);
+        // No `.incomplete`; the blob copied and matched before the cancel may stay.
+        let rc = RepoCache::new(&site, REPO).unwrap();
+        let left = names_in(&rc.blobs_dir());
+        assert!(
+            left.iter().all(|n| *n == config.etag),
+            "{}: {left:?}",
+            kit.display()
+        );
+        // The next import copies and checks every file again and links the snapshot.
+        let imported = import_folder_or_tar(kit, &site, &KitControl::default()).unwrap();
+        assert_eq!(imported.files, 3);
+        assert!(verify(&site, &m, 2).unwrap().is_ok());
+    }
+}
+
+fn import_folder_or_tar(
+    kit: &Path,
+    site: &Path,
+    ctl: &KitControl,
+) -> Result<Imported, WeightsError> {
+    if kit.is_file() {
+        import_tar(kit, site, 1, ctl)
+    } else {
+        import_folder(kit, site, 1, ctl)
     }
 }
