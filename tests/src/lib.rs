@@ -143,6 +143,21 @@ pub fn engine_lock() -> std::fs::File {
     file
 }
 
+/// Waits until no process holds the flock on `path` (the kernel wakes the waiter when its holder ends),
+/// at most `within`: `false` when it is still held then.
+pub async fn lock_released(path: &std::path::Path, within: std::time::Duration) -> bool {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let wait = tokio::task::spawn_blocking(move || {
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+            .map(|()| file)
+            .is_ok()
+    });
+    matches!(tokio::time::timeout(within, wait).await, Ok(Ok(true)))
+}
+
 /// An engine ready for a provisioning scenario: stand-in images built, the engine lock held (as long as
 /// this value lives) and nothing of ours left on it. `None` means skip, which happens only outside CI when
 /// no engine answers.

@@ -6,6 +6,8 @@ use crate::free_port;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -33,6 +35,9 @@ pub fn keygen(path: &Path) -> String {
 pub struct Sshd {
     child: Child,
     pub port: u16,
+    /// sshd's log lines as read so far (LogLevel VERBOSE), and the first not yet counted.
+    log: Arc<(Mutex<Vec<String>>, Condvar)>,
+    counted: Mutex<usize>,
     dir: tempfile::TempDir,
 }
 
@@ -94,8 +99,21 @@ impl Sshd {
                 let _ = child.wait();
                 continue;
             }
-            std::thread::spawn(move || lines.for_each(drop));
-            let sshd = Sshd { child, port, dir };
+            let log = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+            let sink = Arc::clone(&log);
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    sink.0.lock().unwrap().push(line);
+                    sink.1.notify_all();
+                }
+            });
+            let sshd = Sshd {
+                child,
+                port,
+                dir,
+                log,
+                counted: Mutex::new(0),
+            };
             let key = host_pub
                 .split_whitespace()
                 .take(2)
@@ -106,6 +124,37 @@ impl Sshd {
             return Some(sshd);
         }
         panic!("sshd did not start on any of five ports");
+    }
+
+    /// The logins sshd accepted since the last call (or its start). Every line sshd wrote before is read
+    /// first: a marker connection is made and its own log line waited for (sshd's declared state).
+    pub fn accepted_logins(&self) -> usize {
+        let marker = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let needle = format!("127.0.0.1 port {} ", marker.local_addr().unwrap().port());
+        drop(marker);
+        let (lines, seen) = &*self.log;
+        let guard = lines.lock().unwrap();
+        let mut counted = self.counted.lock().unwrap();
+        let start = *counted;
+        let (guard, timeout) = seen
+            .wait_timeout_while(guard, Duration::from_secs(20), |l| {
+                !l[start..].iter().any(|x| x.contains(&needle))
+            })
+            .unwrap();
+        assert!(
+            !timeout.timed_out(),
+            "sshd never logged the marker connection"
+        );
+        let end = start
+            + guard[start..]
+                .iter()
+                .position(|x| x.contains(&needle))
+                .unwrap();
+        *counted = end + 1;
+        guard[start..end]
+            .iter()
+            .filter(|l| l.contains("Accepted publickey"))
+            .count()
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

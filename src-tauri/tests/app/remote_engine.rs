@@ -132,18 +132,22 @@ async fn an_ssh_host_is_tested_used_and_read_by_the_system_check() {
         .await;
     d.quit().await;
 
-    // The next start acts on the remembered engine… (a data directory of its own holding the remembered
-    // choice: the app that used an ssh engine may still be ending, holding the single-instance lock).
+    // The app that used an ssh engine ends: its single-instance lock is released (the kernel's answer),
+    // no ssh of its connections kept it alive.
+    let lock = data.join("aigw-installer").join("locks").join("app.lock");
+    assert!(
+        aigw_e2e::lock_released(&lock, std::time::Duration::from_secs(30)).await,
+        "the app still holds its lock 30 s after it was quit"
+    );
+
+    // The next start, on the same data directory, acts on the remembered engine…
     let relaunch = |name: &str| {
         let dir = tmp.path().join(name).join("aigw-installer");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("engine.json"), &remembered).unwrap();
         tmp.path().join(name)
     };
-    let data2 = relaunch("data2");
-    let mut env2 = env;
-    env2[0] = ("XDG_DATA_HOME", data2.to_str().unwrap());
-    let d = Driver::launch(APP, &env2).await;
+    let d = Driver::launch(APP, &env).await;
     d.wait_attribute("body", "data-engine", |v| v == Some(url.as_str()))
         .await;
     assert_eq!(

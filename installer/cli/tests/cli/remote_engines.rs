@@ -186,6 +186,34 @@ async fn the_full_cycle_through_ssh() {
         "ssh",
     );
 
+    // One ssh login per command: every connection after the first is a session over that login.
+    let _ = sshd.accepted_logins();
+    let r = detect_json(home.path(), Some(&bin), &["-H", &url]);
+    assert_eq!(r["docker"]["status"], "reachable", "{r:#}");
+    assert_eq!(sshd.accepted_logins(), 1, "detect logged in more than once");
+    let spec = write_spec(home.path(), "aigw-ssh-once");
+    let with = |args: &[&str]| {
+        let mut all = vec!["-H", url.as_str()];
+        all.extend(args);
+        cli(home.path(), Some(&bin), &all)
+    };
+    let a = with(&["apply", "--spec", &spec]);
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a));
+    let _ = sshd.accepted_logins();
+    for args in [
+        &["apply", "--spec", &spec][..],
+        &["status", "--json"],
+        &["uninstall", "--json"],
+    ] {
+        let o = with(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        assert_eq!(
+            sshd.accepted_logins(),
+            1,
+            "{args:?} logged in more than once"
+        );
+    }
+
     // The same server as a Docker context, chosen by name.
     let config = home.path().join(".docker");
     let meta = aigw_core::report::endpoint::context_meta_path(&config, "gpu-test");

@@ -12,6 +12,7 @@
 use bollard::{ClientVersion, Docker};
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -228,17 +229,23 @@ pub async fn connect(endpoint: &Endpoint) -> Result<Connection, (Unreachable, St
         _ => {}
     }
     precheck(endpoint)?;
-    let engine_max = match endpoint {
-        Endpoint::Ssh { user, host, port } => {
-            let t = SshTarget {
-                user: user.clone(),
-                host: host.clone(),
-                port: *port,
-            };
-            ssh::ping(&t, SSH_PING_BUDGET).await?
-        }
-        _ => ping_api_version(endpoint).await?,
-    };
+    if let Endpoint::Ssh { user, host, port } = endpoint {
+        let t = SshTarget {
+            user: user.clone(),
+            host: host.clone(),
+            port: *port,
+        };
+        let (engine_max, master) = ssh::connect(&t, SSH_PING_BUDGET).await?;
+        let speak = speakable(engine_max)?;
+        let docker = ssh::client(&t, master, REQUEST_TIMEOUT.as_secs(), &speak)
+            .map_err(|e| classify(endpoint, &e))?;
+        return Ok(Connection {
+            docker,
+            engine_api: engine_max,
+            speak,
+        });
+    }
+    let engine_max = ping_api_version(endpoint).await?;
     let speak = speakable(engine_max)?;
     Ok(Connection {
         docker: client(endpoint, &speak)?,
@@ -417,15 +424,13 @@ fn client(endpoint: &Endpoint, v: &ClientVersion) -> Result<Docker, (Unreachable
         Endpoint::Tcp { addr, tls: Some(f) } => {
             Docker::connect_with_ssl(&format!("https://{addr}"), &f.key, &f.cert, &f.ca, secs, v)
         }
-        Endpoint::Ssh { user, host, port } => ssh::client(
-            &SshTarget {
-                user: user.clone(),
-                host: host.clone(),
-                port: *port,
-            },
-            secs,
-            v,
-        ),
+        // Made by `connect` with its login (the master connection), never here.
+        Endpoint::Ssh { .. } => {
+            return Err((
+                Unreachable::Other,
+                "an ssh engine's client comes with its login".into(),
+            ))
+        }
         Endpoint::NoContext { detail, .. } => {
             return Err((Unreachable::ContextNotFound, detail.clone()))
         }
@@ -583,30 +588,61 @@ pub async fn probe_from(
     origin: Option<Origin>,
     budget: Duration,
 ) -> EngineReport {
-    let local = endpoint.is_local();
-    let status = match tokio::time::timeout(budget, probe_inner(&endpoint)).await {
+    let inner = async {
+        let conn = connect(&endpoint).await?;
+        facts(&endpoint, &conn).await
+    };
+    let status = status_within(&endpoint, budget, inner).await;
+    report(endpoint, origin, status)
+}
+
+/// [`probe_from`] over a connection already made (or the reason there is none): a detection through
+/// ssh:// logs in once for everything it asks.
+pub async fn probe_on(
+    endpoint: Endpoint,
+    origin: Option<Origin>,
+    conn: Result<&Connection, (Unreachable, String)>,
+    budget: Duration,
+) -> EngineReport {
+    let inner = async { facts(&endpoint, conn?).await };
+    let status = status_within(&endpoint, budget, inner).await;
+    report(endpoint, origin, status)
+}
+
+async fn status_within(
+    endpoint: &Endpoint,
+    budget: Duration,
+    facts: impl Future<Output = Result<EngineFacts, (Unreachable, String)>>,
+) -> EngineStatus {
+    match tokio::time::timeout(budget, facts).await {
         Ok(Ok(facts)) => EngineStatus::Reachable(Box::new(facts)),
         Ok(Err((reason, detail))) => EngineStatus::Unreachable { reason, detail },
         Err(_) => EngineStatus::Unreachable {
             reason: Unreachable::TimedOut,
             detail: format!("no answer from {} within {:?}", endpoint.display(), budget),
         },
-    };
+    }
+}
+
+fn report(endpoint: Endpoint, origin: Option<Origin>, status: EngineStatus) -> EngineReport {
     EngineReport {
+        local: endpoint.is_local(),
         endpoint,
         origin,
-        local,
         status,
     }
 }
 
-async fn probe_inner(endpoint: &Endpoint) -> Result<EngineFacts, (Unreachable, String)> {
+async fn facts(
+    endpoint: &Endpoint,
+    conn: &Connection,
+) -> Result<EngineFacts, (Unreachable, String)> {
     let Connection {
         docker,
         engine_api,
         speak,
-    } = connect(endpoint).await?;
-    let (info, ours) = tokio::join!(docker.info(), labels::list_ours(&docker));
+    } = conn;
+    let (info, ours) = tokio::join!(docker.info(), labels::list_ours(docker));
     let info = info.map_err(|e| classify(endpoint, &e))?;
     let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
     runtimes.sort();

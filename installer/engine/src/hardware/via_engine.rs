@@ -10,7 +10,7 @@ use super::gpu::{self, NvmlFailure, NvmlReading, NvmlUnavailable};
 use super::gpu_probe::{self, GpuProbeOptions};
 use super::network::{HostAddresses, PortCheck, PortState};
 use super::{server, GpuSource, SystemReport, REPORT_SCHEMA_VERSION};
-use crate::docker::engine::{self, EngineStatus};
+use crate::docker::engine::{self, EngineStatus, Unreachable};
 use aigw_core::report::server::{addresses, host_platform, EngineInfo};
 use aigw_core::report::source::{FactSource, FactSources};
 
@@ -20,100 +20,111 @@ pub const GPU_PROBE_BUDGET: Duration = Duration::from_secs(30);
 
 pub async fn detect(opts: &DetectOptions) -> SystemReport {
     let endpoint = opts.docker_endpoint.clone();
-    let (docker, conn) = tokio::join!(
-        engine::probe_from(endpoint.clone(), opts.docker_origin.clone(), DOCKER_BUDGET),
-        tokio::time::timeout(DOCKER_BUDGET, engine::connect(&endpoint)),
+    // One connection for every question (through ssh://, one login).
+    let connected = match tokio::time::timeout(DOCKER_BUDGET, engine::connect(&endpoint)).await {
+        Ok(r) => r,
+        Err(_) => Err((
+            Unreachable::TimedOut,
+            format!("no answer within {DOCKER_BUDGET:?}"),
+        )),
+    };
+    let docker = engine::probe_on(
+        endpoint.clone(),
+        opts.docker_origin.clone(),
+        connected.as_ref().map_err(Clone::clone),
+        DOCKER_BUDGET,
     );
-    let conn = match conn {
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err((_, detail))) => Err(detail),
-        Err(_) => Err(format!("no answer within {DOCKER_BUDGET:?}")),
-    };
+    let conn = connected.as_ref().map_err(|(_, detail)| detail.clone());
 
-    let (info, reading, gpu_source, gpus_from, ports, ports_from) = match &conn {
-        Err(why) => {
-            let why = format!(
-                "the engine at {} cannot be reached ({why})",
-                endpoint.display()
-            );
-            let reading = match opts.gpu_source {
-                GpuSource::Profile { .. } => profile_reading(opts).await,
-                _ => NvmlReading::Unavailable(NvmlUnavailable {
-                    kind: NvmlFailure::ProbeFailed,
-                    detail: why.clone(),
-                }),
-            };
-            let ports = opts
-                .ports
-                .iter()
-                .map(|&(port, purpose)| PortCheck {
-                    port,
-                    purpose,
-                    state: PortState::Unknown {
+    let rest = async {
+        match &conn {
+            Err(why) => {
+                let why = format!(
+                    "the engine at {} cannot be reached ({why})",
+                    endpoint.display()
+                );
+                let reading = match opts.gpu_source {
+                    GpuSource::Profile { .. } => profile_reading(opts).await,
+                    _ => NvmlReading::Unavailable(NvmlUnavailable {
+                        kind: NvmlFailure::ProbeFailed,
                         detail: why.clone(),
-                    },
-                })
-                .collect();
-            let gpus_from =
-                profile_source(opts).unwrap_or(FactSource::Unknown { why: why.clone() });
-            (
-                Err(why.clone()),
-                reading,
-                opts.gpu_source.clone(),
-                gpus_from,
-                ports,
-                FactSource::Unknown { why },
-            )
-        }
-        Ok(c) => {
-            let image = gpu_probe::choose_image(&c.docker, &opts.probe_images).await;
-            let probe_opts = GpuProbeOptions {
-                preferred_images: opts.probe_images.clone(),
-                device_request: opts.probe_device_request,
-                budget: GPU_PROBE_BUDGET,
-            };
-            let gpus = async {
-                match profile_source(opts) {
-                    Some(from) => (profile_reading(opts).await, opts.gpu_source.clone(), from),
-                    None => {
-                        let r = gpu_probe::probe_in(
-                            &c.docker,
-                            image.clone(),
-                            &probe_opts,
-                            &opts.cancel,
-                        )
-                        .await;
-                        let from = match &r.image {
-                            Some(image) => FactSource::ProbeContainer {
-                                image: image.clone(),
-                            },
-                            None => FactSource::Unknown {
-                                why: "no image on the server to run nvidia-smi in".into(),
-                            },
-                        };
-                        let source = GpuSource::ProbeContainer {
-                            image: r.image.unwrap_or_default(),
-                        };
-                        (r.reading, source, from)
+                    }),
+                };
+                let ports = opts
+                    .ports
+                    .iter()
+                    .map(|&(port, purpose)| PortCheck {
+                        port,
+                        purpose,
+                        state: PortState::Unknown {
+                            detail: why.clone(),
+                        },
+                    })
+                    .collect();
+                let gpus_from =
+                    profile_source(opts).unwrap_or(FactSource::Unknown { why: why.clone() });
+                (
+                    Err(why.clone()),
+                    reading,
+                    opts.gpu_source.clone(),
+                    gpus_from,
+                    ports,
+                    FactSource::Unknown { why },
+                )
+            }
+            Ok(c) => {
+                let image = gpu_probe::choose_image(&c.docker, &opts.probe_images).await;
+                let probe_opts = GpuProbeOptions {
+                    preferred_images: opts.probe_images.clone(),
+                    device_request: opts.probe_device_request,
+                    budget: GPU_PROBE_BUDGET,
+                };
+                let gpus = async {
+                    match profile_source(opts) {
+                        Some(from) => (profile_reading(opts).await, opts.gpu_source.clone(), from),
+                        None => {
+                            let r = gpu_probe::probe_in(
+                                &c.docker,
+                                image.clone(),
+                                &probe_opts,
+                                &opts.cancel,
+                            )
+                            .await;
+                            let from = match &r.image {
+                                Some(image) => FactSource::ProbeContainer {
+                                    image: image.clone(),
+                                },
+                                None => FactSource::Unknown {
+                                    why: "no image on the server to run nvidia-smi in".into(),
+                                },
+                            };
+                            let source = GpuSource::ProbeContainer {
+                                image: r.image.unwrap_or_default(),
+                            };
+                            (r.reading, source, from)
+                        }
                     }
-                }
-            };
-            let (info, (reading, source, from), ports) = tokio::join!(
-                tokio::time::timeout(DOCKER_BUDGET, server::info(&c.docker)),
-                gpus,
-                server::check_ports(&c.docker, &opts.ports, image.as_deref()),
-            );
-            let info = info.unwrap_or_else(|_| Err(format!("no /info within {DOCKER_BUDGET:?}")));
-            (
-                info,
-                reading,
-                source,
-                from,
-                ports,
-                FactSource::EngineContainers,
-            )
+                };
+                let (info, (reading, source, from), ports) = tokio::join!(
+                    tokio::time::timeout(DOCKER_BUDGET, server::info(&c.docker)),
+                    gpus,
+                    server::check_ports(&c.docker, &opts.ports, image.as_deref()),
+                );
+                let info =
+                    info.unwrap_or_else(|_| Err(format!("no /info within {DOCKER_BUDGET:?}")));
+                (
+                    info,
+                    reading,
+                    source,
+                    from,
+                    ports,
+                    FactSource::EngineContainers,
+                )
+            }
         }
     };
+    let (docker, (info, reading, gpu_source, gpus_from, ports, ports_from)) =
+        tokio::join!(docker, rest);
 
     let (info, host_from, network) = match info {
         Ok(i) => {
