@@ -598,10 +598,10 @@ fn assert_cancelled<T: std::fmt::Debug>(
     let e = result.unwrap_err();
     assert!(matches!(e, WeightsError::Cancelled(o) if o == op), "{e}");
     assert_eq!(aigw_core::problem::Explain::code(&e), "cancelled");
-    assert!(
-        after < std::time::Duration::from_secs(1),
-        "stopped {after:?} after the cancel"
-    );
+    // Stopped before the capped copy could have finished (a time bound with the whole copy's length as
+    // its margin: a loaded machine must not fail it, a copy that ignores the token must).
+    let whole = std::time::Duration::from_secs_f64(BIG as f64 / CAP as f64);
+    assert!(after < whole, "stopped {after:?} after the cancel");
     e
 }
 
