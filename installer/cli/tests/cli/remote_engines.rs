@@ -284,6 +284,25 @@ async fn hugging_face_weights_and_the_token_reach_the_server_through_ssh() {
         )
     };
     let sent = || hub.sent_per_file().values().sum::<u64>();
+    let data = home.join("data").join("aigw-installer");
+    let plan = || {
+        let p = cli_with(
+            home,
+            Some(&bin),
+            &["-H", &url, "plan", "--spec", &spec],
+            &[("HF_TOKEN", TOKEN)],
+        );
+        assert_eq!(p.status.code(), Some(0), "{}", text(&p));
+        text(&p)
+    };
+    // Review reads the cache install fetches into (this machine's), and says where the copy goes.
+    let copied = format!("then copied to {} on the server", server_cache.display());
+    let before = plan();
+    assert!(
+        before.contains(&format!("to {}", data.join("hf-cache").display()))
+            && before.contains(&copied),
+        "{before}"
+    );
 
     let a = apply();
     let out = text(&a);
@@ -293,8 +312,15 @@ async fn hugging_face_weights_and_the_token_reach_the_server_through_ssh() {
         "{out}"
     );
     assert!(!out.contains(TOKEN), "{out}");
+    let after = plan();
+    assert!(
+        after.contains(&format!(
+            "already verified in {}",
+            data.join("hf-cache").display()
+        )) && after.contains(&copied),
+        "{after}"
+    );
     // Fetched into the workstation's cache, the data directory's…
-    let data = home.join("data").join("aigw-installer");
     let manifest = format!("aigw-manifests/models--org--standin-remote--{commit}.json");
     assert!(data.join("hf-cache").join(&manifest).is_file(), "{out}");
     assert!(

@@ -40,7 +40,21 @@ pub async fn review(
             .or_else(|| target.map(|t| t.data_dir.clone())),
         ..r.clone()
     });
-    let weights = super::review_weights(s, local, fetch.as_ref()).await?;
+    // A remote engine's snapshot is fetched here (the data directory's cache) and then copied to the
+    // server: Review reads this machine's cache, as install will.
+    let weights = match (target.filter(|t| !t.is_local()), &s.model.weights) {
+        (Some(t), Weights::HuggingFace { cache_dir, .. }) => {
+            let here = server_side::workstation_cache(&t.data_dir);
+            let mut w =
+                super::review_weights(&server_side::with_cache(s, &here), local, fetch.as_ref())
+                    .await?;
+            if let Some(w) = w.as_mut() {
+                w.then_copied_to(cache_dir);
+            }
+            w
+        }
+        _ => super::review_weights(s, local, fetch.as_ref()).await?,
+    };
     let desired = aigw_core::plan::desired(s, None)?;
     let plan = match target {
         Some(t) => {

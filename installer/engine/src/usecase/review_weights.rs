@@ -83,6 +83,18 @@ impl WeightsReview {
         }
     }
 
+    /// A remote engine's snapshot is fetched into this machine's cache, then copied to the server's
+    /// `cache_dir`: the summary says both.
+    pub(super) fn then_copied_to(&mut self, server_dir: &std::path::Path) {
+        if let WeightsReview::Listed { summary, .. } | WeightsReview::Cached { summary, .. } = self
+        {
+            summary.push_str(&format!(
+                "; then copied to {} on the server (skipped when it holds the same snapshot)",
+                server_dir.display()
+            ));
+        }
+    }
+
     /// The files listed (none when the list could not be read).
     pub fn files(&self) -> &[ReviewFile] {
         match self {

@@ -48,7 +48,7 @@ pub fn mounted_token(local: bool, s: &DeploymentSpec, token: Option<&Path>) -> O
 }
 
 /// The spec with its cache moved to the workstation's: what a remote install fetches into.
-fn with_cache(s: &DeploymentSpec, dir: &Path) -> DeploymentSpec {
+pub(super) fn with_cache(s: &DeploymentSpec, dir: &Path) -> DeploymentSpec {
     let mut s = s.clone();
     if let Weights::HuggingFace { cache_dir, .. } = &mut s.model.weights {
         *cache_dir = dir.to_path_buf();
