@@ -513,7 +513,7 @@ async fn cancelling_a_remote_apply_during_the_upload_stops_it_cleanly() {
         return;
     };
     // Large enough that the upload outlasts its first progress event (sent after 250 ms).
-    let repo = aigw_e2e::hub::HubRepo::sharded("org/standin-cancel", 2, 400_000_000);
+    let repo = aigw_e2e::hub::HubRepo::sharded("org/standin-cancel", 2, 100_000_000);
     let commit = repo.commit.clone();
     let hub = aigw_e2e::hub::Hub::start(vec![repo], vec![], Default::default(), None).await;
     let bin = sshd.client("good", "user_key", &sshd.known_hosts());

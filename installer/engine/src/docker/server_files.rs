@@ -28,6 +28,8 @@ use std::path::{Component, Path, PathBuf};
 
 /// Present (value `1`) on every helper container.
 pub const FILES_LABEL: &str = "io.aigw-installer.files";
+/// The longest a tar stream may take to reach the server.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// Where the `i`-th bound server directory appears inside the helper.
 const MOUNT_ROOT: &str = "/aigw-server";
 
@@ -324,7 +326,11 @@ impl ServerFiles {
             .path(&self.inside(dir)?)
             .copy_uidgid("true")
             .build();
+        // The client's timeout covers a whole request, and the engine answers an archive PUT only once
+        // it has the last byte: a snapshot's upload may take hours (cancel stops it sooner).
         self.docker
+            .clone()
+            .with_timeout(UPLOAD_TIMEOUT)
             .upload_to_container(self.id(), Some(opts), bollard::body_stream(tar))
             .await
             .map_err(engine("write files"))
