@@ -198,8 +198,51 @@ async fn remove(docker: &Docker, name: &str) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+
+    /// An image without `df` (the lock's empty one) on a directory the server lacks: the nearest
+    /// existing ancestor is bound, the start fails, the reason comes back, and no probe is left.
+    #[tokio::test]
+    async fn an_image_without_df_says_why_and_leaves_no_probe() {
+        let Ok(d) = Docker::connect_with_local_defaults() else {
+            return;
+        };
+        if d.ping().await.is_err() {
+            eprintln!("skipping: no Docker engine");
+            return;
+        }
+        let image = format!("{}:{}", crate::lock::IMAGE, crate::lock::IMAGE_TAG);
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("not/yet");
+        // Other tests remove the lock's image when they end: import it again if it went meanwhile.
+        let mut e = None;
+        for _ in 0..3 {
+            crate::lock::ensure_image(&d).await.unwrap();
+            let err = free_bytes(&d, &image, &dir, &CancellationToken::new())
+                .await
+                .unwrap_err();
+            let gone = err.to_string().starts_with("creating a probe container");
+            e = Some(err);
+            if !gone {
+                break;
+            }
+        }
+        let e = e.unwrap();
+        assert!(e.to_string().starts_with("running df:"), "{e}");
+        assert!(!dir.exists());
+        let left = crate::docker::labels::labelled(&d, &format!("{PROBE_LABEL}=space"))
+            .await
+            .unwrap();
+        assert!(
+            !left.iter().any(|c| c.mounts.iter().flatten().any(|m| m
+                .source
+                .as_deref()
+                .is_some_and(|s| Path::new(s).starts_with(tmp.path())))),
+            "{left:?}"
+        );
+        crate::lock::remove_image(&d).await;
+    }
 
     #[test]
     fn the_probe_binds_the_directory_read_only_as_a_mount_and_runs_df() {
