@@ -87,7 +87,9 @@ pub fn parse_df(out: &str) -> Option<u64> {
             b'G' => (&n[..n.len() - 1], 1 << 30),
             _ => (n, 1),
         };
-        digits.parse::<u64>().ok()?.checked_mul(scale)
+        // A busybox build may print the unit with a fraction ("1.0K").
+        let n: f64 = digits.parse().ok()?;
+        (n.is_finite() && n >= 1.0).then(|| (n * scale as f64).round() as u64)
     })?;
     // The capacity column ends in `%`; `Available` is just before it (a file system's name or a mount
     // point with spaces cannot shift it).
@@ -204,6 +206,10 @@ mod tests {
                 "Filesystem 1K-blocks Used Available Use% Mounted on\ntmpfs 100 1 99 1% /tmp\n"
             ),
             Some(99 * 1024)
+        );
+        assert_eq!(
+            parse_df("Filesystem 1.0K-blocks Used Available Use% Mounted on\nroot 10 1 9 10% /\n"),
+            Some(9 * 1024)
         );
         // Not df's output: an error, nothing, a missing line.
         assert_eq!(
