@@ -560,6 +560,22 @@ mod tests {
     }
 
     #[test]
+    fn the_server_is_named_as_the_admin_typed_it() {
+        use aigw_core::report::engine::Endpoint;
+        let ssh = Endpoint::Ssh {
+            user: Some("admin".into()),
+            host: "gpu01".into(),
+            port: Some(2222),
+        };
+        assert_eq!(server_name(&ssh), "gpu01");
+        let tcp = Endpoint::Tcp {
+            addr: "10.0.0.5:2376".into(),
+            tls: None,
+        };
+        assert_eq!(server_name(&tcp), "10.0.0.5");
+    }
+
+    #[test]
     fn the_upload_holds_blobs_then_links_then_the_ref_and_the_manifest_last() {
         let m = Manifest {
             version: aigw_core::weights::manifest::MANIFEST_VERSION,
