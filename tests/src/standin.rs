@@ -156,6 +156,7 @@ async fn build(
          LABEL {SOURCE_LABEL}={source}\n\
          COPY standin /standin\n\
          COPY standin /usr/bin/python3\n\
+         COPY standin /bin/df\n\
          COPY standin-tls /usr/bin/standin-tls\n\
          {user}\
          ENTRYPOINT [\"/standin\", \"{role}\"]\n"

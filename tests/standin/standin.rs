@@ -11,6 +11,9 @@
 //!                               its first http(s):// literal and prints the script's JSON line (`probe.rs`),
 //!                               HTTPS through `/usr/bin/standin-tls` (rustls, `SSL_CERT_FILE` only)
 //!
+//!   df -P -B1 PATH              GNU df's POSIX output for PATH (statvfs), the free-space probe of a remote install;
+//!                               the available bytes from env STANDIN_DF_AVAIL or a file of that name in PATH
+//!
 //! Knobs (environment): STANDIN_START_DELAY_MS (slow to load), STANDIN_NEVER_HEALTHY=1 (health answers 503),
 //! STANDIN_CRASH_AFTER_MS (exits 1 after that long), STANDIN_CRASH_AFTER_HEALTHY_MS (the model server exits 3
 //! that long after its first healthy /health answer, and once restarted, that long after start: a restart
@@ -36,6 +39,9 @@ mod probe;
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let argv0 = args.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
+    if argv0 == "df" {
+        std::process::exit(df(&args[1..]));
+    }
     if argv0.starts_with("python") {
         let code = args.iter().skip_while(|a| *a != "-c").nth(1).cloned().unwrap_or_default();
         if code.contains("json.dumps") {
@@ -79,6 +85,55 @@ fn main() {
             std::process::exit(2);
         }
     }
+}
+
+/// glibc's `struct statvfs` on 64-bit Linux (padded beyond its spare words).
+#[repr(C)]
+#[derive(Default)]
+struct StatVfs {
+    f_bsize: u64,
+    f_frsize: u64,
+    f_blocks: u64,
+    f_bfree: u64,
+    f_bavail: u64,
+    f_files: u64,
+    f_ffree: u64,
+    f_favail: u64,
+    f_fsid: u64,
+    f_flag: u64,
+    f_namemax: u64,
+    spare: [u64; 8],
+}
+
+extern "C" {
+    fn statvfs(path: *const std::os::raw::c_char, buf: *mut StatVfs) -> i32;
+}
+
+/// `df -P -B1 PATH`, as GNU prints it: the real figures of PATH's file system, unless the env
+/// STANDIN_DF_AVAIL or a file of that name in PATH gives the available bytes (a server short of space).
+fn df(args: &[String]) -> i32 {
+    let Some(path) = args.iter().rev().find(|a| !a.starts_with('-')) else {
+        eprintln!("df: no path");
+        return 1;
+    };
+    let Ok(c) = std::ffi::CString::new(path.as_str()) else { return 1 };
+    let mut st = StatVfs::default();
+    // SAFETY: a NUL-terminated path and a buffer larger than glibc's struct.
+    if unsafe { statvfs(c.as_ptr(), &mut st) } != 0 {
+        eprintln!("df: {path}: {}", std::io::Error::last_os_error());
+        return 1;
+    }
+    let unit = st.f_frsize.max(1);
+    let (size, free) = (st.f_blocks * unit, st.f_bfree * unit);
+    let knob = std::env::var("STANDIN_DF_AVAIL")
+        .ok()
+        .or_else(|| std::fs::read_to_string(format!("{path}/STANDIN_DF_AVAIL")).ok());
+    let avail = knob.and_then(|k| k.trim().parse::<u64>().ok()).unwrap_or(st.f_bavail * unit);
+    let used = size.saturating_sub(free);
+    let pct = if used + avail == 0 { 0 } else { (used * 100).div_ceil(used + avail) };
+    println!("Filesystem         1-blocks        Used   Available Capacity Mounted on");
+    println!("standin {size:>20} {used:>11} {avail:>11} {pct:>8}% {path}");
+    0
 }
 
 /// `python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=5)"`

@@ -25,6 +25,16 @@ fn cli_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> Output {
+    command(home, path_prefix, args, env).output().unwrap()
+}
+
+/// The command [`cli_with`] runs.
+fn command(
+    home: &Path,
+    path_prefix: Option<&Path>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Command {
     let mut c = Command::new(BIN);
     c.args(args)
         .env("HOME", home)
@@ -42,7 +52,7 @@ fn cli_with(
         c.env("PATH", format!("{}:{path}", bin.display()));
     }
     c.envs(env.iter().copied());
-    c.output().unwrap()
+    c
 }
 
 fn text(o: &Output) -> String {
@@ -415,6 +425,237 @@ async fn hugging_face_weights_and_the_token_reach_the_server_through_ssh() {
     );
     assert_eq!(sent(), before);
 
+    let u = cli(home, Some(&bin), &["-H", &url, "uninstall", "--json"]);
+    assert_eq!(u.status.code(), Some(0), "{}", text(&u));
+}
+
+/// The stand-in spec with Hugging Face weights of `repo` from `endpoint` into the server's
+/// `server_cache`, written beside it: its path.
+fn hf_spec(home: &Path, name: &str, repo: &str, endpoint: &str, server_cache: &Path) -> String {
+    let mut s = standin_spec(home, name);
+    s.model.weights = aigw_core::spec::Weights::HuggingFace {
+        repo: repo.into(),
+        revision: "main".into(),
+        endpoint: Some(endpoint.into()),
+        cache_dir: server_cache.to_path_buf(),
+        token_file: None,
+    };
+    let spec = home.join("spec.toml");
+    std::fs::write(&spec, s.to_toml()).unwrap();
+    spec.display().to_string()
+}
+
+/// File helpers and probe containers (any state) with a mount under `dir`: none may be left.
+async fn helpers_under(docker: &bollard::Docker, dir: &Path) -> Vec<String> {
+    let mut left = Vec::new();
+    for label in ["io.aigw-installer.files=1", "io.aigw-installer.probe"] {
+        let list = aigw_engine::docker::labels::labelled(docker, label)
+            .await
+            .unwrap();
+        for c in list {
+            if c.mounts.iter().flatten().any(|m| {
+                m.source
+                    .as_deref()
+                    .is_some_and(|s| Path::new(s).starts_with(dir))
+            }) {
+                left.push(format!("{label} {:?}", c.id));
+            }
+        }
+    }
+    left
+}
+
+/// Whether the engine has a container named `name`.
+async fn exists(docker: &bollard::Docker, name: &str) -> bool {
+    docker.inspect_container(name, None).await.is_ok()
+}
+
+/// A server whose file system has too little room for the snapshot (the stand-in's `df` says 1000 bytes
+/// free): apply is refused before the first byte of the upload, naming the need, the free space, the
+/// server's directory and the fix; nothing of the snapshot is on the server, no helper or probe is left,
+/// no container made. With room (the real figure), the same apply uploads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_little_free_space_on_the_server_is_refused_before_the_upload() {
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    let repo = aigw_e2e::hub::HubRepo::sharded("org/standin-space", 2, 300_000);
+    let commit = repo.commit.clone();
+    let hub = aigw_e2e::hub::Hub::start(vec![repo], vec![], Default::default(), None).await;
+    let bin = sshd.client("good", "user_key", &sshd.known_hosts());
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let name = "aigw-ssh-space-e2e";
+    let server_cache = home.join("server").join("hf-cache");
+    std::fs::create_dir_all(&server_cache).unwrap();
+    // The stand-in's knob: the available bytes its `df` reports for this directory.
+    let knob = server_cache.join("STANDIN_DF_AVAIL");
+    std::fs::write(&knob, "1000").unwrap();
+    let spec = hf_spec(
+        home,
+        name,
+        "org/standin-space",
+        &hub.hub.base,
+        &server_cache,
+    );
+    let url = sshd.url();
+    let apply = || cli(home, Some(&bin), &["-H", &url, "apply", "--spec", &spec]);
+
+    let a = apply();
+    let out = text(&a);
+    assert_ne!(a.status.code(), Some(0), "{out}");
+    let place = format!("127.0.0.1:{}", server_cache.display());
+    assert!(
+        out.contains(&format!("more on {place} but only 1000 bytes is free")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(
+            "on {place} (1 GiB is kept in reserve) or choose another cache_dir"
+        )),
+        "{out}"
+    );
+    assert!(!out.contains("could not be read"), "{out}");
+    let on_server: Vec<_> = std::fs::read_dir(&server_cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(on_server, ["STANDIN_DF_AVAIL"], "{out}");
+    assert_eq!(
+        helpers_under(&engine.docker, home).await,
+        Vec::<String>::new()
+    );
+    assert!(!exists(&engine.docker, &format!("{name}-model")).await);
+    assert!(!exists(&engine.docker, &format!("{name}-gw")).await);
+
+    // The real figure: room enough, the snapshot goes up.
+    std::fs::remove_file(&knob).unwrap();
+    let a = apply();
+    let out = text(&a);
+    assert_eq!(a.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!("to {} on the server", server_cache.display())),
+        "{out}"
+    );
+    assert!(!out.contains("could not be read"), "{out}");
+    assert!(server_cache
+        .join(format!(
+            "aigw-manifests/models--org--standin-space--{commit}.json"
+        ))
+        .is_file());
+    assert_eq!(
+        helpers_under(&engine.docker, home).await,
+        Vec::<String>::new()
+    );
+    let u = cli(home, Some(&bin), &["-H", &url, "uninstall", "--json"]);
+    assert_eq!(u.status.code(), Some(0), "{}", text(&u));
+}
+
+/// Ctrl-C while the snapshot streams to the server (at its first progress event): apply stops within
+/// seconds, the helper is removed, the server's manifest is not written (the next apply uploads again)
+/// and no model or gateway container was created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_remote_apply_during_the_upload_stops_it_cleanly() {
+    use std::io::BufRead;
+    let Some(engine) = aigw_e2e::clean_engine().await else {
+        return;
+    };
+    let Some(sshd) = Sshd::start() else {
+        return;
+    };
+    // Large enough that the upload outlasts its first progress event (sent after 250 ms).
+    let repo = aigw_e2e::hub::HubRepo::sharded("org/standin-cancel", 2, 100_000_000);
+    let commit = repo.commit.clone();
+    let hub = aigw_e2e::hub::Hub::start(vec![repo], vec![], Default::default(), None).await;
+    let bin = sshd.client("good", "user_key", &sshd.known_hosts());
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let name = "aigw-ssh-cancel-e2e";
+    let server_cache = home.join("server-cache");
+    let spec = hf_spec(
+        home,
+        name,
+        "org/standin-cancel",
+        &hub.hub.base,
+        &server_cache,
+    );
+    let url = sshd.url();
+    let manifest = server_cache.join(format!(
+        "aigw-manifests/models--org--standin-cancel--{commit}.json"
+    ));
+
+    let mut child = command(
+        home,
+        Some(&bin),
+        &["-H", &url, "apply", "--spec", &spec, "--json"],
+        &[],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let pid = child.id().to_string();
+    // The CLI's events, read on a thread of their own (the Hub answers on this runtime meanwhile).
+    let read = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        let mut cancelled_at = None;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
+            let uploading = v["event"] == "transfer"
+                && v["what"]
+                    .as_str()
+                    .is_some_and(|w| w.starts_with("weights to the server"));
+            if uploading && cancelled_at.is_none() {
+                let k = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+                assert!(k.success());
+                cancelled_at = Some(std::time::Instant::now());
+            }
+            lines.push(line);
+        }
+        let status = child.wait().unwrap();
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+        (
+            cancelled_at.map(|t| t.elapsed()),
+            status,
+            lines.join("\n"),
+            err,
+        )
+    });
+    let (took, status, out, err) = read.await.unwrap();
+    let took = took.unwrap_or_else(|| panic!("no upload progress: {out}\n{err}"));
+    assert_ne!(status.code(), Some(0), "{out}\n{err}");
+    assert!(
+        took < std::time::Duration::from_secs(10),
+        "stopped {took:?} after the cancel: {out}\n{err}"
+    );
+    assert!(out.contains("\"code\":\"cancelled\""), "{out}\n{err}");
+    assert!(!manifest.exists(), "{out}");
+    assert_eq!(
+        helpers_under(&engine.docker, home).await,
+        Vec::<String>::new()
+    );
+    assert!(!exists(&engine.docker, &format!("{name}-model")).await);
+    assert!(!exists(&engine.docker, &format!("{name}-gw")).await);
+
+    // The next apply uploads again, and completes.
+    let a = cli(home, Some(&bin), &["-H", &url, "apply", "--spec", &spec]);
+    let out = text(&a);
+    assert_eq!(a.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains(&format!("to {} on the server", server_cache.display())),
+        "{out}"
+    );
+    assert!(manifest.is_file());
+    assert_eq!(
+        helpers_under(&engine.docker, home).await,
+        Vec::<String>::new()
+    );
     let u = cli(home, Some(&bin), &["-H", &url, "uninstall", "--json"]);
     assert_eq!(u.status.code(), Some(0), "{}", text(&u));
 }

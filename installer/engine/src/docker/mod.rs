@@ -13,4 +13,5 @@ pub mod labels;
 pub mod manage;
 pub mod owner;
 pub mod server_files;
+pub mod server_space;
 pub mod ssh;

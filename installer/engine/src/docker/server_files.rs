@@ -5,8 +5,9 @@
 //!
 //! Found with the real engine (`server_files::tests`): an archive PUT into a created, never-started
 //! container writes through its bind mounts to the host — the engine mounts the container's volumes for
-//! the copy — so the helper needs no process (its image is empty: nothing could run). A bind source the
-//! server lacks is made by the engine (root, 0755), as it would be for the containers later.
+//! the copy — so the helper needs no process (its image is empty: nothing could run). The directories are
+//! bind `Mount`s (a path may hold `:` or `,`); one the server lacks is made by the engine (root, 0755,
+//! `CreateMountpoint`), as it would be for the containers later.
 //!
 //! The helper uses the lock marker's empty image ([`crate::lock::IMAGE`], imported through the API when
 //! missing) and carries [`FILES_LABEL`], not our app label: status, planning and uninstall never list
@@ -14,7 +15,7 @@
 //! a cancelled future).
 
 use aigw_core::problem::Explain;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountBindOptions, MountType};
 use bollard::query_parameters::{
     ContainerArchiveInfoOptionsBuilder, CreateContainerOptionsBuilder,
     DownloadFromContainerOptionsBuilder, RemoveContainerOptionsBuilder,
@@ -27,6 +28,8 @@ use std::path::{Component, Path, PathBuf};
 
 /// Present (value `1`) on every helper container.
 pub const FILES_LABEL: &str = "io.aigw-installer.files";
+/// The longest a tar stream may take to reach the server.
+const UPLOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 /// Where the `i`-th bound server directory appears inside the helper.
 const MOUNT_ROOT: &str = "/aigw-server";
 
@@ -153,6 +156,62 @@ fn check_abs(p: &Path) -> Result<(), ServerFilesError> {
     }
 }
 
+/// The `i`-th server directory as a bind `Mount` (not a `binds` string: a path holding `:` or `,` stays
+/// whole), made by the engine when the server lacks it, as the legacy binds did.
+fn bind(root: &Path, i: usize) -> Mount {
+    Mount {
+        target: Some(format!("{MOUNT_ROOT}/{i}")),
+        source: Some(root.display().to_string()),
+        typ: Some(MountType::BIND),
+        bind_options: Some(MountBindOptions {
+            create_mountpoint: Some(true),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The engine refused a bind whose source the server lacks.
+fn missing_source(e: &bollard::errors::Error) -> bool {
+    e.to_string().contains("bind source path does not exist")
+}
+
+/// Makes `dir` on the server (root, 0755, as the engine makes a missing bind source) through a helper
+/// on its nearest existing ancestor; nothing when it exists.
+async fn make_dir(docker: &Docker, dir: &Path) -> Result<(), ServerFilesError> {
+    for base in dir.ancestors() {
+        let h = match ServerFiles::create(docker, &[base.to_path_buf()]).await {
+            Ok(h) => h,
+            Err(e) if missing_source(&e) => continue,
+            Err(e) => return Err(engine("create the file helper")(e)),
+        };
+        let rel = dir.strip_prefix(base).unwrap_or(Path::new(""));
+        let mut name = PathBuf::new();
+        let entries: Vec<Entry> = rel
+            .components()
+            .map(|c| {
+                name.push(c);
+                Entry::Dir {
+                    name: name.display().to_string(),
+                    mode: 0o755,
+                    owner: (0, 0),
+                }
+            })
+            .collect();
+        let r = if entries.is_empty() {
+            Ok(())
+        } else {
+            h.put(base, &entries).await
+        };
+        h.close().await;
+        return r;
+    }
+    Err(ServerFilesError::Engine {
+        what: format!("make {}", dir.display()),
+        detail: "no part of the path exists on the server".into(),
+    })
+}
+
 /// A helper container binding server directories; [`ServerFiles::close`] removes it.
 #[derive(Debug)]
 pub struct ServerFiles {
@@ -167,25 +226,39 @@ impl ServerFiles {
         for r in roots {
             check_abs(r)?;
         }
-        let binds = roots
-            .iter()
-            .enumerate()
-            .map(|(i, r)| format!("{}:{MOUNT_ROOT}/{i}", r.display()))
-            .collect();
+        match Self::create(docker, roots).await {
+            Err(e) if missing_source(&e) => {
+                // An engine older than API 1.42 ignores `CreateMountpoint`: make the missing
+                // directories as the legacy binds did, then bind them.
+                for r in roots {
+                    make_dir(docker, r).await?;
+                }
+                Self::create(docker, roots)
+                    .await
+                    .map_err(engine("create the file helper"))
+            }
+            r => r.map_err(engine("create the file helper")),
+        }
+    }
+
+    /// The helper binding `roots`, or the engine's refusal.
+    async fn create(docker: &Docker, roots: &[PathBuf]) -> Result<Self, bollard::errors::Error> {
+        let mounts = roots.iter().enumerate().map(|(i, r)| bind(r, i)).collect();
         let body = ContainerCreateBody {
             image: Some(format!("{}:{}", crate::lock::IMAGE, crate::lock::IMAGE_TAG)),
             cmd: Some(vec!["/aigw-installer-files".into()]),
             labels: Some([(FILES_LABEL.to_string(), "1".to_string())].into()),
             network_disabled: Some(true),
             host_config: Some(HostConfig {
-                binds: Some(binds),
+                mounts: Some(mounts),
                 ..Default::default()
             }),
             ..Default::default()
         };
         // The image may be removed by a lock's release between our import and the create: import again.
-        let mut last = None;
-        for _ in 0..4 {
+        let mut tries = 0;
+        loop {
+            tries += 1;
             match docker
                 .create_container(
                     Some(CreateContainerOptionsBuilder::default().build()),
@@ -201,22 +274,15 @@ impl ServerFiles {
                         roots: roots.to_vec(),
                     });
                 }
-                Err(e) if status_of(&e) == Some(404) => {
-                    last = Some(e);
-                    crate::lock::ensure_image(docker).await.map_err(|e| {
-                        ServerFilesError::Engine {
-                            what: "import the helper's image".into(),
-                            detail: e.to_string(),
-                        }
-                    })?;
+                Err(e) if status_of(&e) == Some(404) && tries < 4 => {
+                    if let Err(import) = crate::lock::ensure_image(docker).await {
+                        tracing::warn!("importing the helper's image: {import}");
+                        return Err(e);
+                    }
                 }
-                Err(e) => return Err(engine("create the file helper")(e)),
+                Err(e) => return Err(e),
             }
         }
-        Err(ServerFilesError::Engine {
-            what: "create the file helper".into(),
-            detail: last.map(|e| e.to_string()).unwrap_or_default(),
-        })
     }
 
     /// The helper's id (for tests and logs).
@@ -260,7 +326,11 @@ impl ServerFiles {
             .path(&self.inside(dir)?)
             .copy_uidgid("true")
             .build();
+        // The client's timeout covers a whole request, and the engine answers an archive PUT only once
+        // it has the last byte: a snapshot's upload may take hours (cancel stops it sooner).
         self.docker
+            .clone()
+            .with_timeout(UPLOAD_TIMEOUT)
             .upload_to_container(self.id(), Some(opts), bollard::body_stream(tar))
             .await
             .map_err(engine("write files"))
@@ -277,6 +347,22 @@ impl ServerFiles {
             .await
         {
             Ok(st) => Ok(Some(st.file_mode)),
+            Err(e) if status_of(&e) == Some(404) => Ok(None),
+            Err(e) => Err(engine("look at a file")(e)),
+        }
+    }
+
+    /// The size of `path` on the server (`HEAD …/archive`); `None` when absent.
+    pub async fn size(&self, path: &Path) -> Result<Option<u64>, ServerFilesError> {
+        let opts = ContainerArchiveInfoOptionsBuilder::default()
+            .path(&self.inside(path)?)
+            .build();
+        match self
+            .docker
+            .get_container_archive_info(self.id(), Some(opts))
+            .await
+        {
+            Ok(st) => Ok(Some(u64::try_from(st.size).unwrap_or(0))),
             Err(e) if status_of(&e) == Some(404) => Ok(None),
             Err(e) => Err(engine("look at a file")(e)),
         }
@@ -438,6 +524,49 @@ mod tests {
         crate::lock::remove_image(&d).await;
         // Files the engine made as other users: tidy as root.
         std::fs::remove_dir_all(&root).ok();
+    }
+
+    /// A server directory whose name holds `:` and `,` (a legacy `binds` string would split it): the
+    /// helper mounts it whole, made by the engine when missing, and the file lands in it.
+    #[tokio::test]
+    async fn a_server_directory_with_a_colon_and_a_comma_is_mounted_whole() {
+        let Some(d) = docker().await else {
+            eprintln!("skipping: no Docker engine");
+            return;
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("models:v2,new");
+        let h = ServerFiles::open(&d, std::slice::from_ref(&root))
+            .await
+            .unwrap();
+        let id = h.id().to_string();
+        let mounts = d
+            .inspect_container(&id, None)
+            .await
+            .unwrap()
+            .host_config
+            .unwrap();
+        assert!(mounts.binds.is_none());
+        h.put(
+            &root.join(""),
+            &[Entry::File {
+                name: "hello".into(),
+                mode: 0o644,
+                owner: (0, 0),
+                body: b"hi".to_vec(),
+            }],
+        )
+        .await
+        .unwrap();
+        assert_eq!(std::fs::read(root.join("hello")).unwrap(), b"hi");
+        assert_eq!(h.size(&root.join("hello")).await.unwrap(), Some(2));
+        assert_eq!(h.size(&root.join("nothing")).await.unwrap(), None);
+        h.close().await;
+        assert!(d
+            .inspect_container(&id, None)
+            .await
+            .is_err_and(|e| status_of(&e) == Some(404)));
+        crate::lock::remove_image(&d).await;
     }
 
     #[test]

@@ -158,6 +158,8 @@ pub enum Error {
     Fetch(#[from] crate::weights::fetch::FetchError),
     #[error(transparent)]
     ServerFiles(#[from] crate::docker::server_files::ServerFilesError),
+    #[error(transparent)]
+    ServerSpace(#[from] aigw_core::weights::space::ServerSpaceError),
     #[error("the spec's weights are a local folder, not a Hugging Face snapshot")]
     LocalWeights,
     #[error("the Docker engine cannot be reached: {}", .0.message)]
@@ -198,6 +200,7 @@ impl Explain for Error {
             Self::Weights(e) => e.code(),
             Self::Fetch(e) => e.code(),
             Self::ServerFiles(e) => e.code(),
+            Self::ServerSpace(e) => e.code(),
             Self::LocalWeights => "invalid_input",
             Self::Unreachable(_) => "docker_unreachable",
             Self::NoDataDir => "no_data_dir",
@@ -217,6 +220,7 @@ impl Explain for Error {
             Self::Weights(e) => return e.fix(),
             Self::Fetch(e) => return e.fix(),
             Self::ServerFiles(e) => return e.fix(),
+            Self::ServerSpace(e) => return e.fix(),
             Self::LocalWeights => {
                 "the weights commands act on source = \"hugging_face\"; a local folder is checked by review".into()
             }
@@ -245,6 +249,7 @@ impl Explain for Error {
             Self::Weights(e) => e.field(),
             Self::Fetch(e) => e.field(),
             Self::ServerFiles(e) => e.field(),
+            Self::ServerSpace(e) => e.field(),
             Self::NotABundle { .. } => Some("image_bundle".into()),
             Self::NoNewTag => Some("upgrade.gateway_tag".into()),
             _ => None,

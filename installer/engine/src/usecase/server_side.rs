@@ -229,6 +229,7 @@ pub(super) async fn weights_to_server(
         );
         return Ok(());
     }
+    server_space(t, files, s, cache_dir, &m, sink, cancel).await?;
     emit(sink, phase(PhaseState::Started));
     match upload(files, &local, cache_dir, &m, sink, cancel).await {
         Ok(()) => {
@@ -239,6 +240,88 @@ pub(super) async fn weights_to_server(
             emit(sink, phase(PhaseState::Failed));
             Err(e.into())
         }
+    }
+}
+
+/// Before the first byte of the upload: the blobs the server lacks (one of the same size is replaced in
+/// place) against the free space of the server file system that holds `cache_dir`, read by `df` in the
+/// model image (or another glibc image on the server). Too little is refused naming the server and the
+/// directory; a figure that cannot be read is a warning, and the upload goes on.
+async fn server_space(
+    t: &Session,
+    files: &ServerFiles,
+    s: &DeploymentSpec,
+    cache_dir: &Path,
+    m: &Manifest,
+    sink: &Sink,
+    cancel: &CancellationToken,
+) -> Result<(), Error> {
+    let local = workstation_cache(&t.data_dir);
+    let cache = RepoCache::new(&local, &m.repo).map_err(crate::weights::WeightsError::from)?;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut needed = 0u64;
+    for f in m.files.iter().filter(|f| seen.insert(f.etag.as_str())) {
+        let blob = cache
+            .blob(&f.etag)
+            .map_err(crate::weights::WeightsError::from)?;
+        let on_server = cache_dir.join(blob.strip_prefix(&local).unwrap_or(&blob));
+        if files.size(&on_server).await? != Some(f.size) {
+            needed += f.size;
+        }
+    }
+    if needed == 0 {
+        return Ok(());
+    }
+    let warn = |why: String| {
+        let message = format!(
+            "free space on the server could not be read: {why}; the upload of {} goes on",
+            aigw_core::weights::human_bytes(needed)
+        );
+        emit(sink, Event::Warning { message });
+    };
+    let preferred: Vec<String> = image_of(s, Component::Model).into_iter().collect();
+    let Some(image) = crate::hardware::gpu_probe::choose_image(&t.conn.docker, &preferred).await
+    else {
+        warn(format!(
+            "no image on the server to run df in ({} is not pulled yet)",
+            preferred.join(", ")
+        ));
+        return Ok(());
+    };
+    let free =
+        match crate::docker::server_space::free_bytes(&t.conn.docker, &image, cache_dir, cancel)
+            .await
+        {
+            Ok(free) => free,
+            Err(_) if cancel.is_cancelled() => return Err(ServerFilesError::Cancelled.into()),
+            Err(e) => {
+                warn(e.to_string());
+                return Ok(());
+            }
+        };
+    tracing::info!(
+        "the server has {free} bytes free for {}, the upload needs {needed}",
+        cache_dir.display()
+    );
+    aigw_core::weights::space::check_server(
+        needed,
+        free,
+        &server_name(&t.endpoint),
+        &cache_dir.display().to_string(),
+    )?;
+    Ok(())
+}
+
+/// How the admin names the engine's host: the ssh host, or the TCP address without its port.
+fn server_name(e: &aigw_core::report::engine::Endpoint) -> String {
+    use aigw_core::report::engine::Endpoint;
+    match e {
+        Endpoint::Ssh { host, .. } => host.clone(),
+        Endpoint::Tcp { addr, .. } => addr
+            .rsplit_once(':')
+            .map_or(addr.as_str(), |(h, _)| h)
+            .to_string(),
+        _ => "the server".into(),
     }
 }
 
@@ -474,6 +557,22 @@ mod tests {
             .iter()
             .flat_map(|c| &c.binds)
             .any(|b| b.host == remote && b.container == aigw_core::plan::HF_TOKEN_MOUNT));
+    }
+
+    #[test]
+    fn the_server_is_named_as_the_admin_typed_it() {
+        use aigw_core::report::engine::Endpoint;
+        let ssh = Endpoint::Ssh {
+            user: Some("admin".into()),
+            host: "gpu01".into(),
+            port: Some(2222),
+        };
+        assert_eq!(server_name(&ssh), "gpu01");
+        let tcp = Endpoint::Tcp {
+            addr: "10.0.0.5:2376".into(),
+            tls: None,
+        };
+        assert_eq!(server_name(&tcp), "10.0.0.5");
     }
 
     #[test]
