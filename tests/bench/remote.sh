@@ -7,7 +7,8 @@
 #   2. `apply` of the stand-in spec through ssh:// twice; the second (a no-op) timed. Target: ≤ 1 s.
 # An sshd on 127.0.0.1 (temp host and user keys, known_hosts) as the test harness starts it
 # (installer/cli/tests/cli/remote_engines.rs); both sides use the same `ssh -F config` through an `ssh` wrapper on
-# PATH, with ControlMaster off (no connection reuse on either side). Needs root (sshd, login as root), docker on
+# PATH, with ControlMaster off: the manual side reuses no connection; the installer's own -o ControlMaster/ControlPath
+# (one login per command) win over the config. Needs root (sshd, login as root), docker on
 # this machine, hyperfine and jq; the stand-in images (test fixtures) are built if missing.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"

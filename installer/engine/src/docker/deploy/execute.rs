@@ -151,6 +151,14 @@ impl<E: ContainerEngine> Run<'_, E> {
         c: &DesiredContainer,
         served: &str,
     ) -> Result<(), DeployError> {
+        // Healthy already (the usual kept container): answered by one probe, without opening the log
+        // stream and exit watch a wait needs — through ssh:// each of those is a session of its own.
+        if self.healthy_now(c, served).await {
+            let phase = format!("{} health", c.component);
+            self.phase(&phase, PhaseState::Started);
+            self.phase(&phase, PhaseState::Done);
+            return Ok(());
+        }
         if self.wait_healthy(c, served).await? {
             self.wait_stable(c, None).await?;
         }

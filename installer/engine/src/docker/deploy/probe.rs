@@ -384,6 +384,16 @@ impl<E: ContainerEngine> Run<'_, E> {
         Some(Ended::Exited { status, exit_code })
     }
 
+    /// One look, no waiting: the server answers healthy (local engine: our probe of its port; remote: the
+    /// engine's own health check).
+    pub(super) async fn healthy_now(&self, c: &DesiredContainer, served: &str) -> bool {
+        if self.opts.local_engine {
+            probe(c, served).await.is_ok()
+        } else {
+            self.docker_health(&c.name).await.as_deref() == Some("healthy")
+        }
+    }
+
     pub(super) async fn docker_health(&self, name: &str) -> Option<String> {
         self.engine
             .inspect_container(name)
