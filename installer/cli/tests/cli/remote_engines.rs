@@ -425,6 +425,16 @@ async fn hugging_face_weights_and_the_token_reach_the_server_through_ssh() {
     );
     assert_eq!(sent(), before);
 
+    // A workstation without the snapshot (another admin's, a cleared cache): the server holds it, so
+    // nothing is downloaded here — the Hub lists the files, no byte of them is sent.
+    std::fs::remove_dir_all(data.join("hf-cache")).unwrap();
+    let third = apply();
+    let out = text(&third);
+    assert_eq!(third.status.code(), Some(0), "{out}");
+    assert!(out.contains("already on the server"), "{out}");
+    assert_eq!(sent(), before, "{out}");
+    assert!(!data.join("hf-cache").join(&manifest).exists());
+
     let u = cli(home, Some(&bin), &["-H", &url, "uninstall", "--json"]);
     assert_eq!(u.status.code(), Some(0), "{}", text(&u));
 }
@@ -519,6 +529,8 @@ async fn too_little_free_space_on_the_server_is_refused_before_the_upload() {
         "{out}"
     );
     assert!(!out.contains("could not be read"), "{out}");
+    // Refused before the download to this workstation, not only before the upload.
+    assert_eq!(hub.sent_per_file().values().sum::<u64>(), 0, "{out}");
     let on_server: Vec<_> = std::fs::read_dir(&server_cache)
         .unwrap()
         .map(|e| e.unwrap().file_name())

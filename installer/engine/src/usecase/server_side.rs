@@ -188,7 +188,22 @@ pub(super) async fn weights_to_server(
         return Ok(());
     };
     let local = workstation_cache(&t.data_dir);
+    let mut space_checked = false;
     if !crate::weights::status(&local, repo, revision).is_ok_and(|st| st.complete()) {
+        // Asked of the server before anything comes down here: a server that holds this snapshot
+        // already needs no download, one short of space is refused before tens of GB are fetched.
+        let plan = super::weights_plan(&with_cache(s, &local), req).await?;
+        if server_holds(files, cache_dir, repo, revision, &plan).await? {
+            emit(sink, already_on_server(repo, revision, cache_dir));
+            return Ok(());
+        }
+        let blobs: Vec<(&str, u64)> = plan
+            .files
+            .iter()
+            .map(|f| (f.etag.as_str(), f.size))
+            .collect();
+        server_space(t, files, s, cache_dir, repo, &blobs, sink, cancel).await?;
+        space_checked = true;
         super::weights_fetch(&with_cache(s, &local), req, sink, cancel).await?;
     } else {
         emit(
@@ -217,19 +232,13 @@ pub(super) async fn weights_to_server(
         state,
     };
     if same {
-        emit(
-            sink,
-            Event::Phase {
-                phase: format!(
-                    "weights: {repo} at {revision} already on the server in {}",
-                    cache_dir.display()
-                ),
-                state: PhaseState::Done,
-            },
-        );
+        emit(sink, already_on_server(repo, revision, cache_dir));
         return Ok(());
     }
-    server_space(t, files, s, cache_dir, &m, sink, cancel).await?;
+    if !space_checked {
+        let blobs: Vec<(&str, u64)> = m.files.iter().map(|f| (f.etag.as_str(), f.size)).collect();
+        server_space(t, files, s, cache_dir, repo, &blobs, sink, cancel).await?;
+    }
     emit(sink, phase(PhaseState::Started));
     match upload(files, &local, cache_dir, &m, sink, cancel).await {
         Ok(()) => {
@@ -247,26 +256,27 @@ pub(super) async fn weights_to_server(
 /// place) against the free space of the server file system that holds `cache_dir`, read by `df` in the
 /// model image (or another glibc image on the server). Too little is refused naming the server and the
 /// directory; a figure that cannot be read is a warning, and the upload goes on.
+#[allow(clippy::too_many_arguments)]
 async fn server_space(
     t: &Session,
     files: &ServerFiles,
     s: &DeploymentSpec,
     cache_dir: &Path,
-    m: &Manifest,
+    repo: &str,
+    blobs: &[(&str, u64)],
     sink: &Sink,
     cancel: &CancellationToken,
 ) -> Result<(), Error> {
-    let local = workstation_cache(&t.data_dir);
-    let cache = RepoCache::new(&local, &m.repo).map_err(crate::weights::WeightsError::from)?;
+    // The server's hub layout under `cache_dir` is the workstation's under its cache.
+    let cache = RepoCache::new(cache_dir, repo).map_err(crate::weights::WeightsError::from)?;
     let mut seen = std::collections::BTreeSet::new();
     let mut needed = 0u64;
-    for f in m.files.iter().filter(|f| seen.insert(f.etag.as_str())) {
-        let blob = cache
-            .blob(&f.etag)
+    for (etag, size) in blobs.iter().filter(|(e, _)| seen.insert(*e)) {
+        let on_server = cache
+            .blob(etag)
             .map_err(crate::weights::WeightsError::from)?;
-        let on_server = cache_dir.join(blob.strip_prefix(&local).unwrap_or(&blob));
-        if files.size(&on_server).await? != Some(f.size) {
-            needed += f.size;
+        if files.size(&on_server).await? != Some(*size) {
+            needed += size;
         }
     }
     if needed == 0 {
@@ -310,6 +320,49 @@ async fn server_space(
         &cache_dir.display().to_string(),
     )?;
     Ok(())
+}
+
+fn already_on_server(repo: &str, revision: &str, cache_dir: &Path) -> Event {
+    Event::Phase {
+        phase: format!(
+            "weights: {repo} at {revision} already on the server in {}",
+            cache_dir.display()
+        ),
+        state: PhaseState::Done,
+    }
+}
+
+/// The server's verified manifest of the Hub's commit, for the same revision, lists the same files (name,
+/// size, blob) as the Hub does now.
+async fn server_holds(
+    files: &ServerFiles,
+    cache_dir: &Path,
+    repo: &str,
+    revision: &str,
+    plan: &crate::weights::fetch::FetchPlan,
+) -> Result<bool, Error> {
+    let name =
+        Manifest::file_name(repo, &plan.commit).map_err(crate::weights::WeightsError::from)?;
+    let Some(bytes) = files.read(&manifests_dir(cache_dir).join(&name)).await? else {
+        return Ok(false);
+    };
+    let Ok(theirs) = Manifest::parse(&String::from_utf8_lossy(&bytes)) else {
+        return Ok(false);
+    };
+    let mut have: Vec<(&str, u64, &str)> = theirs
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.size, f.etag.as_str()))
+        .collect();
+    let mut want: Vec<(&str, u64, &str)> = plan
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.size, f.etag.as_str()))
+        .collect();
+    have.sort_unstable();
+    want.sort_unstable();
+    // Its ref names the same revision (the model server resolves that name offline).
+    Ok(theirs.verified_at.is_some() && theirs.revision == revision && have == want)
 }
 
 /// How the admin names the engine's host: the ssh host, or the TCP address without its port.
