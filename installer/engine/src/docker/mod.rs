@@ -11,6 +11,7 @@ pub mod http;
 pub mod images;
 pub mod labels;
 pub mod manage;
+pub mod oneshot;
 pub mod owner;
 pub mod server_files;
 pub mod server_space;

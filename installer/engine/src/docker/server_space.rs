@@ -9,12 +9,8 @@
 //! that stops waiting (cancel) leaves the removal to finish.
 
 use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, LogsOptionsBuilder, RemoveContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
-};
+use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
 use bollard::Docker;
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -136,57 +132,13 @@ async fn run(
         )));
     }
     let out = tokio::select! {
-        r = tokio::time::timeout(BUDGET, run_inner(&docker, &name)) => {
+        r = tokio::time::timeout(BUDGET, async { crate::docker::oneshot::run(&docker, &name, "df").await.map_err(SpaceProbeError) }) => {
             r.unwrap_or_else(|_| Err(SpaceProbeError(format!("df did not finish within {BUDGET:?}"))))
         }
         () = cancel.cancelled() => Err(SpaceProbeError("cancelled".into())),
     };
     remove(&docker, &name).await;
     out
-}
-
-async fn run_inner(docker: &Docker, name: &str) -> Result<String, SpaceProbeError> {
-    docker
-        .start_container(name, None)
-        .await
-        .map_err(|e| SpaceProbeError(format!("running df: {e}")))?;
-    // "not-running" answers at once when the process already ended.
-    let code = match docker
-        .wait_container(name, Some(WaitContainerOptionsBuilder::default().build()))
-        .next()
-        .await
-    {
-        Some(Ok(r)) => r.status_code,
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        Some(Err(e)) => return Err(SpaceProbeError(format!("waiting for df: {e}"))),
-        None => return Err(SpaceProbeError("the engine ended the wait".into())),
-    };
-    let mut logs = docker.logs(
-        name,
-        Some(
-            LogsOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .build(),
-        ),
-    );
-    let (mut out, mut err) = (String::new(), String::new());
-    while let Some(chunk) = logs.next().await {
-        match chunk.map_err(|e| SpaceProbeError(format!("reading df's output: {e}")))? {
-            bollard::container::LogOutput::StdErr { message } => {
-                err.push_str(&String::from_utf8_lossy(&message));
-            }
-            other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
-        }
-    }
-    if code == 0 {
-        Ok(out)
-    } else {
-        Err(SpaceProbeError(format!(
-            "df exited with {code}: {}",
-            if err.trim().is_empty() { &out } else { &err }.trim()
-        )))
-    }
 }
 
 async fn remove(docker: &Docker, name: &str) {

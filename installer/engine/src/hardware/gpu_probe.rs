@@ -6,11 +6,9 @@
 
 use bollard::models::{ContainerCreateBody, DeviceRequest, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListImagesOptionsBuilder, LogsOptionsBuilder,
-    RemoveContainerOptionsBuilder, WaitContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, ListImagesOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -161,7 +159,7 @@ fn unavailable(kind: NvmlFailure, detail: String) -> NvmlReading {
     NvmlReading::Unavailable(NvmlUnavailable { kind, detail })
 }
 
-/// Create, run, read, and remove: the removal runs on every path out of [`run_inner`].
+/// Create, run, read, and remove: the removal runs on every path out of the run.
 async fn run(
     docker: Docker,
     name: String,
@@ -179,64 +177,13 @@ async fn run(
         return Err(format!("creating the probe container: {e}"));
     }
     let out = tokio::select! {
-        r = tokio::time::timeout(budget, run_inner(&docker, &name)) => {
+        r = tokio::time::timeout(budget, crate::docker::oneshot::run(&docker, &name, "nvidia-smi")) => {
             r.unwrap_or_else(|_| Err(format!("nvidia-smi did not finish within {budget:?}")))
         }
         () = cancel.cancelled() => Err("cancelled".to_string()),
     };
     remove(&docker, &name).await;
     out
-}
-
-async fn run_inner(docker: &Docker, name: &str) -> Result<String, String> {
-    docker
-        .start_container(name, None)
-        .await
-        .map_err(|e| format!("starting nvidia-smi: {e}"))?;
-    // "not-running" answers at once when the process already ended.
-    let code = match docker
-        .wait_container(name, Some(WaitContainerOptionsBuilder::default().build()))
-        .next()
-        .await
-    {
-        Some(Ok(r)) => r.status_code,
-        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => code,
-        Some(Err(e)) => return Err(format!("waiting for nvidia-smi: {e}")),
-        None => return Err("the engine ended the wait without an exit code".into()),
-    };
-    let (stdout, stderr) = output(docker, name).await?;
-    if code == 0 {
-        Ok(stdout)
-    } else {
-        let said = if stderr.trim().is_empty() {
-            stdout
-        } else {
-            stderr
-        };
-        Err(format!("nvidia-smi exited with {code}: {}", said.trim()))
-    }
-}
-
-async fn output(docker: &Docker, name: &str) -> Result<(String, String), String> {
-    let mut logs = docker.logs(
-        name,
-        Some(
-            LogsOptionsBuilder::default()
-                .stdout(true)
-                .stderr(true)
-                .build(),
-        ),
-    );
-    let (mut out, mut err) = (String::new(), String::new());
-    while let Some(chunk) = logs.next().await {
-        match chunk.map_err(|e| format!("reading nvidia-smi's output: {e}"))? {
-            bollard::container::LogOutput::StdErr { message } => {
-                err.push_str(&String::from_utf8_lossy(&message));
-            }
-            other => out.push_str(&String::from_utf8_lossy(&other.into_bytes())),
-        }
-    }
-    Ok((out, err))
 }
 
 async fn remove(docker: &Docker, name: &str) {
