@@ -157,13 +157,20 @@ mod tests {
     /// existing ancestor is bound, the start fails, the reason comes back, and no probe is left.
     #[tokio::test]
     async fn an_image_without_df_says_why_and_leaves_no_probe() {
-        let Ok(d) = Docker::connect_with_local_defaults() else {
-            return;
+        let d = Docker::connect_with_local_defaults().ok();
+        let up = match &d {
+            Some(d) => d.ping().await.is_ok(),
+            None => false,
         };
-        if d.ping().await.is_err() {
+        if !up {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but no Docker engine answers"
+            );
             eprintln!("skipping: no Docker engine");
             return;
         }
+        let d = d.unwrap();
         let image = format!("{}:{}", crate::lock::IMAGE, crate::lock::IMAGE_TAG);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("not/yet");
@@ -181,7 +188,7 @@ mod tests {
             }
         }
         let e = e.unwrap();
-        assert!(e.to_string().starts_with("running df:"), "{e}");
+        assert!(e.to_string().starts_with("starting df:"), "{e}");
         assert!(!dir.exists());
         let left = crate::docker::labels::labelled(&d, &format!("{PROBE_LABEL}=space"))
             .await
